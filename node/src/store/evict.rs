@@ -1,0 +1,219 @@
+//! Eviction policies and the access stamps they read.
+//!
+//! As in Redis, eviction is approximate: it samples a few keys and evicts the best
+//! candidate among them (and among good candidates kept from earlier samples), so
+//! there is no global LRU list to maintain on every read.
+
+/// `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 8] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Policy> {
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+    }
+
+    /// Whether only keys with a TTL may be evicted.
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+
+    pub fn is_lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+}
+
+/// Redis' initial LFU counter, so a new key is not evicted before it is used.
+pub const LFU_INIT_VAL: u32 = 5;
+
+/// How access stamps are written: LRU seconds, or LFU counter and decay minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessMode {
+    pub lfu: bool,
+    pub lfu_log_factor: u32,
+    /// Minutes for the LFU counter to decay by one (0: never).
+    pub lfu_decay_time: u32,
+}
+
+impl Default for AccessMode {
+    fn default() -> Self {
+        AccessMode {
+            lfu: false,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        }
+    }
+}
+
+fn minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xFFFF) as u32
+}
+
+fn lfu_elapsed(stamp_minutes: u32, now_ms: u64) -> u32 {
+    let now = minutes(now_ms);
+    if now >= stamp_minutes {
+        now - stamp_minutes
+    } else {
+        65535 - stamp_minutes + now
+    }
+}
+
+impl AccessMode {
+    /// The stamp of a key that was just created.
+    pub fn initial(&self, now_ms: u64) -> u32 {
+        if self.lfu {
+            (minutes(now_ms) << 8) | LFU_INIT_VAL
+        } else {
+            (now_ms / 1000) as u32
+        }
+    }
+
+    /// The LFU counter after decay, without touching the key.
+    pub fn lfu_counter(&self, stamp: u32, now_ms: u64) -> u32 {
+        let counter = stamp & 0xFF;
+        if self.lfu_decay_time == 0 {
+            return counter;
+        }
+        let periods = lfu_elapsed(stamp >> 8, now_ms) / self.lfu_decay_time;
+        counter.saturating_sub(periods)
+    }
+
+    /// The stamp after an access. `r` is a uniform random number in [0, 1) that
+    /// makes LFU's logarithmic counter grow with probability 1/((c-5)·factor+1).
+    pub fn touch(&self, stamp: u32, now_ms: u64, r: f64) -> u32 {
+        if !self.lfu {
+            return (now_ms / 1000) as u32;
+        }
+        let mut counter = self.lfu_counter(stamp, now_ms);
+        if counter < 255 {
+            let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+            let p = 1.0 / (base * self.lfu_log_factor as f64 + 1.0);
+            if r < p {
+                counter += 1;
+            }
+        }
+        (minutes(now_ms) << 8) | counter
+    }
+
+    /// Seconds since the key was last accessed (LRU stamps).
+    pub fn idle_secs(&self, stamp: u32, now_ms: u64) -> u64 {
+        ((now_ms / 1000) as u32).wrapping_sub(stamp) as u64
+    }
+}
+
+/// How strongly a key should be evicted under `policy`: higher goes first.
+pub fn eviction_score(
+    policy: Policy,
+    mode: &AccessMode,
+    stamp: u32,
+    expire_at: u64,
+    now_ms: u64,
+) -> u64 {
+    match policy {
+        Policy::AllKeysLru | Policy::VolatileLru => mode.idle_secs(stamp, now_ms),
+        Policy::AllKeysLfu | Policy::VolatileLfu => {
+            255 - u64::from(mode.lfu_counter(stamp, now_ms))
+        }
+        Policy::VolatileTtl => u64::MAX - expire_at,
+        Policy::AllKeysRandom | Policy::VolatileRandom | Policy::NoEviction => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names_round_trip() {
+        for p in Policy::ALL {
+            assert_eq!(Policy::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Policy::from_name("ALLKEYS-LRU"), Some(Policy::AllKeysLru));
+        assert_eq!(Policy::from_name("lru"), None);
+    }
+
+    #[test]
+    fn lru_prefers_idle_keys() {
+        let m = AccessMode::default();
+        let old = m.initial(1_000);
+        let new = m.initial(100_000);
+        let now = 200_000;
+        assert!(
+            eviction_score(Policy::AllKeysLru, &m, old, 0, now)
+                > eviction_score(Policy::AllKeysLru, &m, new, 0, now)
+        );
+    }
+
+    #[test]
+    fn lfu_counts_logarithmically_and_decays() {
+        let m = AccessMode {
+            lfu: true,
+            ..AccessMode::default()
+        };
+        let now = 10 * 60_000;
+        let mut s = m.initial(now);
+        assert_eq!(s & 0xFF, LFU_INIT_VAL);
+        // With r = 0 every access increments; with r close to 1 only the first ones.
+        for _ in 0..10 {
+            s = m.touch(s, now, 0.0);
+        }
+        assert_eq!(m.lfu_counter(s, now), LFU_INIT_VAL + 10);
+        let busy = m.touch(s, now, 0.99);
+        assert_eq!(m.lfu_counter(busy, now), LFU_INIT_VAL + 10);
+        // Three minutes later the counter has decayed by three.
+        assert_eq!(m.lfu_counter(s, now + 3 * 60_000), LFU_INIT_VAL + 7);
+        let hot = eviction_score(Policy::AllKeysLfu, &m, s, 0, now);
+        let cold = eviction_score(Policy::AllKeysLfu, &m, m.initial(now), 0, now);
+        assert!(cold > hot);
+    }
+
+    #[test]
+    fn volatile_ttl_prefers_nearest_deadline() {
+        let m = AccessMode::default();
+        assert!(
+            eviction_score(Policy::VolatileTtl, &m, 0, 1_000, 0)
+                > eviction_score(Policy::VolatileTtl, &m, 0, 5_000, 0)
+        );
+    }
+}

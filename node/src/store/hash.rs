@@ -1,0 +1,193 @@
+//! The hash type. Small hashes are a vector scanned linearly (compact, keeps
+//! insertion order like Redis' listpack); past the thresholds they become an
+//! index map.
+
+use super::memory::alloc_size;
+use indexmap::IndexMap;
+
+type Field = Box<[u8]>;
+
+/// Redis' `hash-max-listpack-entries` and `hash-max-listpack-value` defaults.
+pub const SMALL_MAX_ENTRIES: usize = 128;
+pub const SMALL_MAX_VALUE: usize = 64;
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Small(Vec<(Field, Field)>),
+    Large(IndexMap<Field, Field, foldhash::fast::RandomState>),
+}
+
+#[derive(Clone, Debug)]
+pub struct HashObj {
+    repr: Repr,
+    /// Estimated heap bytes of fields and values (not the container).
+    bytes: usize,
+}
+
+impl Default for HashObj {
+    fn default() -> Self {
+        HashObj {
+            repr: Repr::Small(Vec::new()),
+            bytes: 0,
+        }
+    }
+}
+
+fn pair_size(f: &[u8], v: &[u8]) -> usize {
+    alloc_size(f.len()) + alloc_size(v.len())
+}
+
+impl HashObj {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Small(v) => v.len(),
+            Repr::Large(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Small(v) => v.iter().find(|(f, _)| &**f == field).map(|(_, v)| &**v),
+            Repr::Large(m) => m.get(field).map(|v| &**v),
+        }
+    }
+
+    /// Sets a field; returns true when the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        if let Repr::Small(v) = &self.repr {
+            if v.len() >= SMALL_MAX_ENTRIES
+                || field.len() > SMALL_MAX_VALUE
+                || value.len() > SMALL_MAX_VALUE
+            {
+                self.convert();
+            }
+        }
+        self.bytes += pair_size(field, value);
+        match &mut self.repr {
+            Repr::Small(v) => {
+                if let Some(slot) = v.iter_mut().find(|(f, _)| &**f == field) {
+                    self.bytes -= pair_size(field, &slot.1);
+                    slot.1 = value.into();
+                    false
+                } else {
+                    v.push((field.into(), value.into()));
+                    true
+                }
+            }
+            Repr::Large(m) => match m.get_mut(field) {
+                Some(old) => {
+                    self.bytes -= pair_size(field, old);
+                    *old = value.into();
+                    false
+                }
+                None => {
+                    m.insert(field.into(), value.into());
+                    true
+                }
+            },
+        }
+    }
+
+    /// Removes a field; returns whether it existed.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        let removed = match &mut self.repr {
+            Repr::Small(v) => v
+                .iter()
+                .position(|(f, _)| &**f == field)
+                .map(|i| v.remove(i)),
+            Repr::Large(m) => m.swap_remove_entry(field),
+        };
+        match removed {
+            Some((f, v)) => {
+                self.bytes -= pair_size(&f, &v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match &self.repr {
+            Repr::Small(v) => Box::new(v.iter().map(|(f, v)| (&**f, &**v))),
+            Repr::Large(m) => Box::new(m.iter().map(|(f, v)| (&**f, &**v))),
+        }
+    }
+
+    /// Estimated heap bytes, for memory accounting.
+    pub fn heap_size(&self) -> usize {
+        let container = match &self.repr {
+            Repr::Small(v) => alloc_size(v.capacity() * 32),
+            // Bucket (hash + two boxed slices) plus about two index slots per entry.
+            Repr::Large(m) => m.capacity() * (40 + 16),
+        };
+        self.bytes + container
+    }
+
+    fn convert(&mut self) {
+        if let Repr::Small(v) = &mut self.repr {
+            let mut m = IndexMap::with_capacity_and_hasher(v.len() + 1, Default::default());
+            m.extend(v.drain(..));
+            self.repr = Repr::Large(m);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_then_large_keeps_contents() {
+        let mut h = HashObj::new();
+        for i in 0..200u32 {
+            assert!(h.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes()));
+        }
+        assert!(matches!(h.repr, Repr::Large(_)));
+        assert_eq!(h.len(), 200);
+        assert_eq!(h.get(b"f7"), Some(&b"v7"[..]));
+        assert!(!h.set(b"f7", b"again"));
+        assert_eq!(h.get(b"f7"), Some(&b"again"[..]));
+        assert!(h.remove(b"f7"));
+        assert!(!h.remove(b"f7"));
+        assert_eq!(h.len(), 199);
+    }
+
+    #[test]
+    fn long_value_converts() {
+        let mut h = HashObj::new();
+        h.set(b"a", b"1");
+        h.set(b"b", &[b'x'; 100]);
+        assert!(matches!(h.repr, Repr::Large(_)));
+        assert_eq!(h.get(b"a"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn small_keeps_insertion_order() {
+        let mut h = HashObj::new();
+        for f in ["c", "a", "b"] {
+            h.set(f.as_bytes(), b"v");
+        }
+        h.remove(b"a");
+        let fields: Vec<&[u8]> = h.iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, vec![&b"c"[..], b"b"]);
+    }
+
+    #[test]
+    fn byte_estimate_returns_to_zero() {
+        let mut h = HashObj::new();
+        h.set(b"a", b"1");
+        h.set(b"a", b"22");
+        h.set(b"b", b"333");
+        h.remove(b"a");
+        h.remove(b"b");
+        assert_eq!(h.bytes, 0);
+    }
+}

@@ -1,0 +1,397 @@
+//! The keyspace: shards selected by hash slot, each behind its own lock.
+//!
+//! A key's shard is its cluster slot modulo the shard count, so every slot lives in
+//! exactly one shard: slot migration and per-slot key listing touch one shard only.
+//! Commands on several keys lock their shards in ascending order ([`Db::lock_keys`]),
+//! which keeps multi-key commands atomic without deadlocks.
+
+pub mod entry;
+pub mod evict;
+pub mod hash;
+pub mod memory;
+pub mod shard;
+pub mod slot;
+
+pub use entry::{Entry, Kind, Obj, Value, ValueRef};
+pub use evict::{AccessMode, Policy};
+pub use hash::HashObj;
+pub use memory::MemoryCounters;
+pub use shard::{EntryMut, Shard, Ttl};
+
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Enough shards that two worker threads rarely meet on one lock, few enough that
+/// whole-keyspace walks stay cheap.
+pub const DEFAULT_SHARDS: usize = 64;
+
+/// Most keys evicted to make room for one command, so a write never stalls long.
+const MAX_EVICTIONS_PER_CALL: usize = 4096;
+
+pub struct Db {
+    shards: Box<[Mutex<Shard>]>,
+    mask: usize,
+    shift: u32,
+    mem: Arc<MemoryCounters>,
+    evicted: AtomicU64,
+}
+
+/// Key and TTL counts for INFO keyspace and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyspaceStats {
+    pub keys: u64,
+    pub expires: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+/// Why eviction could not bring memory under the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+impl Db {
+    /// A keyspace of `shards` shards (rounded up to a power of two).
+    pub fn new(shards: usize) -> Db {
+        let n = shards.max(1).next_power_of_two();
+        let mem = Arc::new(MemoryCounters::default());
+        Db {
+            shards: (0..n)
+                .map(|_| Mutex::new(Shard::new(mem.clone())))
+                .collect(),
+            mask: n - 1,
+            shift: n.trailing_zeros(),
+            mem,
+            evicted: AtomicU64::new(0),
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn memory(&self) -> &MemoryCounters {
+        &self.mem
+    }
+
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        slot::key_slot(key) as usize & self.mask
+    }
+
+    /// Locks the shard holding `key`.
+    pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.shards[self.shard_of(key)].lock()
+    }
+
+    pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        self.shards[idx].lock()
+    }
+
+    /// Locks every shard that holds one of `keys`, in ascending order.
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
+        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_of(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        Locked {
+            db: self,
+            guards: idx
+                .into_iter()
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
+        }
+    }
+
+    /// Locks every shard, in order (FLUSHALL, whole-keyspace atomic operations).
+    pub fn lock_all(&self) -> Locked<'_> {
+        Locked {
+            db: self,
+            guards: self
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.lock()))
+                .collect(),
+        }
+    }
+
+    pub fn set_access_mode(&self, mode: AccessMode) {
+        for s in self.shards.iter() {
+            s.lock().set_access_mode(mode);
+        }
+    }
+
+    pub fn stats(&self) -> KeyspaceStats {
+        let mut st = KeyspaceStats {
+            evicted: self.evicted.load(Ordering::Relaxed),
+            ..KeyspaceStats::default()
+        };
+        for s in self.shards.iter() {
+            let s = s.lock();
+            st.keys += s.len() as u64;
+            st.expires += s.volatile_len() as u64;
+            st.expired += s.expired_count();
+        }
+        st
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every key. With `lazy`, the memory is freed on another thread so the
+    /// caller is not held up by a large dataset (FLUSHALL ASYNC).
+    pub fn flush(&self, lazy: bool) {
+        let mut all = self.lock_all();
+        let old: Vec<_> = all.guards.iter_mut().map(|(_, s)| s.take_all()).collect();
+        drop(all);
+        if lazy {
+            std::thread::spawn(move || drop(old));
+        } else {
+            drop(old);
+        }
+    }
+
+    /// A random live key, shards weighted by their size.
+    pub fn random_key(&self, now: u64) -> Option<Vec<u8>> {
+        for _ in 0..16 {
+            let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().len()).collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = fastrand::usize(..total);
+            let idx = sizes
+                .iter()
+                .position(|&n| {
+                    if pick < n {
+                        true
+                    } else {
+                        pick -= n;
+                        false
+                    }
+                })
+                .unwrap_or(0);
+            if let Some(k) = self.shards[idx].lock().random_key(now) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// One SCAN step. The cursor packs the shard in its low bits and, above them,
+    /// one plus the position still to visit in that shard (0: the shard's start).
+    pub fn scan(&self, cursor: u64, count: usize, now: u64, mut visit: impl FnMut(&Entry)) -> u64 {
+        let mut shard = (cursor as usize) & self.mask;
+        let mut resume = cursor >> self.shift;
+        let mut budget = count.max(1);
+        while shard < self.shards.len() {
+            let s = self.shards[shard].lock();
+            let remaining = if resume == 0 {
+                s.len()
+            } else {
+                (resume - 1).min(s.len() as u64) as usize
+            };
+            let step = budget.min(remaining);
+            let left = s.scan(remaining, step, now, &mut visit);
+            budget -= step;
+            if left > 0 {
+                return ((left as u64 + 1) << self.shift) | shard as u64;
+            }
+            shard += 1;
+            resume = 0;
+            if budget == 0 {
+                break;
+            }
+        }
+        if shard >= self.shards.len() {
+            0
+        } else {
+            shard as u64
+        }
+    }
+
+    /// Calls `visit` for every live key (KEYS).
+    pub fn for_each(&self, now: u64, mut visit: impl FnMut(&Entry)) {
+        for s in self.shards.iter() {
+            s.lock().for_each(now, &mut visit);
+        }
+    }
+
+    /// Active expiry: removes due keys from every shard, at most `budget` per shard.
+    /// Returns the number removed and whether some shard still has due keys.
+    pub fn expire_cycle(&self, now: u64, budget: usize) -> (usize, bool) {
+        let mut total = 0;
+        let mut more = false;
+        for s in self.shards.iter() {
+            let (n, m) = s.lock().expire_due(now, budget);
+            total += n;
+            more |= m;
+        }
+        (total, more)
+    }
+
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Evicts keys under `policy` until the memory estimate is at most `limit`.
+    pub fn evict_to(
+        &self,
+        limit: u64,
+        policy: Policy,
+        samples: usize,
+        now: u64,
+    ) -> Result<usize, OutOfMemory> {
+        let mut evicted = 0;
+        let mut candidates = Vec::new();
+        while self.mem.used() > limit {
+            if policy == Policy::NoEviction {
+                return Err(OutOfMemory);
+            }
+            if evicted >= MAX_EVICTIONS_PER_CALL {
+                // Progress was made; let the command run and continue next time.
+                break;
+            }
+            candidates.clear();
+            let start = fastrand::usize(..self.shards.len());
+            let mut probed = 0;
+            let mut idx = start;
+            // Sample a few non-empty shards; walk all of them before giving up.
+            loop {
+                let mut s = self.shards[idx].lock();
+                if !s.is_empty() {
+                    s.sample(policy, samples, idx, now, &mut candidates);
+                    probed += 1;
+                }
+                drop(s);
+                idx = (idx + 1) & self.mask;
+                if idx == start || (probed >= 4 && !candidates.is_empty()) {
+                    break;
+                }
+            }
+            let best = match policy {
+                Policy::AllKeysRandom | Policy::VolatileRandom => {
+                    if candidates.is_empty() {
+                        None
+                    } else {
+                        Some(&candidates[fastrand::usize(..candidates.len())])
+                    }
+                }
+                _ => candidates.iter().max_by_key(|c| c.score),
+            };
+            let Some(best) = best else {
+                return Err(OutOfMemory);
+            };
+            if self.shards[best.shard]
+                .lock()
+                .remove_any(&best.key)
+                .is_some()
+            {
+                evicted += 1;
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(evicted)
+    }
+}
+
+/// Shards locked together for one multi-key command.
+pub struct Locked<'a> {
+    db: &'a Db,
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+}
+
+impl Locked<'_> {
+    /// The locked shard that holds `key`. Panics if `key` was not among the keys
+    /// passed to `lock_keys`, which is a bug in the calling command.
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let idx = self.db.shard_of(key);
+        let pos = self
+            .guards
+            .binary_search_by_key(&idx, |(i, _)| *i)
+            .expect("key's shard was locked");
+        &mut self.guards[pos].1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_with(n: usize) -> Db {
+        let db = Db::new(8);
+        for i in 0..n {
+            db.lock(format!("key:{i}").as_bytes()).set(
+                format!("key:{i}").as_bytes(),
+                Value::Str(b"v"),
+                Ttl::Clear,
+                0,
+            );
+        }
+        db
+    }
+
+    #[test]
+    fn scan_returns_every_key_once_without_changes() {
+        let db = db_with(1000);
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        loop {
+            cursor = db.scan(cursor, 37, 0, |e| seen.push(e.key().to_vec()));
+            if cursor == 0 {
+                break;
+            }
+        }
+        seen.sort();
+        let before = seen.len();
+        seen.dedup();
+        assert_eq!(before, 1000);
+        assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn lock_keys_dedups_and_orders() {
+        let db = db_with(0);
+        let mut l = db.lock_keys([&b"a"[..], b"b", b"a", b"{a}x"]);
+        l.shard(b"a").set(b"a", Value::Str(b"1"), Ttl::Clear, 0);
+        l.shard(b"{a}x")
+            .set(b"{a}x", Value::Str(b"2"), Ttl::Clear, 0);
+        drop(l);
+        assert_eq!(db.len(), 2);
+        assert_eq!(db.shard_of(b"a"), db.shard_of(b"{a}x"));
+    }
+
+    #[test]
+    fn eviction_brings_estimate_under_limit() {
+        let db = db_with(2000);
+        let used = db.memory().used();
+        let limit = used / 2;
+        let n = db.evict_to(limit, Policy::AllKeysLru, 5, 0).unwrap();
+        assert!(n > 0);
+        assert!(db.memory().used() <= limit);
+        assert_eq!(db.evicted(), n as u64);
+        assert_eq!(db.evict_to(0, Policy::NoEviction, 5, 0), Err(OutOfMemory));
+        // No key has a TTL, so volatile policies cannot make room.
+        assert_eq!(db.evict_to(0, Policy::VolatileLru, 5, 0), Err(OutOfMemory));
+    }
+
+    #[test]
+    fn flush_empties_and_resets_memory() {
+        let db = db_with(100);
+        db.flush(false);
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.memory().dataset(), 0);
+    }
+
+    #[test]
+    fn random_key_finds_live_keys() {
+        let db = db_with(10);
+        let k = db.random_key(0).unwrap();
+        assert!(k.starts_with(b"key:"));
+        assert_eq!(Db::new(4).random_key(0), None);
+    }
+}

@@ -1,0 +1,589 @@
+//! One shard of the keyspace: an index map of entries plus an ordered expiry index.
+//!
+//! The map is an `IndexMap` rather than a plain hash table for two reasons: O(1)
+//! random sampling (eviction, RANDOMKEY) and a stable position order that SCAN
+//! can walk with a cursor. Removal is always `swap_remove`, which moves the last
+//! entry into the hole; walking positions from high to low therefore never misses
+//! an entry that stays in the shard (see `scan`).
+
+use super::entry::{Entry, KeyRef, Value};
+use super::evict::{eviction_score, AccessMode, Policy};
+use super::memory::MemoryCounters;
+use indexmap::map::raw_entry_v1::RawEntryMut;
+use indexmap::map::{IndexMap, MutableKeys, RawEntryApiV1};
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+type Map = IndexMap<Entry, (), foldhash::fast::RandomState>;
+
+/// What a write does to the key's time to live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Remove any TTL (plain SET).
+    Clear,
+    /// Keep the TTL the key had (SET KEEPTTL, APPEND, INCR…).
+    Keep,
+    /// Expire at this Unix time in milliseconds.
+    At(u64),
+}
+
+/// A key considered for eviction.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub score: u64,
+    pub shard: usize,
+    pub key: Vec<u8>,
+}
+
+pub struct Shard {
+    map: Map,
+    /// `(deadline, key hash)` of every key with a TTL, soonest first.
+    expires: BTreeSet<(u64, u64)>,
+    /// Estimated bytes held by this shard's entries.
+    used: usize,
+    mem: Arc<MemoryCounters>,
+    access: AccessMode,
+    /// Keys removed because their deadline passed.
+    expired: u64,
+}
+
+impl Shard {
+    pub fn new(mem: Arc<MemoryCounters>) -> Shard {
+        Shard {
+            map: Map::default(),
+            expires: BTreeSet::new(),
+            used: 0,
+            mem,
+            access: AccessMode::default(),
+            expired: 0,
+        }
+    }
+
+    pub fn set_access_mode(&mut self, mode: AccessMode) {
+        self.access = mode;
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Keys with a TTL.
+    pub fn volatile_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    pub fn used_bytes(&self) -> usize {
+        self.used
+    }
+
+    pub fn expired_count(&self) -> u64 {
+        self.expired
+    }
+
+    fn hash_of(&self, key: &[u8]) -> u64 {
+        self.map.hasher().hash_one(KeyRef(key))
+    }
+
+    fn index_of(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        self.map
+            .raw_entry_v1()
+            .index_from_hash(hash, |e| e.key() == key)
+    }
+
+    fn entry_at(&self, idx: usize) -> &Entry {
+        self.map.get_index(idx).expect("index in range").0
+    }
+
+    fn entry_at_mut(&mut self, idx: usize) -> &mut Entry {
+        self.map.get_index_mut2(idx).expect("index in range").0
+    }
+
+    /// Finds a live key: an expired one is removed on the way (lazy expiry).
+    fn find_live(&mut self, key: &[u8], now: u64) -> Option<(usize, u64)> {
+        let hash = self.hash_of(key);
+        let idx = self.index_of(hash, key)?;
+        if self.entry_at(idx).is_expired(now) {
+            self.remove_at(idx, hash);
+            self.expired += 1;
+            return None;
+        }
+        Some((idx, hash))
+    }
+
+    fn touch(&mut self, idx: usize, now: u64) {
+        let mode = self.access;
+        let r = if mode.lfu { fastrand::f64() } else { 0.0 };
+        let e = self.entry_at_mut(idx);
+        e.access = mode.touch(e.access, now, r);
+    }
+
+    /// Looks a key up for a read, refreshing its access stamp.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let (idx, _) = self.find_live(key, now)?;
+        self.touch(idx, now);
+        Some(self.entry_at(idx))
+    }
+
+    /// Looks a key up without counting it as an access (TTL, TYPE, EXISTS).
+    pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let (idx, _) = self.find_live(key, now)?;
+        Some(self.entry_at(idx))
+    }
+
+    /// Looks a key up for modification; memory accounting follows the changes.
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<EntryMut<'_>> {
+        let (idx, hash) = self.find_live(key, now)?;
+        self.touch(idx, now);
+        let size_before = self.entry_at(idx).mem_size();
+        Some(EntryMut {
+            shard: self,
+            idx,
+            hash,
+            size_before,
+            deleted: false,
+        })
+    }
+
+    /// Creates or overwrites a key.
+    pub fn set(&mut self, key: &[u8], value: Value<'_>, ttl: Ttl, now: u64) {
+        let hash = self.hash_of(key);
+        let mode = self.access;
+        match self.index_of(hash, key) {
+            Some(idx) => {
+                let old_size = self.entry_at(idx).mem_size();
+                let (old_expire, old_access) = {
+                    let e = self.entry_at(idx);
+                    (e.expire_at, e.access)
+                };
+                let expire = match ttl {
+                    Ttl::Clear => 0,
+                    // A key that has already expired keeps nothing, not even its TTL.
+                    Ttl::Keep if old_expire != 0 && old_expire <= now => 0,
+                    Ttl::Keep => old_expire,
+                    Ttl::At(t) => t,
+                };
+                // LFU keeps the counter across overwrites, as Redis does; LRU restarts.
+                let access = if mode.lfu {
+                    old_access
+                } else {
+                    mode.initial(now)
+                };
+                let e = self.entry_at_mut(idx);
+                e.set_value(value);
+                e.access = access;
+                e.set_expire_at(expire);
+                let new_size = self.entry_at(idx).mem_size();
+                self.reindex_expire(hash, old_expire, expire);
+                self.account(old_size, new_size);
+            }
+            None => {
+                let mut e = Entry::new(key, value, mode.initial(now));
+                let expire = match ttl {
+                    Ttl::At(t) => t,
+                    _ => 0,
+                };
+                e.set_expire_at(expire);
+                let size = e.mem_size();
+                self.insert_new(hash, e);
+                self.reindex_expire(hash, 0, expire);
+                self.account(0, size);
+            }
+        }
+    }
+
+    /// Inserts an entry known to be absent, reusing the hash already computed.
+    fn insert_new(&mut self, hash: u64, e: Entry) {
+        if let RawEntryMut::Vacant(v) = self.map.raw_entry_mut_v1().from_hash(hash, |_| false) {
+            v.insert_hashed_nocheck(hash, e, ());
+        }
+    }
+
+    /// Removes a live key and returns it.
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        let (idx, hash) = self.find_live(key, now)?;
+        Some(self.remove_at(idx, hash))
+    }
+
+    /// Removes a key whatever its deadline (eviction, migration).
+    pub fn remove_any(&mut self, key: &[u8]) -> Option<Entry> {
+        let hash = self.hash_of(key);
+        let idx = self.index_of(hash, key)?;
+        Some(self.remove_at(idx, hash))
+    }
+
+    fn remove_at(&mut self, idx: usize, hash: u64) -> Entry {
+        let (entry, ()) = self.map.swap_remove_index(idx).expect("index in range");
+        self.reindex_expire(hash, entry.expire_at, 0);
+        self.account(entry.mem_size(), 0);
+        entry
+    }
+
+    /// Inserts an entry moved from another shard or key (RENAME), keeping its
+    /// deadline and access stamp.
+    pub fn insert_entry(&mut self, entry: Entry, now: u64) {
+        let key = entry.key().to_vec();
+        self.remove(&key, now);
+        let hash = self.hash_of(&key);
+        let expire = entry.expire_at;
+        let size = entry.mem_size();
+        self.insert_new(hash, entry);
+        self.reindex_expire(hash, 0, expire);
+        self.account(0, size);
+    }
+
+    /// Builds an entry for `key` holding `other`'s value, deadline and stamp.
+    pub fn rekey(entry: &Entry, key: &[u8]) -> Entry {
+        let mut e = Entry::new(key, Value::Str(b""), entry.access);
+        e.set_value(match entry.value() {
+            super::ValueRef::Str(s) => Value::Str(s),
+            super::ValueRef::Hash(h) => Value::Obj(super::Obj::Hash(h.clone())),
+        });
+        e.set_expire_at(entry.expire_at);
+        e
+    }
+
+    fn reindex_expire(&mut self, hash: u64, old: u64, new: u64) {
+        if old == new {
+            return;
+        }
+        if old != 0 {
+            self.expires.remove(&(old, hash));
+        }
+        if new != 0 {
+            self.expires.insert((new, hash));
+        }
+    }
+
+    fn account(&mut self, before: usize, after: usize) {
+        self.used = self.used + after - before;
+        self.mem.add_dataset(after as i64 - before as i64);
+    }
+
+    /// Removes up to `budget` keys whose deadline has passed. Returns how many were
+    /// removed and whether more are due.
+    pub fn expire_due(&mut self, now: u64, budget: usize) -> (usize, bool) {
+        let mut removed = 0;
+        while removed < budget {
+            let Some(&(at, hash)) = self.expires.first() else {
+                return (removed, false);
+            };
+            if at > now {
+                return (removed, false);
+            }
+            self.expires.pop_first();
+            // Every key with this hash and deadline is due (normally exactly one).
+            while let Some(idx) = self
+                .map
+                .raw_entry_v1()
+                .index_from_hash(hash, |e| e.expire_at == at)
+            {
+                self.remove_at(idx, hash);
+                self.expired += 1;
+                removed += 1;
+            }
+        }
+        (removed, true)
+    }
+
+    /// Empties the shard, returning the old contents so the caller can free them
+    /// off the request path (FLUSHALL ASYNC).
+    pub fn take_all(&mut self) -> impl Send + 'static {
+        let map = std::mem::take(&mut self.map);
+        let expires = std::mem::take(&mut self.expires);
+        let used = self.used;
+        self.account(used, 0);
+        (map, expires)
+    }
+
+    /// The entry at a position, for sampling and cursors.
+    pub fn get_index(&self, idx: usize) -> Option<&Entry> {
+        self.map.get_index(idx).map(|(e, _)| e)
+    }
+
+    /// A random live key.
+    pub fn random_key(&mut self, now: u64) -> Option<Vec<u8>> {
+        for _ in 0..100 {
+            if self.map.is_empty() {
+                return None;
+            }
+            let idx = fastrand::usize(..self.map.len());
+            let e = self.entry_at(idx);
+            let key = e.key().to_vec();
+            if e.is_expired(now) {
+                let hash = self.hash_of(&key);
+                self.remove_at(idx, hash);
+                self.expired += 1;
+                continue;
+            }
+            return Some(key);
+        }
+        None
+    }
+
+    /// Walks positions `remaining-1` down to 0, at most `count` of them, calling
+    /// `visit` for each live entry; returns the new `remaining` (0 when done).
+    ///
+    /// Why no key present for the whole scan is missed: unvisited entries are the
+    /// positions below `remaining`. Inserts append at the end; a `swap_remove` at
+    /// position `j` moves the last entry to `j`, so an unvisited entry either stays
+    /// below `remaining` or a visited one is moved down and visited twice, which
+    /// SCAN allows.
+    pub fn scan(
+        &self,
+        remaining: usize,
+        count: usize,
+        now: u64,
+        mut visit: impl FnMut(&Entry),
+    ) -> usize {
+        let mut pos = remaining.min(self.map.len());
+        let stop = pos.saturating_sub(count.max(1));
+        while pos > stop {
+            pos -= 1;
+            let e = self.entry_at(pos);
+            if !e.is_expired(now) {
+                visit(e);
+            }
+        }
+        pos
+    }
+
+    /// Calls `visit` for every live entry.
+    pub fn for_each(&self, now: u64, mut visit: impl FnMut(&Entry)) {
+        for (e, _) in &self.map {
+            if !e.is_expired(now) {
+                visit(e);
+            }
+        }
+    }
+
+    /// Adds up to `samples` eviction candidates from this shard to `out`.
+    pub fn sample(
+        &mut self,
+        policy: Policy,
+        samples: usize,
+        shard: usize,
+        now: u64,
+        out: &mut Vec<Candidate>,
+    ) {
+        let mode = self.access;
+        let push = |e: &Entry, out: &mut Vec<Candidate>| {
+            out.push(Candidate {
+                score: eviction_score(policy, &mode, e.access, e.expire_at, now),
+                shard,
+                key: e.key().to_vec(),
+            });
+        };
+        if policy.volatile_only() {
+            if self.expires.is_empty() {
+                return;
+            }
+            // When few keys have a TTL, random probing would rarely find one; take
+            // the soonest deadlines instead (exactly right for volatile-ttl).
+            if policy == Policy::VolatileTtl || self.expires.len() * 16 < self.map.len() {
+                let picks: Vec<(u64, u64)> = self.expires.iter().take(samples).copied().collect();
+                for (at, hash) in picks {
+                    if let Some(idx) = self
+                        .map
+                        .raw_entry_v1()
+                        .index_from_hash(hash, |e| e.expire_at == at)
+                    {
+                        push(self.entry_at(idx), out);
+                    }
+                }
+                return;
+            }
+            let mut found = 0;
+            for _ in 0..samples * 16 {
+                let e = self.entry_at(fastrand::usize(..self.map.len()));
+                if e.expire_at != 0 {
+                    push(e, out);
+                    found += 1;
+                    if found == samples {
+                        break;
+                    }
+                }
+            }
+            return;
+        }
+        if self.map.is_empty() {
+            return;
+        }
+        for _ in 0..samples {
+            let e = self.entry_at(fastrand::usize(..self.map.len()));
+            push(e, out);
+        }
+    }
+}
+
+/// A key held for modification. On drop the shard's memory estimate is updated.
+pub struct EntryMut<'a> {
+    shard: &'a mut Shard,
+    idx: usize,
+    hash: u64,
+    size_before: usize,
+    deleted: bool,
+}
+
+impl EntryMut<'_> {
+    pub fn entry(&self) -> &Entry {
+        self.shard.entry_at(self.idx)
+    }
+
+    /// The entry, to change its value. Deadlines change through `set_expire`.
+    pub fn entry_mut(&mut self) -> &mut Entry {
+        self.shard.entry_at_mut(self.idx)
+    }
+
+    /// Sets (`Some`) or clears (`None`) the key's deadline.
+    pub fn set_expire(&mut self, at: Option<u64>) {
+        let at = at.unwrap_or(0);
+        let old = self.entry().expire_at;
+        self.shard.entry_at_mut(self.idx).set_expire_at(at);
+        self.shard.reindex_expire(self.hash, old, at);
+    }
+
+    /// Deletes the key (e.g. a hash whose last field was removed).
+    pub fn delete(mut self) -> Entry {
+        self.deleted = true;
+        let size_now = self.entry().mem_size();
+        // Settle the estimate for changes made before deleting.
+        self.shard.account(self.size_before, size_now);
+        self.shard.remove_at(self.idx, self.hash)
+    }
+}
+
+impl Drop for EntryMut<'_> {
+    fn drop(&mut self) {
+        if !self.deleted {
+            let after = self.entry().mem_size();
+            self.shard.account(self.size_before, after);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{HashObj, Obj};
+
+    fn shard() -> Shard {
+        Shard::new(Arc::new(MemoryCounters::default()))
+    }
+
+    #[test]
+    fn set_get_overwrite_remove() {
+        let mut s = shard();
+        s.set(b"a", Value::Str(b"1"), Ttl::Clear, 0);
+        assert_eq!(s.get(b"a", 0).unwrap().as_str(), Some(&b"1"[..]));
+        s.set(b"a", Value::Str(b"22"), Ttl::Clear, 0);
+        assert_eq!(s.get(b"a", 0).unwrap().as_str(), Some(&b"22"[..]));
+        assert_eq!(s.len(), 1);
+        assert!(s.remove(b"a", 0).is_some());
+        assert!(s.get(b"a", 0).is_none());
+        assert_eq!(s.used_bytes(), 0);
+        assert_eq!(s.mem.dataset(), 0);
+    }
+
+    #[test]
+    fn lazy_and_active_expiry() {
+        let mut s = shard();
+        s.set(b"a", Value::Str(b"1"), Ttl::At(100), 0);
+        s.set(b"b", Value::Str(b"1"), Ttl::At(200), 0);
+        s.set(b"c", Value::Str(b"1"), Ttl::Clear, 0);
+        assert_eq!(s.volatile_len(), 2);
+        assert!(s.get(b"a", 99).is_some());
+        assert!(s.get(b"a", 100).is_none(), "deadline is exclusive");
+        assert_eq!(s.expired_count(), 1);
+        assert_eq!(s.expire_due(150, 10), (0, false));
+        assert_eq!(s.expire_due(250, 10), (1, false));
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.volatile_len(), 0);
+    }
+
+    #[test]
+    fn active_expiry_respects_budget() {
+        let mut s = shard();
+        for i in 0..10u32 {
+            s.set(
+                &i.to_be_bytes(),
+                Value::Str(b"v"),
+                Ttl::At(10 + u64::from(i)),
+                0,
+            );
+        }
+        assert_eq!(s.expire_due(100, 4), (4, true));
+        assert_eq!(s.expire_due(100, 100), (6, false));
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn ttl_keep_and_clear() {
+        let mut s = shard();
+        s.set(b"a", Value::Str(b"1"), Ttl::At(1000), 0);
+        s.set(b"a", Value::Str(b"2"), Ttl::Keep, 0);
+        assert_eq!(s.peek(b"a", 0).unwrap().expire_at(), Some(1000));
+        s.set(b"a", Value::Str(b"3"), Ttl::Clear, 0);
+        assert_eq!(s.peek(b"a", 0).unwrap().expire_at(), None);
+        assert_eq!(s.volatile_len(), 0);
+    }
+
+    #[test]
+    fn entry_mut_tracks_memory_and_deletes() {
+        let mut s = shard();
+        s.set(b"h", Value::Obj(Obj::Hash(HashObj::new())), Ttl::Clear, 0);
+        let before = s.used_bytes();
+        {
+            let mut m = s.get_mut(b"h", 0).unwrap();
+            m.entry_mut()
+                .hash_mut()
+                .unwrap()
+                .set(b"field", &[b'x'; 1000]);
+            m.set_expire(Some(50));
+        }
+        assert!(s.used_bytes() > before + 1000);
+        assert_eq!(s.volatile_len(), 1);
+        let m = s.get_mut(b"h", 0).unwrap();
+        m.delete();
+        assert_eq!(s.used_bytes(), 0);
+        assert_eq!(s.volatile_len(), 0);
+        assert_eq!(s.mem.dataset(), 0);
+    }
+
+    #[test]
+    fn scan_visits_every_stable_key_despite_removals() {
+        let mut s = shard();
+        for i in 0..1000u32 {
+            s.set(format!("k{i}").as_bytes(), Value::Str(b"v"), Ttl::Clear, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut remaining = s.len();
+        let mut round = 0;
+        while remaining > 0 {
+            remaining = s.scan(remaining, 10, 0, |e| {
+                seen.insert(e.key().to_vec());
+            });
+            // Between calls, delete keys that are not multiples of 3 and add new ones.
+            for j in 0..5 {
+                let victim = format!("k{}", round * 5 + j);
+                if (round * 5 + j) % 3 != 0 {
+                    s.remove(victim.as_bytes(), 0);
+                }
+                s.set(
+                    format!("new{round}-{j}").as_bytes(),
+                    Value::Str(b"v"),
+                    Ttl::Clear,
+                    0,
+                );
+            }
+            round += 1;
+        }
+        for i in (0..1000u32).filter(|i| i % 3 == 0) {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
+        }
+    }
+}
