@@ -1,5 +1,23 @@
 //! Shoal's cache node: a Redis-protocol server over a sharded in-memory store.
+//!
+//! Layers, bottom up: [`store`] (keyspace, expiry, eviction), [`resp`] (protocol),
+//! [`cmd`] (one module per command), [`connection`] and [`server`] (I/O), [`admin`]
+//! (HTTP metrics and health).
 
+pub mod admin;
+pub mod client;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod harness;
+pub mod info;
+pub mod metrics;
 pub mod resp;
+pub mod server;
 pub mod store;
 pub mod util;
+
+pub use config::Config;
+pub use harness::Harness;
+pub use server::{Node, Shared};

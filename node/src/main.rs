@@ -1,1 +1,91 @@
-fn main() {}
+//! `shoal-node`: run a cache node.
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use shoal_node::config::{Config, Options};
+use shoal_node::Node;
+use std::path::PathBuf;
+use tracing::info;
+
+// jemalloc: fast with many threads, little fragmentation, and it reports the
+// allocated bytes that INFO and eviction use.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "shoal-node",
+    version,
+    about = "Shoal cache node: a Redis-protocol in-memory cache",
+    long_about = "Shoal cache node: a Redis-protocol in-memory cache.\n\n\
+        Every option can also be set by an environment variable (SHOAL_<NAME>, e.g. \
+        SHOAL_MAXMEMORY) or by the YAML file given with --config, whose keys are the \
+        option names (e.g. `maxmemory: 100mb`). Flags win over the environment, which \
+        wins over the file."
+)]
+struct Cli {
+    /// YAML file of options (keys as the flags, e.g. `maxmemory-policy: allkeys-lru`).
+    #[arg(long, env = "SHOAL_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    options: Options,
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn terminated() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let file = match &cli.config {
+        Some(path) => Options::from_yaml_file(path)?,
+        None => Options::default(),
+    };
+    let mut config = Config::from_options(cli.options.over(file))?;
+    config.config_file = cli.config;
+    init_logging(config.log_json);
+    if config.port == 0 {
+        bail!("--port 0 leaves no port to listen on");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .thread_name("shoal-worker")
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let (bind, port, admin) = (config.bind.clone(), config.port, config.admin_port);
+        let node = Node::start(config)
+            .await
+            .with_context(|| format!("listening on {bind}:{port} (admin port {admin})"))?;
+        info!(
+            addr = %node.addr,
+            admin = %node.admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
+            version = env!("CARGO_PKG_VERSION"),
+            "shoal-node ready"
+        );
+        let signal = terminated().await?;
+        info!(signal, "shutting down");
+        node.shutdown().await;
+        Ok(())
+    })
+}

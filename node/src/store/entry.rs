@@ -148,6 +148,31 @@ impl Entry {
         self.obj = fresh.obj;
     }
 
+    /// The same value under another key (RENAME, COPY), keeping deadline and stamp.
+    pub fn renamed(self, key: &[u8]) -> Entry {
+        let mut e = match self.obj {
+            None => Entry::new(
+                key,
+                Value::Str(&self.data[self.klen as usize..]),
+                self.access,
+            ),
+            Some(obj) => Entry {
+                data: Box::from(key),
+                obj: Some(obj),
+                expire_at: 0,
+                klen: key.len() as u32,
+                access: self.access,
+            },
+        };
+        e.expire_at = self.expire_at;
+        e
+    }
+
+    /// Whether the string is in its growable (edited) form: Redis' `raw` encoding.
+    pub fn is_growable_str(&self) -> bool {
+        matches!(self.obj.as_deref(), Some(Obj::Str(_)))
+    }
+
     /// Mutable access to a string value in its growable form (APPEND, SETRANGE).
     pub fn str_mut(&mut self) -> Option<&mut Vec<u8>> {
         if self.obj.is_none() {

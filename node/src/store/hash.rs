@@ -121,6 +121,59 @@ impl HashObj {
         }
     }
 
+    /// Redis' name for the representation (OBJECT ENCODING).
+    pub fn encoding(&self) -> &'static str {
+        match &self.repr {
+            Repr::Small(_) => "listpack",
+            Repr::Large(_) => "hashtable",
+        }
+    }
+
+    /// The field at a position (for random picks).
+    pub fn get_index(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        match &self.repr {
+            Repr::Small(v) => v.get(i).map(|(f, v)| (&**f, &**v)),
+            Repr::Large(m) => m.get_index(i).map(|(f, v)| (&**f, &**v)),
+        }
+    }
+
+    /// One HSCAN step over positions, high to low, like the keyspace SCAN (see
+    /// `Shard::scan` for why removals never hide a field). A small hash is
+    /// returned whole, as Redis does for listpacks. Returns the next cursor.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
+        match &self.repr {
+            Repr::Small(v) => {
+                for (f, val) in v {
+                    visit(f, val);
+                }
+                0
+            }
+            Repr::Large(m) => {
+                let mut pos = if cursor == 0 {
+                    m.len()
+                } else {
+                    (cursor as usize - 1).min(m.len())
+                };
+                let stop = pos.saturating_sub(count.max(1));
+                while pos > stop {
+                    pos -= 1;
+                    let (f, val) = m.get_index(pos).expect("position in range");
+                    visit(f, val);
+                }
+                if pos == 0 {
+                    0
+                } else {
+                    pos as u64 + 1
+                }
+            }
+        }
+    }
+
     /// Estimated heap bytes, for memory accounting.
     pub fn heap_size(&self) -> usize {
         let container = match &self.repr {

@@ -73,8 +73,10 @@ impl MemoryCounters {
             return;
         };
         let dataset = self.dataset.load(Ordering::Relaxed);
+        // Never negative: when jemalloc is not the global allocator (the library
+        // embedded in a test) its figures are near zero and the estimate stands alone.
         self.overhead
-            .store(allocated as i64 - dataset, Ordering::Relaxed);
+            .store((allocated as i64 - dataset).max(0), Ordering::Relaxed);
         self.allocated.store(allocated, Ordering::Relaxed);
         self.resident.store(resident, Ordering::Relaxed);
         self.peak.fetch_max(allocated, Ordering::Relaxed);

@@ -236,17 +236,6 @@ impl Shard {
         self.account(0, size);
     }
 
-    /// Builds an entry for `key` holding `other`'s value, deadline and stamp.
-    pub fn rekey(entry: &Entry, key: &[u8]) -> Entry {
-        let mut e = Entry::new(key, Value::Str(b""), entry.access);
-        e.set_value(match entry.value() {
-            super::ValueRef::Str(s) => Value::Str(s),
-            super::ValueRef::Hash(h) => Value::Obj(super::Obj::Hash(h.clone())),
-        });
-        e.set_expire_at(entry.expire_at);
-        e
-    }
-
     fn reindex_expire(&mut self, hash: u64, old: u64, new: u64) {
         if old == new {
             return;

@@ -1,0 +1,91 @@
+//! SCAN cursor [MATCH pattern] [COUNT count] [TYPE type], and the option parsing
+//! HSCAN shares.
+
+use crate::cmd::{int_arg, is, CmdError, Ctx};
+use crate::resp::Args;
+use crate::store::Kind;
+use crate::util::glob;
+
+/// A cursor is an unsigned decimal number, as Redis' `string2ull` reads it.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
+        return Err(CmdError::err("invalid cursor"));
+    }
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| CmdError::err("invalid cursor"))
+}
+
+pub struct ScanOptions<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    /// TYPE filter; `Some(None)` is a type name no key can have.
+    pub kind: Option<Option<Kind>>,
+    pub novalues: bool,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Parses options from `args[start..]`; `hash` selects HSCAN's (no TYPE,
+    /// NOVALUES allowed).
+    pub fn parse(args: Args<'a>, start: usize, hash: bool) -> Result<ScanOptions<'a>, CmdError> {
+        let mut o = ScanOptions {
+            pattern: None,
+            count: 10,
+            kind: None,
+            novalues: false,
+        };
+        let mut i = start;
+        while i < args.len() {
+            let more = i + 1 < args.len();
+            let opt = args.get(i);
+            if is(opt, "count") && more {
+                let c = int_arg(args.get(i + 1))?;
+                if c < 1 {
+                    return Err(CmdError::Syntax);
+                }
+                o.count = c as usize;
+                i += 2;
+            } else if is(opt, "match") && more {
+                let p = args.get(i + 1);
+                o.pattern = (p != b"*").then_some(p);
+                i += 2;
+            } else if is(opt, "type") && !hash && more {
+                o.kind = Some(Kind::from_name(args.get(i + 1)));
+                i += 2;
+            } else if is(opt, "novalues") && hash {
+                o.novalues = true;
+                i += 1;
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(o)
+    }
+
+    pub fn matches(&self, key: &[u8]) -> bool {
+        self.pattern.is_none_or(|p| glob::matches(p, key, false))
+    }
+}
+
+pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    let cursor = parse_cursor(args.get(1))?;
+    let opts = ScanOptions::parse(args, 2, false)?;
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let next = ctx.db().scan(cursor, opts.count, ctx.now, |e| {
+        let type_ok = match opts.kind {
+            None => true,
+            Some(k) => k == Some(e.kind()),
+        };
+        if type_ok && opts.matches(e.key()) {
+            keys.push(e.key().to_vec());
+        }
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(keys.len());
+    for k in &keys {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! Commands: one file per command (or per tight family such as INCR/DECR), each
+//! parsing its arguments and applying itself, dispatched through one table.
+//!
+//! A handler validates all of its arguments before it writes anything, then writes
+//! its reply into [`Ctx::out`]; an `Err` becomes the error reply instead.
+
+pub mod hashes;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use crate::config::Settings;
+use crate::metrics::LocalStats;
+use crate::resp::{Args, Reply};
+use crate::server::Shared;
+use crate::store::{Db, Entry, Kind};
+use crate::util::num::{parse_f64, parse_i64};
+use std::sync::Arc;
+
+pub use table::CommandSpec;
+
+/// Command flags, as COMMAND reports them.
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const FAST: u32 = 1 << 3;
+    pub const ADMIN: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const LOADING: u32 = 1 << 6;
+    pub const STALE: u32 = 1 << 7;
+    pub const NO_AUTH: u32 = 1 << 8;
+    pub const ALLOW_BUSY: u32 = 1 << 9;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (NO_AUTH, "no_auth"),
+        (ALLOW_BUSY, "allow_busy"),
+        (FAST, "fast"),
+    ];
+}
+
+pub type Handler = fn(&mut Ctx<'_>, Args<'_>) -> Result<(), CmdError>;
+
+/// A command's error reply. `Display` is the exact text Redis sends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CmdError {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(&'static str),
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    StringTooLong,
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    Arity(String),
+    #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
+    UnknownSubcommand { cmd: String, sub: String },
+    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    UnknownCommand { name: String, args: String },
+    /// Any other error; the text includes its code (`ERR …`, `WRONGPASS …`).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CmdError {
+    /// An `ERR`-coded error with this message.
+    pub fn err(msg: impl std::fmt::Display) -> CmdError {
+        CmdError::Other(format!("ERR {msg}"))
+    }
+
+    /// A short, bounded label for metrics and logs.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            CmdError::WrongType => "wrongtype",
+            CmdError::NotInteger | CmdError::NotFloat | CmdError::Syntax => "syntax",
+            CmdError::Overflow => "overflow",
+            CmdError::NoSuchKey => "nokey",
+            CmdError::InvalidExpire(_) => "expire",
+            CmdError::StringTooLong => "toolong",
+            CmdError::Oom => "oom",
+            CmdError::NoAuth => "noauth",
+            CmdError::Arity(_) => "arity",
+            CmdError::UnknownSubcommand { .. } | CmdError::UnknownCommand { .. } => "unknown",
+            CmdError::Other(_) => "other",
+        }
+    }
+}
+
+/// Connection state that commands read and change.
+pub struct Session {
+    pub client: Arc<crate::client::ClientInfo>,
+    pub authenticated: bool,
+    /// Close the connection once the replies so far are written (QUIT).
+    pub close: bool,
+}
+
+/// Everything a command needs while it runs.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub settings: Arc<Settings>,
+    pub session: &'a mut Session,
+    pub out: &'a mut Reply,
+    pub stats: &'a mut LocalStats,
+    /// Unix ms, read once per batch (as Redis caches time per event loop turn).
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The keyspace; borrowed from the server, not from `self`, so a shard can stay
+    /// locked while the reply is written.
+    pub fn db(&self) -> &'a Db {
+        &self.shared.db
+    }
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+pub fn float_arg(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_f64(arg).ok_or(CmdError::NotFloat)
+}
+
+/// The string value of an entry, or WRONGTYPE.
+pub fn as_str(e: &Entry) -> Result<&[u8], CmdError> {
+    e.as_str().ok_or(CmdError::WrongType)
+}
+
+/// Checks an entry's type.
+pub fn expect_kind(e: &Entry, kind: Kind) -> Result<(), CmdError> {
+    if e.kind() == kind {
+        Ok(())
+    } else {
+        Err(CmdError::WrongType)
+    }
+}
+
+/// Lowercases a command name into `buf` for table lookup; None if too long to be
+/// any command.
+fn lower<'b>(name: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(&buf[..name.len()])
+}
+
+/// Finds the command table id for a request, descending into subcommands.
+pub fn resolve(args: Args<'_>) -> Result<usize, CmdError> {
+    let mut buf = [0u8; 32];
+    let name = args.get(0);
+    let Some(id) = lower(name, &mut buf).and_then(table::lookup) else {
+        return Err(unknown_command(args));
+    };
+    let spec = table::spec(id);
+    if !spec.arity_ok(args.len()) {
+        return Err(CmdError::Arity(spec.name.to_string()));
+    }
+    // A container with a handler of its own (COMMAND) runs it when called bare.
+    if spec.subcommands.is_empty() || (args.len() == 1 && spec.handler.is_some()) {
+        return Ok(id);
+    }
+    let sub = args.get(1);
+    match lower(sub, &mut buf).and_then(|s| table::lookup_sub(id, s)) {
+        Some(sid) if table::spec(sid).arity_ok(args.len()) => Ok(sid),
+        Some(sid) => Err(CmdError::Arity(table::spec(sid).name.to_string())),
+        None => Err(CmdError::UnknownSubcommand {
+            cmd: spec.name.to_ascii_uppercase(),
+            sub: String::from_utf8_lossy(sub).into_owned(),
+        }),
+    }
+}
+
+fn unknown_command(args: Args<'_>) -> CmdError {
+    // Redis quotes the name and the first arguments, each cut to 128 bytes.
+    let clip = |a: &[u8]| String::from_utf8_lossy(&a[..a.len().min(128)]).into_owned();
+    let mut rest = String::new();
+    for a in args.iter().skip(1).take(16) {
+        rest.push('\'');
+        rest.push_str(&clip(a));
+        rest.push_str("' ");
+    }
+    CmdError::UnknownCommand {
+        name: clip(args.get(0)),
+        args: rest,
+    }
+}
+
+/// Runs one request: resolves it, checks authentication and memory, executes it
+/// and records its latency. Replies (including errors) go to `ctx.out`.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    // As in Redis, unknown commands and arity errors are reported before NOAUTH.
+    let id = match resolve(args) {
+        Ok(id) => id,
+        Err(e) => {
+            ctx.out.error(&e.to_string());
+            return;
+        }
+    };
+    let spec = table::spec(id);
+    if !ctx.session.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        ctx.out.error(&CmdError::NoAuth.to_string());
+        return;
+    }
+    let start = std::time::Instant::now();
+    let result = check_memory(ctx, spec).and_then(|()| match spec.handler {
+        Some(h) => h(ctx, args),
+        None => Err(CmdError::UnknownSubcommand {
+            cmd: spec.name.to_ascii_uppercase(),
+            sub: String::new(),
+        }),
+    });
+    if let Err(e) = result {
+        ctx.out.error(&e.to_string());
+        ctx.shared
+            .metrics
+            .command_errors
+            .with_label_values(&[spec.name])
+            .inc();
+    }
+    ctx.stats
+        .observe(&ctx.shared.metrics, id, start.elapsed().as_secs_f64());
+    ctx.session
+        .client
+        .last_command
+        .store(id, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Evicts before a command that may grow memory, or refuses it with -OOM, as Redis
+/// does in `performEvictions`.
+fn check_memory(ctx: &mut Ctx<'_>, spec: &CommandSpec) -> Result<(), CmdError> {
+    let limit = ctx.settings.maxmemory;
+    if limit == 0 || ctx.db().memory().used() <= limit {
+        return Ok(());
+    }
+    let outcome = ctx.db().evict_to(
+        limit,
+        ctx.settings.maxmemory_policy,
+        ctx.settings.maxmemory_samples as usize,
+        ctx.now,
+    );
+    if outcome.is_err() && spec.flags & flags::DENYOOM != 0 {
+        ctx.shared.metrics.oom_rejections.inc();
+        return Err(CmdError::Oom);
+    }
+    Ok(())
+}

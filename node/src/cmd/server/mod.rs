@@ -1,0 +1,28 @@
+//! Connection and server commands.
+
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod dbsize;
+pub mod hello;
+pub mod info;
+pub mod memory;
+pub mod ping;
+pub mod quit;
+pub mod select;
+pub mod time;
+
+use crate::cmd::Ctx;
+
+/// The reply of `<CMD> HELP`, shaped like Redis' `addReplyHelp`.
+pub fn help_reply(ctx: &mut Ctx<'_>, cmd: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}

@@ -1,0 +1,24 @@
+//! QUIT and RESET
+
+use crate::cmd::{CmdError, Ctx};
+use crate::resp::Args;
+use std::sync::atomic::Ordering;
+
+pub fn quit(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
+    ctx.out.ok();
+    ctx.session.close = true;
+    Ok(())
+}
+
+/// Returns the connection to its initial state: RESP2, no name, authenticated only
+/// if the default user needs no password.
+pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
+    ctx.out.set_resp3(false);
+    let c = &ctx.session.client;
+    c.resp.store(2, Ordering::Relaxed);
+    *c.name.lock() = None;
+    *c.user.lock() = "default".into();
+    ctx.session.authenticated = ctx.settings.requirepass.is_none();
+    ctx.out.simple("RESET");
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! One client connection: read, parse every complete request in the buffer,
+//! execute, and write all replies of the batch with one write (pipelining).
+//!
+//! Buffers are bounded: input by `client-query-buffer-limit` and the protocol
+//! limits, output by flushing every [`FLUSH_AT`] bytes (a slow reader pushes back
+//! through TCP instead of growing memory) and by `client-output-buffer-limit`.
+
+use crate::client::ClientInfo;
+use crate::cmd::{dispatch, Ctx, Session};
+use crate::config::Settings;
+use crate::metrics::LocalStats;
+use crate::resp::request::Parsed;
+use crate::resp::{Reply, RequestLimits, RequestParser};
+use crate::server::Shared;
+use bytes::{Buf, BytesMut};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::{debug, warn};
+
+/// Replies are written once this much is pending, even mid-batch.
+const FLUSH_AT: usize = 64 * 1024;
+/// Initial buffer sizes, and the size idle buffers shrink back to.
+const INITIAL: usize = 4 * 1024;
+/// Buffers larger than this are released when the connection goes idle.
+const SHRINK_ABOVE: usize = 256 * 1024;
+
+/// Why the connection ended (for logs).
+#[derive(Debug)]
+#[allow(dead_code)] // The I/O error is read through Debug in the log line.
+enum End {
+    Eof,
+    Quit,
+    Killed,
+    Protocol,
+    QueryBufferLimit,
+    OutputBufferLimit,
+    Io(std::io::Error),
+}
+
+struct Conn<'s, S> {
+    shared: &'s Shared,
+    stream: S,
+    client: Arc<ClientInfo>,
+    stats: LocalStats,
+}
+
+/// Serves one client until it disconnects, quits or is killed.
+pub async fn serve<S>(shared: &Shared, stream: S, client: Arc<ClientInfo>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut conn = Conn {
+        shared,
+        stream,
+        stats: LocalStats::new(crate::cmd::table::all().len()),
+        client: client.clone(),
+    };
+    let mut session = Session {
+        client,
+        authenticated: shared.settings.load().requirepass.is_none(),
+        close: false,
+    };
+    let end = conn.run(&mut session).await;
+    conn.stats.flush(&shared.metrics);
+    match end {
+        End::Eof | End::Quit | End::Killed => {
+            debug!(id = session.client.id, reason = ?end, "client closed")
+        }
+        other => {
+            warn!(id = session.client.id, addr = %session.client.addr, reason = ?other, "client dropped")
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
+    async fn run(&mut self, session: &mut Session) -> End {
+        let mut inbuf = BytesMut::with_capacity(INITIAL);
+        let mut reply = Reply::new();
+        let mut parser = RequestParser::new();
+        loop {
+            if inbuf.capacity() - inbuf.len() < INITIAL / 4 {
+                inbuf.reserve(inbuf.len().max(INITIAL));
+            }
+            let client = self.client.clone();
+            let read = tokio::select! {
+                biased;
+                _ = client.killed() => return End::Killed,
+                r = self.stream.read_buf(&mut inbuf) => r,
+            };
+            match read {
+                Ok(0) => return End::Eof,
+                Ok(n) => self.stats.bytes_in += n as u64,
+                Err(e) => return End::Io(e),
+            }
+            let settings = self.shared.settings();
+            if inbuf.len() as u64 > settings.client_query_buffer_limit {
+                return End::QueryBufferLimit;
+            }
+            let now = self.shared.clock.now_ms();
+            self.client
+                .last_interaction_ms
+                .store(now, Ordering::Relaxed);
+            let outcome = self
+                .process(session, &mut parser, &inbuf, &mut reply, settings, now)
+                .await;
+            let consumed = match outcome {
+                Ok(consumed) => consumed,
+                Err(end) => return end,
+            };
+            inbuf.advance(consumed);
+            self.client.qbuf.store(inbuf.len(), Ordering::Relaxed);
+            self.stats.flush(&self.shared.metrics);
+            if session.close {
+                return End::Quit;
+            }
+            if inbuf.is_empty() && inbuf.capacity() > SHRINK_ABOVE {
+                inbuf = BytesMut::with_capacity(INITIAL);
+            }
+        }
+    }
+
+    /// Executes every complete request in `buf` and writes the replies. Returns
+    /// the bytes consumed, or why the connection must end.
+    async fn process(
+        &mut self,
+        session: &mut Session,
+        parser: &mut RequestParser,
+        buf: &[u8],
+        reply: &mut Reply,
+        settings: Arc<Settings>,
+        now: u64,
+    ) -> Result<usize, End> {
+        let mut ctx = Ctx {
+            shared: self.shared,
+            settings,
+            session,
+            out: reply,
+            stats: &mut self.stats,
+            now,
+        };
+        let mut start = 0;
+        let mut failure = None;
+        loop {
+            let limits = if ctx.session.authenticated {
+                ctx.settings.request_limits()
+            } else {
+                RequestLimits::UNAUTHENTICATED
+            };
+            match parser.parse(&buf[start..], &limits) {
+                Ok(Parsed::Incomplete) => break,
+                Ok(Parsed::Request { consumed }) => {
+                    let args = parser.args(&buf[start..]);
+                    if !args.is_empty() {
+                        dispatch(&mut ctx, args);
+                    }
+                    start += consumed;
+                    if ctx.session.close {
+                        break;
+                    }
+                    if ctx.out.len() >= FLUSH_AT {
+                        let (obuf, settings) = (&mut *ctx.out, ctx.settings.clone());
+                        write_replies(
+                            &mut self.stream,
+                            obuf,
+                            &settings,
+                            ctx.stats,
+                            &ctx.session.client,
+                            self.shared,
+                        )
+                        .await?;
+                    }
+                }
+                Err(e) => {
+                    // As Redis: reply with the error, then close after writing.
+                    ctx.out.error(&format!("ERR Protocol error: {e}"));
+                    self.shared.metrics.protocol_errors.inc();
+                    parser.reset();
+                    failure = Some(End::Protocol);
+                    break;
+                }
+            }
+        }
+        let Ctx {
+            settings,
+            session,
+            out,
+            stats,
+            ..
+        } = ctx;
+        write_replies(
+            &mut self.stream,
+            out,
+            &settings,
+            stats,
+            &session.client,
+            self.shared,
+        )
+        .await?;
+        match failure {
+            Some(end) => Err(end),
+            None => Ok(start),
+        }
+    }
+}
+
+/// Writes all pending replies, enforcing the output buffer limit: over the hard
+/// limit the client is closed at once; over the soft limit it must drain within
+/// the soft seconds.
+async fn write_replies<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    reply: &mut Reply,
+    settings: &Settings,
+    stats: &mut LocalStats,
+    client: &ClientInfo,
+    shared: &Shared,
+) -> Result<(), End> {
+    let pending = reply.len();
+    if pending == 0 {
+        return Ok(());
+    }
+    let limit = settings.obuf_normal;
+    if limit.hard > 0 && pending as u64 > limit.hard {
+        shared.metrics.output_limit_disconnects.inc();
+        return Err(End::OutputBufferLimit);
+    }
+    client.obuf.store(pending, Ordering::Relaxed);
+    let write = stream.write_all(reply.buffer());
+    let result = if limit.soft > 0 && pending as u64 > limit.soft {
+        match tokio::time::timeout(Duration::from_secs(limit.soft_seconds), write).await {
+            Ok(r) => r,
+            Err(_) => {
+                shared.metrics.output_limit_disconnects.inc();
+                return Err(End::OutputBufferLimit);
+            }
+        }
+    } else {
+        write.await
+    };
+    result.map_err(End::Io)?;
+    stats.bytes_out += pending as u64;
+    client.obuf.store(0, Ordering::Relaxed);
+    if reply.buffer_mut().capacity() > SHRINK_ABOVE {
+        let resp3 = reply.resp3();
+        *reply = Reply::new();
+        reply.set_resp3(resp3);
+    } else {
+        reply.clear();
+    }
+    Ok(())
+}

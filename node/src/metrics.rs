@@ -1,0 +1,295 @@
+//! Prometheus metrics. The counters here are also what INFO reports, so the two
+//! never disagree.
+//!
+//! The request path does not touch shared atomics per command: each connection
+//! accumulates into [`LocalStats`] and flushes once per batch of pipelined
+//! commands.
+
+use prometheus::local::LocalHistogram;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+use std::sync::OnceLock;
+
+pub struct Metrics {
+    pub registry: Registry,
+    /// Per command (index in the command table): latency histogram, created on
+    /// first use so unused commands do not clutter the exposition.
+    command_latency: Vec<OnceLock<Histogram>>,
+    latency_vec: HistogramVec,
+    command_names: Vec<String>,
+    pub command_errors: IntCounterVec,
+    pub keyspace_hits: IntCounter,
+    pub keyspace_misses: IntCounter,
+    pub expired_keys: IntCounter,
+    pub evicted_keys: IntCounter,
+    pub keys: IntGauge,
+    pub expiring_keys: IntGauge,
+    pub memory_used: IntGauge,
+    pub memory_max: IntGauge,
+    pub memory_dataset: IntGauge,
+    pub memory_rss: IntGauge,
+    pub connected_clients: IntGauge,
+    pub connections_received: IntCounter,
+    pub rejected_connections: IntCounter,
+    pub net_input_bytes: IntCounter,
+    pub net_output_bytes: IntCounter,
+    pub commands_processed: IntCounter,
+    pub oom_rejections: IntCounter,
+    pub protocol_errors: IntCounter,
+    pub output_limit_disconnects: IntCounter,
+}
+
+/// Latency buckets from 10µs to 1s: in-memory commands are mostly microseconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0,
+];
+
+impl Metrics {
+    /// Registers every metric. `commands` are the names of the command table, in
+    /// table order.
+    pub fn new(commands: &[&str]) -> Metrics {
+        let registry = Registry::new();
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "shoal_command_duration_seconds",
+                "Time to execute a command, by command (subcommands as parent|sub).",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["command"],
+        )
+        .expect("valid metric");
+        let command_latency = commands.iter().map(|_| OnceLock::new()).collect();
+        let command_errors = IntCounterVec::new(
+            Opts::new(
+                "shoal_command_errors_total",
+                "Commands that replied with an error, by command.",
+            ),
+            &["command"],
+        )
+        .expect("valid metric");
+        fn counter(name: &str, help: &str) -> IntCounter {
+            IntCounter::new(name, help).expect("valid metric")
+        }
+        fn gauge(name: &str, help: &str) -> IntGauge {
+            IntGauge::new(name, help).expect("valid metric")
+        }
+        let m = Metrics {
+            command_latency,
+            latency_vec: latency.clone(),
+            command_names: commands.iter().map(|c| c.to_string()).collect(),
+            command_errors,
+            keyspace_hits: counter(
+                "shoal_keyspace_hits_total",
+                "Key lookups that found the key.",
+            ),
+            keyspace_misses: counter(
+                "shoal_keyspace_misses_total",
+                "Key lookups that found no key.",
+            ),
+            expired_keys: counter(
+                "shoal_expired_keys_total",
+                "Keys removed because their TTL passed.",
+            ),
+            evicted_keys: counter(
+                "shoal_evicted_keys_total",
+                "Keys evicted to stay under maxmemory.",
+            ),
+            keys: gauge("shoal_keys", "Keys in the keyspace."),
+            expiring_keys: gauge("shoal_expiring_keys", "Keys with a TTL."),
+            memory_used: gauge(
+                "shoal_memory_used_bytes",
+                "Bytes allocated by the node (INFO used_memory).",
+            ),
+            memory_max: gauge(
+                "shoal_memory_max_bytes",
+                "The maxmemory setting (0: unlimited).",
+            ),
+            memory_dataset: gauge(
+                "shoal_memory_dataset_bytes",
+                "Estimated bytes held by keys and values.",
+            ),
+            memory_rss: gauge(
+                "shoal_memory_rss_bytes",
+                "Resident set size of the process.",
+            ),
+            connected_clients: gauge("shoal_connected_clients", "Client connections open now."),
+            connections_received: counter(
+                "shoal_connections_received_total",
+                "Client connections accepted.",
+            ),
+            rejected_connections: counter(
+                "shoal_rejected_connections_total",
+                "Client connections refused because of maxclients.",
+            ),
+            net_input_bytes: counter("shoal_net_input_bytes_total", "Bytes read from clients."),
+            net_output_bytes: counter("shoal_net_output_bytes_total", "Bytes written to clients."),
+            commands_processed: counter("shoal_commands_processed_total", "Commands executed."),
+            oom_rejections: counter(
+                "shoal_oom_rejections_total",
+                "Writes refused with -OOM at maxmemory.",
+            ),
+            protocol_errors: counter(
+                "shoal_protocol_errors_total",
+                "Connections closed for a malformed request.",
+            ),
+            output_limit_disconnects: counter(
+                "shoal_output_buffer_disconnects_total",
+                "Clients closed for exceeding the output buffer limit.",
+            ),
+            registry,
+        };
+        let r = &m.registry;
+        let register =
+            |c: Box<dyn prometheus::core::Collector>| r.register(c).expect("unique metric");
+        register(Box::new(latency));
+        register(Box::new(m.command_errors.clone()));
+        for c in [
+            &m.keyspace_hits,
+            &m.keyspace_misses,
+            &m.expired_keys,
+            &m.evicted_keys,
+            &m.connections_received,
+            &m.rejected_connections,
+            &m.net_input_bytes,
+            &m.net_output_bytes,
+            &m.commands_processed,
+            &m.oom_rejections,
+            &m.protocol_errors,
+            &m.output_limit_disconnects,
+        ] {
+            register(Box::new(c.clone()));
+        }
+        for g in [
+            &m.keys,
+            &m.expiring_keys,
+            &m.memory_used,
+            &m.memory_max,
+            &m.memory_dataset,
+            &m.memory_rss,
+            &m.connected_clients,
+        ] {
+            register(Box::new(g.clone()));
+        }
+        let build = IntGauge::with_opts(
+            Opts::new(
+                "shoal_build_info",
+                "Build information; the value is always 1.",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION")),
+        )
+        .expect("valid metric");
+        build.set(1);
+        register(Box::new(build));
+        #[cfg(target_os = "linux")]
+        register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
+        m
+    }
+
+    /// The latency histogram of command `id`.
+    pub fn latency(&self, id: usize) -> &Histogram {
+        self.command_latency[id].get_or_init(|| {
+            self.latency_vec
+                .with_label_values(&[&self.command_names[id]])
+        })
+    }
+
+    /// Calls and total seconds of command `id`, if it has run.
+    pub fn command_totals(&self, id: usize) -> Option<(u64, f64)> {
+        self.command_latency[id]
+            .get()
+            .map(|h| (h.get_sample_count(), h.get_sample_sum()))
+    }
+
+    /// Brings a counter kept elsewhere (in the store) up to `total`.
+    pub fn catch_up(counter: &IntCounter, total: u64) {
+        let now = counter.get();
+        if total > now {
+            counter.inc_by(total - now);
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}
+
+/// Per-connection counters, flushed to [`Metrics`] once per batch.
+pub struct LocalStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub commands: u64,
+    latency: Vec<Option<LocalHistogram>>,
+    dirty: Vec<usize>,
+}
+
+impl LocalStats {
+    pub fn new(commands: usize) -> LocalStats {
+        LocalStats {
+            hits: 0,
+            misses: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            commands: 0,
+            latency: (0..commands).map(|_| None).collect(),
+            dirty: Vec::new(),
+        }
+    }
+
+    pub fn hit(&mut self, found: bool) {
+        if found {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+    }
+
+    pub fn observe(&mut self, metrics: &Metrics, command: usize, seconds: f64) {
+        self.commands += 1;
+        let slot = &mut self.latency[command];
+        let h = slot.get_or_insert_with(|| metrics.latency(command).local());
+        h.observe(seconds);
+        if !self.dirty.contains(&command) {
+            self.dirty.push(command);
+        }
+    }
+
+    pub fn flush(&mut self, m: &Metrics) {
+        for (n, c) in [
+            (&mut self.hits, &m.keyspace_hits),
+            (&mut self.misses, &m.keyspace_misses),
+            (&mut self.bytes_in, &m.net_input_bytes),
+            (&mut self.bytes_out, &m.net_output_bytes),
+            (&mut self.commands, &m.commands_processed),
+        ] {
+            if *n > 0 {
+                c.inc_by(*n);
+                *n = 0;
+            }
+        }
+        for i in self.dirty.drain(..) {
+            if let Some(h) = &self.latency[i] {
+                h.flush();
+            }
+        }
+    }
+}
+
+impl Drop for LocalStats {
+    fn drop(&mut self) {
+        for h in self.latency.iter().flatten() {
+            h.flush();
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The node: shared state, the client listener, background work (active expiry,
+//! memory calibration, idle timeouts) and graceful shutdown.
+
+use crate::client::{ClientInfo, Clients};
+use crate::clock::Clock;
+use crate::cmd::table;
+use crate::config::{Config, Settings};
+use crate::metrics::Metrics;
+use crate::store::Db;
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+/// State shared by every connection and background task.
+pub struct Shared {
+    pub db: Db,
+    pub settings: ArcSwap<Settings>,
+    pub config: Config,
+    pub metrics: Metrics,
+    pub clients: Clients,
+    pub clock: Clock,
+    pub started_ms: u64,
+    /// 40 hex characters, like Redis' run id.
+    pub run_id: String,
+    /// Accepting clients and serving; false while starting and shutting down.
+    pub ready: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(config: Config, clock: Clock) -> Arc<Shared> {
+        let names: Vec<&str> = table::all().iter().map(|s| s.name).collect();
+        let db = Db::new(config.shards);
+        db.set_access_mode(config.settings.access_mode());
+        let started_ms = clock.now_ms();
+        let run_id = (0..40)
+            .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("digit < 16"))
+            .collect();
+        Arc::new(Shared {
+            db,
+            settings: ArcSwap::from_pointee(config.settings.clone()),
+            metrics: Metrics::new(&names),
+            config,
+            clients: Clients::default(),
+            clock,
+            started_ms,
+            run_id,
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.load_full()
+    }
+
+    /// Installs new settings (CONFIG SET) and applies what must change at once:
+    /// how access is stamped, and eviction down to a lowered limit.
+    pub fn apply_settings(&self, next: Arc<Settings>, now_ms: u64) {
+        let old = self.settings.swap(next.clone());
+        if old.access_mode() != next.access_mode() {
+            self.db.set_access_mode(next.access_mode());
+        }
+        let lowered = old.maxmemory == 0 || next.maxmemory < old.maxmemory;
+        if next.maxmemory > 0 && lowered {
+            let _ = self.db.evict_to(
+                next.maxmemory,
+                next.maxmemory_policy,
+                next.maxmemory_samples as usize,
+                now_ms,
+            );
+        }
+    }
+
+    /// Brings the gauges that mirror the store up to date (before a scrape).
+    pub fn refresh_metrics(&self) {
+        let m = &self.metrics;
+        let mem = self.db.memory();
+        mem.refresh();
+        let st = self.db.stats();
+        m.keys.set(st.keys as i64);
+        m.expiring_keys.set(st.expires as i64);
+        Metrics::catch_up(&m.expired_keys, st.expired);
+        Metrics::catch_up(&m.evicted_keys, st.evicted);
+        m.memory_used.set(mem.allocated() as i64);
+        m.memory_dataset.set(mem.dataset() as i64);
+        m.memory_max.set(self.settings.load().maxmemory as i64);
+        m.memory_rss
+            .set(crate::store::memory::process_rss().unwrap_or(0) as i64);
+        m.connected_clients.set(self.clients.len() as i64);
+    }
+}
+
+/// A running node. Dropping it does not stop it; call [`Node::shutdown`].
+pub struct Node {
+    pub shared: Arc<Shared>,
+    pub addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    stop: CancellationToken,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// Binds the client and admin ports from `config` and starts serving.
+    pub async fn start(config: Config) -> std::io::Result<Node> {
+        let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
+        let admin = if config.admin_port == 0 {
+            None
+        } else {
+            Some(TcpListener::bind((config.admin_bind.as_str(), config.admin_port)).await?)
+        };
+        Ok(Node::start_with(
+            Shared::new(config, Clock::Wall),
+            listener,
+            admin,
+        ))
+    }
+
+    /// Starts serving on listeners bound by the caller (tests bind port 0).
+    pub fn start_with(
+        shared: Arc<Shared>,
+        listener: TcpListener,
+        admin: Option<TcpListener>,
+    ) -> Node {
+        let addr = listener
+            .local_addr()
+            .expect("bound listener has an address");
+        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+        let stop = CancellationToken::new();
+        if let Some(admin) = admin {
+            let stopped = stop.clone();
+            tokio::spawn(crate::admin::serve(shared.clone(), admin, async move {
+                stopped.cancelled().await
+            }));
+        }
+        let done = tokio::spawn(run(shared.clone(), listener, stop.clone()));
+        Node {
+            shared,
+            addr,
+            admin_addr,
+            stop,
+            done,
+        }
+    }
+
+    /// Stops accepting, lets clients finish their current replies (up to the
+    /// shutdown timeout) and returns when the node has stopped.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.done.await;
+    }
+}
+
+async fn run(shared: Arc<Shared>, listener: TcpListener, stop: CancellationToken) {
+    let tasks = TaskTracker::new();
+    let cron_stop = CancellationToken::new();
+    let cron = tokio::spawn(cron(shared.clone(), cron_stop.clone()));
+    shared.ready.store(true, Ordering::Release);
+    info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => accept(&shared, &tasks, stream, addr),
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    shared.ready.store(false, Ordering::Release);
+    drop(listener);
+    info!(
+        clients = shared.clients.len(),
+        "shutting down: finishing client replies"
+    );
+    tasks.close();
+    shared.clients.kill_all();
+    let grace = Duration::from_secs(shared.config.shutdown_timeout);
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        warn!(
+            clients = shared.clients.len(),
+            "shutdown timeout: closing remaining clients"
+        );
+    }
+    cron_stop.cancel();
+    let _ = cron.await;
+    info!("stopped");
+}
+
+fn accept(
+    shared: &Arc<Shared>,
+    tasks: &TaskTracker,
+    mut stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+) {
+    let settings = shared.settings.load();
+    if shared.clients.len() as u64 >= settings.maxclients {
+        shared.metrics.rejected_connections.inc();
+        debug!(%addr, "maxclients reached, refusing client");
+        tasks.spawn(async move {
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+        });
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let client = Arc::new(ClientInfo::new(
+        shared.clients.next_id(),
+        addr,
+        laddr,
+        shared.clock.now_ms(),
+    ));
+    shared.clients.insert(client.clone());
+    shared.metrics.connections_received.inc();
+    shared.metrics.connected_clients.inc();
+    let shared = shared.clone();
+    tasks.spawn(async move {
+        crate::connection::serve(&shared, stream, client.clone()).await;
+        shared.clients.remove(client.id);
+        shared.metrics.connected_clients.dec();
+    });
+}
+
+/// Background work at `hz` ticks per second: active expiry (bounded per tick, so
+/// never a stop-the-world scan), memory calibration and idle-client timeouts.
+async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
+    /// Keys expired per shard per pass; a pass that hits it runs again at once.
+    const EXPIRE_BUDGET: usize = 200;
+    let mut last_idle_check = 0;
+    loop {
+        let hz = shared.settings.load().hz.max(1);
+        let tick = Duration::from_millis(1000 / u64::from(hz));
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(tick) => {}
+        }
+        let start = std::time::Instant::now();
+        loop {
+            let (_, more) = shared.db.expire_cycle(shared.clock.now_ms(), EXPIRE_BUDGET);
+            // Spend at most a quarter of the tick expiring, then yield to clients.
+            if !more || start.elapsed() > tick / 4 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        shared.db.memory().refresh();
+        let now = shared.clock.now_ms();
+        let timeout = shared.settings.load().timeout;
+        if timeout > 0 && now.saturating_sub(last_idle_check) >= 1000 {
+            last_idle_check = now;
+            let n = shared.clients.kill_idle(now, timeout * 1000);
+            if n > 0 {
+                debug!(clients = n, "closed idle clients");
+            }
+        }
+    }
+}
