@@ -101,7 +101,8 @@ fn count_bits(s: &[u8], from: u64, to: u64) -> u64 {
     let (fb, tb) = ((from >> 3) as usize, (to >> 3) as usize);
     let mut n: u64 = s[fb..=tb].iter().map(|b| u64::from(b.count_ones())).sum();
     let head = s[fb] & !(0xFFu8 >> (from & 7));
-    let tail = s[tb] & (0xFFu8 >> ((to & 7) + 1));
+    // Bits after `to` in its byte; none when `to` is the byte's last bit.
+    let tail = s[tb] & 0xFFu8.checked_shr((to & 7) as u32 + 1).unwrap_or(0);
     n -= u64::from(head.count_ones()) + u64::from(tail.count_ones());
     n
 }
