@@ -78,11 +78,11 @@ macro_rules! c {
 }
 
 macro_rules! container {
-    ($name:literal, $arity:expr, $acl:literal, $group:literal, $since:literal, $summary:literal, $handler:expr, $subs:expr) => {
+    ($name:literal, $arity:expr, $flags:expr, $acl:literal, $group:literal, $since:literal, $summary:literal, $handler:expr, $subs:expr) => {
         CommandSpec {
             name: $name,
             arity: $arity,
-            flags: 0,
+            flags: $flags,
             keys: (0, 0, 0),
             acl: $acl,
             group: $group,
@@ -173,7 +173,7 @@ pub static TABLE: &[CommandSpec] = &[
     c!("keys", 2, READONLY, (0, 0, 0), "keyspace read slow dangerous", "generic", "1.0.0", "Find all keys matching the given pattern", k::keys::keys),
     c!("scan", -2, READONLY, (0, 0, 0), "keyspace read slow", "generic", "2.8.0", "Incrementally iterate the keys space", k::scan::scan),
     c!("randomkey", 1, READONLY, (0, 0, 0), "keyspace read slow", "generic", "1.0.0", "Return a random key from the keyspace", k::randomkey::randomkey),
-    container!("object", -2, "slow", "generic", "2.2.3", "A container for object introspection commands", None, &[
+    container!("object", -2, 0, "slow", "generic", "2.2.3", "A container for object introspection commands", None, &[
         c!("object|encoding", 3, READONLY, (2, 2, 1), "keyspace read slow", "generic", "2.2.3", "Inspect the internal encoding of a Redis object", k::object::encoding),
         c!("object|freq", 3, READONLY, (2, 2, 1), "keyspace read slow", "generic", "4.0.0", "Get the logarithmic access frequency counter of a Redis object", k::object::freq),
         c!("object|idletime", 3, READONLY, (2, 2, 1), "keyspace read slow", "generic", "2.2.3", "Get the time since a Redis object was last accessed", k::object::idletime),
@@ -193,7 +193,7 @@ pub static TABLE: &[CommandSpec] = &[
     c!("reset", 1, CONN_NOAUTH, (0, 0, 0), "fast connection", "connection", "6.2.0", "Reset the connection", s::quit::reset),
     c!("time", 1, CONN, (0, 0, 0), "fast", "server", "2.6.0", "Return the current server time", s::time::time),
     c!("info", -1, LOADING | STALE, (0, 0, 0), "slow dangerous", "server", "1.0.0", "Get information and statistics about the server", s::info::info),
-    container!("client", -2, "slow", "connection", "2.4.0", "A container for client connection commands", None, &[
+    container!("client", -2, 0, "slow", "connection", "2.4.0", "A container for client connection commands", None, &[
         c!("client|id", 2, CLIENT_FLAGS, (0, 0, 0), "slow connection", "connection", "5.0.0", "Returns the client ID for the current connection", s::client::id),
         c!("client|info", 2, CLIENT_FLAGS, (0, 0, 0), "slow connection", "connection", "6.2.0", "Returns information about the current client connection.", s::client::info),
         c!("client|setname", 3, CLIENT_FLAGS, (0, 0, 0), "slow connection", "connection", "2.6.9", "Set the current connection name", s::client::setname),
@@ -204,7 +204,7 @@ pub static TABLE: &[CommandSpec] = &[
         c!("client|no-evict", 3, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous connection", "connection", "7.0.0", "Set client eviction mode for the current connection", s::client::no_evict),
         c!("client|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "connection", "5.0.0", "Show helpful text about the different subcommands", s::client::help),
     ]),
-    container!("command", -1, "slow connection", "server", "2.8.13", "Get array of Redis command details", Some(s::command::command), &[
+    container!("command", -1, LOADING | STALE, "slow connection", "server", "2.8.13", "Get array of Redis command details", Some(s::command::command), &[
         c!("command|count", 2, LOADING | STALE, (0, 0, 0), "slow connection", "server", "2.8.13", "Get total number of Redis commands", s::command::count),
         c!("command|info", -2, LOADING | STALE, (0, 0, 0), "slow connection", "server", "2.8.13", "Get array of specific Redis command details, or all when no argument is given.", s::command::info),
         c!("command|docs", -2, LOADING | STALE, (0, 0, 0), "slow connection", "server", "7.0.0", "Get array of specific Redis command documentation", s::command::docs),
@@ -212,12 +212,12 @@ pub static TABLE: &[CommandSpec] = &[
         c!("command|getkeys", -4, LOADING | STALE, (0, 0, 0), "slow connection", "server", "2.8.13", "Extract keys given a full Redis command", s::command::getkeys),
         c!("command|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "server", "5.0.0", "Show helpful text about the different subcommands", s::command::help),
     ]),
-    container!("config", -2, "slow", "server", "2.0.0", "A container for server configuration commands", None, &[
+    container!("config", -2, 0, "slow", "server", "2.0.0", "A container for server configuration commands", None, &[
         c!("config|get", -3, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "2.0.0", "Get the values of configuration parameters", s::config::get),
         c!("config|set", -4, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "2.0.0", "Set configuration parameters to the given values", s::config::set),
         c!("config|help", 2, LOADING | STALE, (0, 0, 0), "slow", "server", "5.0.0", "Show helpful text about the different subcommands", s::config::help),
     ]),
-    container!("memory", -2, "slow", "server", "4.0.0", "A container for memory diagnostics commands", None, &[
+    container!("memory", -2, 0, "slow", "server", "4.0.0", "A container for memory diagnostics commands", None, &[
         c!("memory|usage", -3, READONLY, (2, 2, 1), "read slow", "server", "4.0.0", "Estimate the memory usage of a key", s::memory::usage),
         c!("memory|help", 2, LOADING | STALE, (0, 0, 0), "slow", "server", "4.0.0", "Show helpful text about the different subcommands", s::memory::help),
     ]),

@@ -25,6 +25,9 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let (key, field) = (args.get(1), args.get(2));
     let incr = float_arg(args.get(3))?;
+    if incr.is_infinite() {
+        return Err(CmdError::err("value is NaN or Infinity"));
+    }
     let mut shard = ctx.db().lock(key);
     let current = read(&mut shard, key, ctx.now)?
         .and_then(|h| h.get(field))

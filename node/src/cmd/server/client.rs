@@ -128,8 +128,8 @@ pub fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
             let mut v = Vec::new();
             for a in args.tail(3).iter() {
                 match int_arg(a) {
-                    Ok(id) if id > 0 => v.push(id as u64),
-                    _ => return Err(CmdError::err("Invalid client ID")),
+                    Ok(id) => v.push(id as u64),
+                    Err(_) => return Err(CmdError::err("Invalid client ID")),
                 }
             }
             ids = Some(v);
@@ -188,15 +188,18 @@ pub fn kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         ctx.out.ok();
         return Ok(());
     }
-    if args.len() % 2 != 0 {
-        return Err(CmdError::Syntax);
-    }
     let mut f = KillFilter {
         skipme: true,
         ..KillFilter::default()
     };
-    for i in (2..args.len()).step_by(2) {
+    // Pairs are read in order, so an error names the first bad filter, as Redis.
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(CmdError::Syntax);
+        }
         let (k, v) = (args.get(i), args.get(i + 1));
+        i += 2;
         if is(k, "id") {
             match int_arg(v) {
                 Ok(id) if id > 0 => f.id = Some(id as u64),

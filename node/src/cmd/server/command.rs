@@ -82,7 +82,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     for n in names.iter() {
         match find(n) {
             Some(spec) => write_info(ctx, spec),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())

@@ -1,0 +1,199 @@
+"""Fixtures for the end-to-end tests: real shoal-node and redis-server processes
+on 127.0.0.1, and a small raw RESP client that returns exact reply bytes."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def node_binary():
+    path = os.environ.get("SHOAL_NODE_BIN")
+    if not path:
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+        path = os.path.join(target, "debug", "shoal-node")
+    if not os.path.exists(path):
+        pytest.fail(f"shoal-node binary not found at {path}: build it or set SHOAL_NODE_BIN")
+    return path
+
+
+class Proc:
+    """A server process on loopback ports, stopped on close."""
+
+    def __init__(self, args, port, admin_port=None, env=None):
+        self.port = port
+        self.admin_port = admin_port
+        self.log = tempfile.NamedTemporaryFile(prefix="e2e-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_port(port, self.proc)
+        except Exception:
+            self.close()
+            raise RuntimeError(f"{args[0]} failed to start:\n{self.output()}")
+
+    def output(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def close(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_shoal(*extra, env=None):
+    port, admin = free_port(), free_port()
+    args = [node_binary(), "--port", str(port), "--admin-port", str(admin), *extra]
+    full_env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
+    full_env.update(env or {})
+    return Proc(args, port, admin, full_env)
+
+
+@pytest.fixture
+def shoal():
+    p = start_shoal()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def shoal_factory():
+    procs = []
+
+    def make(*extra, env=None):
+        p = start_shoal(*extra, env=env)
+        procs.append(p)
+        return p
+
+    yield make
+    for p in procs:
+        p.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """The reference: Debian's redis-server 7, without persistence."""
+    exe = shutil.which("redis-server")
+    if not exe:
+        pytest.fail("redis-server not installed: run scripts/test, which installs it")
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="redis-ref-")
+    p = Proc([exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", d], port)
+    yield p
+    p.close()
+
+
+class RawClient:
+    """Sends commands and returns each reply's exact bytes."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        self.buf += chunk
+
+    def _line(self, pos):
+        while True:
+            i = self.buf.find(b"\r\n", pos)
+            if i >= 0:
+                return i
+            self._fill()
+
+    def _skip(self, pos):
+        """Returns the end offset of the reply starting at pos."""
+        end = self._line(pos)
+        kind = self.buf[pos:pos + 1]
+        head = self.buf[pos + 1:end]
+        pos = end + 2
+        if kind in (b"$", b"=", b"!"):
+            n = int(head)
+            if n < 0:
+                return pos
+            while len(self.buf) < pos + n + 2:
+                self._fill()
+            return pos + n + 2
+        if kind in (b"*", b"~", b">", b"%"):
+            n = int(head)
+            if n < 0:
+                return pos
+            if kind == b"%":
+                n *= 2
+            for _ in range(n):
+                pos = self._skip(pos)
+            return pos
+        return pos
+
+    def read_reply(self):
+        while not self.buf:
+            self._fill()
+        end = self._skip(0)
+        reply, self.buf = self.buf[:end], self.buf[end:]
+        return reply
+
+    def call(self, *args):
+        self.send_raw(encode(*args))
+        return self.read_reply()
+
+    def closed_by_peer(self, timeout=5.0):
+        """Whether the server closes the connection (after any pending bytes)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+
+def encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
