@@ -68,12 +68,18 @@ impl Shared {
         }
         let lowered = old.maxmemory == 0 || next.maxmemory < old.maxmemory;
         if next.maxmemory > 0 && lowered {
-            let _ = self.db.evict_to(
-                next.maxmemory,
-                next.maxmemory_policy,
-                next.maxmemory_samples as usize,
-                now_ms,
-            );
+            // Each call evicts a bounded batch; keep going while it makes progress.
+            while self.db.memory().used() > next.maxmemory {
+                match self.db.evict_to(
+                    next.maxmemory,
+                    next.maxmemory_policy,
+                    next.maxmemory_samples as usize,
+                    now_ms,
+                ) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
         }
     }
 
@@ -156,10 +162,29 @@ impl Node {
     }
 }
 
+/// The background task; stops when dropped or stopped.
+pub struct Cron {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Cron {
+    /// Starts active expiry, memory calibration and idle timeouts for `shared`.
+    pub fn spawn(shared: Arc<Shared>) -> Cron {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(cron(shared, stop.clone()));
+        Cron { stop, task }
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
 async fn run(shared: Arc<Shared>, listener: TcpListener, stop: CancellationToken) {
     let tasks = TaskTracker::new();
-    let cron_stop = CancellationToken::new();
-    let cron = tokio::spawn(cron(shared.clone(), cron_stop.clone()));
+    let cron = Cron::spawn(shared.clone());
     shared.ready.store(true, Ordering::Release);
     info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
     loop {
@@ -190,8 +215,7 @@ async fn run(shared: Arc<Shared>, listener: TcpListener, stop: CancellationToken
             "shutdown timeout: closing remaining clients"
         );
     }
-    cron_stop.cancel();
-    let _ = cron.await;
+    cron.stop().await;
     info!("stopped");
 }
 

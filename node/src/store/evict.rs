@@ -86,6 +86,15 @@ impl Default for AccessMode {
     }
 }
 
+/// LRU stamps count 10 ms steps: fine enough to order keys written in the same
+/// second (Redis uses whole seconds), coarse enough that a u32 wraps only after
+/// 497 days.
+const LRU_RESOLUTION_MS: u64 = 10;
+
+fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / LRU_RESOLUTION_MS) as u32
+}
+
 fn minutes(now_ms: u64) -> u32 {
     ((now_ms / 60_000) & 0xFFFF) as u32
 }
@@ -105,7 +114,7 @@ impl AccessMode {
         if self.lfu {
             (minutes(now_ms) << 8) | LFU_INIT_VAL
         } else {
-            (now_ms / 1000) as u32
+            lru_clock(now_ms)
         }
     }
 
@@ -123,7 +132,7 @@ impl AccessMode {
     /// makes LFU's logarithmic counter grow with probability 1/((c-5)·factor+1).
     pub fn touch(&self, stamp: u32, now_ms: u64, r: f64) -> u32 {
         if !self.lfu {
-            return (now_ms / 1000) as u32;
+            return lru_clock(now_ms);
         }
         let mut counter = self.lfu_counter(stamp, now_ms);
         if counter < 255 {
@@ -136,9 +145,10 @@ impl AccessMode {
         (minutes(now_ms) << 8) | counter
     }
 
-    /// Seconds since the key was last accessed (LRU stamps).
-    pub fn idle_secs(&self, stamp: u32, now_ms: u64) -> u64 {
-        ((now_ms / 1000) as u32).wrapping_sub(stamp) as u64
+    /// Milliseconds since the key was last accessed (LRU stamps), to the
+    /// clock's 10 ms resolution.
+    pub fn idle_ms(&self, stamp: u32, now_ms: u64) -> u64 {
+        u64::from(lru_clock(now_ms).wrapping_sub(stamp)) * LRU_RESOLUTION_MS
     }
 }
 
@@ -151,7 +161,7 @@ pub fn eviction_score(
     now_ms: u64,
 ) -> u64 {
     match policy {
-        Policy::AllKeysLru | Policy::VolatileLru => mode.idle_secs(stamp, now_ms),
+        Policy::AllKeysLru | Policy::VolatileLru => mode.idle_ms(stamp, now_ms),
         Policy::AllKeysLfu | Policy::VolatileLfu => {
             255 - u64::from(mode.lfu_counter(stamp, now_ms))
         }

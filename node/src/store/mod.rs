@@ -269,7 +269,10 @@ impl Db {
                 }
                 drop(s);
                 idx = (idx + 1) & self.mask;
-                if idx == start || (probed >= 4 && !candidates.is_empty()) {
+                // volatile-ttl reads every shard's soonest deadline (cheap), so it
+                // evicts exactly the nearest deadline; other policies sample.
+                let enough = policy != Policy::VolatileTtl && probed >= 4 && !candidates.is_empty();
+                if idx == start || enough {
                     break;
                 }
             }

@@ -64,7 +64,8 @@ pub fn idletime(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         if mode.lfu {
             return Err(CmdError::err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
-        ctx.out.int(mode.idle_secs(e.access(), ctx.now) as i64);
+        ctx.out
+            .int((mode.idle_ms(e.access(), ctx.now) / 1000) as i64);
         Ok(())
     })
 }
