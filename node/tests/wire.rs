@@ -111,6 +111,21 @@ async fn inline_commands_like_telnet() {
     node.shutdown().await;
 }
 
+/// Regression: a NUL byte in an inline command made the splitter loop forever
+/// (found by the parser property test). Redis ends the line at the NUL.
+#[tokio::test]
+async fn inline_nul_byte_ends_the_command() {
+    let node = start(Config::default()).await;
+    let mut c = connect(&node).await;
+    roundtrip(
+        &mut c,
+        b"SET a 1\r\nGET a\x00ignored\r\n",
+        b"+OK\r\n$1\r\n1\r\n",
+    )
+    .await;
+    node.shutdown().await;
+}
+
 #[tokio::test]
 async fn unknown_command_and_arity_errors() {
     let node = start(Config::default()).await;

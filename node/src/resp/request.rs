@@ -282,10 +282,14 @@ pub fn split_args(
     out: &mut Vec<u8>,
     spans: &mut Vec<Range<usize>>,
 ) -> Result<(), ProtocolError> {
+    // Redis splits a C string: a NUL byte ends the line.
+    let line = &line[..line.iter().position(|&c| c == 0).unwrap_or(line.len())];
+    // C's isspace(), which also counts vertical tab.
+    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -318,7 +322,7 @@ pub fn split_args(
                     });
                     i += 2;
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -336,7 +340,7 @@ pub fn split_args(
                     out.push(b'\'');
                     i += 2;
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -350,7 +354,7 @@ pub fn split_args(
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => out.push(c),
@@ -487,6 +491,15 @@ mod tests {
             p.parse(&input, &LIMITS),
             Err(ProtocolError::TooBigMultibulkCount)
         );
+    }
+
+    #[test]
+    fn inline_nul_ends_the_line() {
+        let mut out = vec![];
+        let mut spans = vec![];
+        split_args(b"get a\x00b c", &mut out, &mut spans).unwrap();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(&out[spans[1].clone()], b"a");
     }
 
     #[test]
