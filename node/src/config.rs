@@ -307,7 +307,7 @@ impl Settings {
                 .ok_or("Invalid client-output-buffer-limit")?;
             return Ok(());
         }
-        if words.is_empty() || words.len() % 4 != 0 {
+        if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
         let mut next = self.clone();
@@ -446,11 +446,14 @@ impl Config {
     }
 }
 
+/// Validates and applies a new value; the error says why it is refused.
+pub type Setter = fn(&mut Settings, &str) -> Result<(), String>;
+
 /// A CONFIG parameter: how to show it and, if settable, how to change it.
 pub struct Param {
     pub name: &'static str,
     pub get: fn(&Settings, &Config) -> String,
-    pub set: Option<fn(&mut Settings, &str) -> Result<(), String>>,
+    pub set: Option<Setter>,
 }
 
 fn parse_num<T: FromStr>(v: &str) -> Result<T, String> {

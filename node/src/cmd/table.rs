@@ -50,13 +50,12 @@ impl CommandSpec {
         } else {
             last as usize
         };
-        let valid = first > 0 && first < argc;
-        (if valid {
-            first..=last.min(argc - 1)
+        let range = if first > 0 && first < argc {
+            first..last.min(argc - 1) + 1
         } else {
-            1..=0
-        })
-        .step_by(step)
+            0..0
+        };
+        range.step_by(step)
     }
 }
 
@@ -170,7 +169,7 @@ pub static TABLE: &[CommandSpec] = &[
     c!("rename", 3, WRITE, (1, 2, 1), "keyspace write slow", "generic", "1.0.0", "Rename a key", k::rename::rename),
     c!("renamenx", 3, WF, (1, 2, 1), "keyspace write fast", "generic", "1.0.0", "Rename a key, only if the new key does not exist", k::rename::renamenx),
     c!("copy", -3, WD, (1, 2, 1), "keyspace write slow", "generic", "6.2.0", "Copy a key", k::copy::copy),
-    c!("keys", 2, READONLY, (0, 0, 0), "keyspace read slow dangerous", "generic", "1.0.0", "Find all keys matching the given pattern", k::keys::keys),
+    c!("keys", 2, READONLY, (0, 0, 0), "keyspace read slow dangerous", "generic", "1.0.0", "Find all keys matching the given pattern", k::keys_::keys),
     c!("scan", -2, READONLY, (0, 0, 0), "keyspace read slow", "generic", "2.8.0", "Incrementally iterate the keys space", k::scan::scan),
     c!("randomkey", 1, READONLY, (0, 0, 0), "keyspace read slow", "generic", "1.0.0", "Return a random key from the keyspace", k::randomkey::randomkey),
     container!("object", -2, 0, "slow", "generic", "2.2.3", "A container for object introspection commands", None, &[

@@ -30,7 +30,7 @@ pub fn parse_memory(s: &str) -> Option<u64> {
 pub fn format_memory(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "gb"), (1 << 20, "mb"), (1 << 10, "kb")];
     for (size, unit) in UNITS {
-        if n != 0 && n % size == 0 {
+        if n != 0 && n.is_multiple_of(size) {
             return format!("{}{}", n / size, unit);
         }
     }

@@ -17,7 +17,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         _ => return Err(CmdError::Syntax),
     };
     if let Some(c) = count {
-        if withvalues && (c < -(i64::MAX / 2) || c > i64::MAX / 2) {
+        if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c) {
             return Err(CmdError::err("value is out of range"));
         }
     }

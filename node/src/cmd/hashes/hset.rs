@@ -5,7 +5,7 @@ use crate::cmd::{CmdError, Ctx};
 use crate::resp::Args;
 
 fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Arity(name.into()));
     }
     let key = args.get(1);

@@ -5,7 +5,7 @@ pub mod copy;
 pub mod del;
 pub mod exists;
 pub mod expire;
-pub mod keys;
+pub mod keys_;
 pub mod object;
 pub mod randomkey;
 pub mod rename;

@@ -6,7 +6,7 @@ use crate::resp::Args;
 use crate::store::{Ttl, Value};
 
 fn pairs<'a>(args: Args<'a>, name: &str) -> Result<Args<'a>, CmdError> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::Arity(name.into()));
     }
     Ok(args.tail(1))

@@ -1,0 +1,42 @@
+"""Where Shoal deliberately differs from a standalone redis-server."""
+
+import redis
+
+
+def test_single_database(shoal):
+    r = redis.Redis(port=shoal.port)
+    assert r.execute_command("SELECT", 0) is True
+    try:
+        r.execute_command("SELECT", 1)
+        raise AssertionError("SELECT 1 accepted")
+    except redis.ResponseError as e:
+        assert str(e) == "DB index is out of range"
+    r.close()
+
+
+def test_config_parameters(shoal):
+    r = redis.Redis(port=shoal.port, decode_responses=True)
+    assert r.config_get("maxmemory*") == {
+        "maxmemory": "0", "maxmemory-policy": "noeviction", "maxmemory-samples": "5"
+    }
+    assert r.config_set("maxmemory-policy", "allkeys-lfu")
+    assert r.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lfu"
+    r.set("k", "v")
+    assert r.object("freq", "k") >= 0
+    try:
+        r.config_set("port", "1234")
+        raise AssertionError("immutable parameter changed")
+    except redis.ResponseError as e:
+        assert "can't set immutable config" in str(e)
+    r.close()
+
+
+def test_float_range_is_f64(shoal):
+    r = redis.Redis(port=shoal.port)
+    assert float(r.incrbyfloat("f", 1e308)) == 1e308
+    try:
+        r.incrbyfloat("f", 1e308)
+        raise AssertionError("overflow accepted")
+    except redis.ResponseError as e:
+        assert "NaN or Infinity" in str(e)
+    r.close()

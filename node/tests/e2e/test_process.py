@@ -1,0 +1,116 @@
+"""The shoal-node process: configuration sources, validation, signals."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+
+from conftest import node_binary, start_shoal
+
+
+def config_get(port, name):
+    r = redis.Redis(port=port, decode_responses=True)
+    try:
+        return r.config_get(name)[name]
+    finally:
+        r.close()
+
+
+def test_flags_env_and_file_layer_in_that_order(tmp_path):
+    conf = tmp_path / "shoal.yaml"
+    conf.write_text("maxmemory: 64mb\nmaxmemory-policy: allkeys-lru\ntimeout: 30\nmaxclients: 500\n")
+    p = start_shoal(
+        "--config", str(conf), "--maxclients", "700",
+        env={"SHOAL_MAXMEMORY_POLICY": "allkeys-lfu", "SHOAL_TIMEOUT": "40"},
+    )
+    try:
+        assert config_get(p.port, "maxmemory") == str(64 << 20)  # file
+        assert config_get(p.port, "maxmemory-policy") == "allkeys-lfu"  # env over file
+        assert config_get(p.port, "timeout") == "40"  # env over file
+        assert config_get(p.port, "maxclients") == "700"  # flag over file
+    finally:
+        assert p.close() == 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--maxmemory", "lots"], "not a memory size"),
+        (["--maxmemory-policy", "lru"], "maxmemory-policy"),
+        (["--threads", "0"], "threads"),
+        (["--port", "0"], "no port to listen on"),
+    ],
+)
+def test_bad_configuration_fails_clearly(args, message):
+    out = subprocess.run([node_binary(), "--admin-port", "0", *args], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert message in out.stderr
+
+
+def test_bad_config_file_fails_clearly(tmp_path):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text("max-memory: 1mb\n")
+    out = subprocess.run([node_binary(), "--config", str(conf)], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "unknown field" in out.stderr and "bad.yaml" in out.stderr
+
+
+def test_port_in_use_fails_clearly():
+    first = start_shoal("--bind", "127.0.0.1")
+    try:
+        out = subprocess.run(
+            [node_binary(), "--port", str(first.port), "--admin-port", "0"], capture_output=True, text=True, timeout=30
+        )
+        assert out.returncode != 0
+        assert "Address already in use" in out.stderr or "in use" in out.stderr
+    finally:
+        first.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_shut_down_cleanly(sig):
+    p = start_shoal()
+    r = redis.Redis(port=p.port)
+    r.set("k", "v")
+    started = time.time()
+    code = p.close(sig=sig)
+    assert code == 0
+    assert time.time() - started < 5
+    assert "shutting down" in p.output() and "stopped" in p.output()
+
+
+def test_default_address_is_localhost_6379():
+    # The embedded default is 127.0.0.1:6379. If another server holds that port,
+    # the node must fail naming that address, which proves the default as well.
+    proc = subprocess.Popen([node_binary(), "--admin-port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if redis.Redis(port=6379).execute_command("CONFIG", "GET", "port") == [b"port", b"6379"]:
+                    break
+            except redis.RedisError:
+                time.sleep(0.05)
+        if proc.poll() is None:
+            info = redis.Redis(port=6379).info("server")
+            assert "shoal_version" in info
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+        else:
+            assert proc.returncode != 0
+            assert "127.0.0.1:6379" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_help_lists_flags_and_env_vars():
+    out = subprocess.run([node_binary(), "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    for flag in ("--bind", "--port", "--admin-port", "--maxmemory", "--maxmemory-policy", "--config", "SHOAL_PORT"):
+        assert flag in out.stdout
+    assert os.path.basename(node_binary()) == "shoal-node"
