@@ -62,19 +62,34 @@ impl ValueRef<'_> {
     }
 }
 
-/// Fixed per-entry cost of the index: the entry and its cached hash in the entries
-/// vector, plus about two 8-byte index slots and their control bytes.
-pub const TABLE_OVERHEAD: usize = std::mem::size_of::<Entry>() + 8 + 18;
+/// Fixed per-entry cost of the index: the entry in the entries vector plus about
+/// two 4-byte position slots and their control bytes in the hash index.
+pub const TABLE_OVERHEAD: usize = std::mem::size_of::<Entry>() + 10;
 /// Per-entry cost of the expiry index (a B-tree of `(deadline, hash)` pairs).
 pub const EXPIRE_OVERHEAD: usize = 24;
 
+/// Where the key and value live. Two variants of one pointer each, so the enum
+/// stays 16 bytes (the null-pointer niche tells them apart).
+#[derive(Clone, Debug)]
+enum Repr {
+    /// Key bytes followed by a plain string value, in one allocation.
+    Inline(Box<[u8]>),
+    /// Every other value, and strings being edited in place.
+    Obj(Box<ObjEntry>),
+}
+
+#[derive(Clone, Debug)]
+struct ObjEntry {
+    key: Box<[u8]>,
+    obj: Obj,
+}
+
 #[derive(Clone, Debug)]
 pub struct Entry {
-    /// Key bytes, followed by the value when it is a plain string (`obj` is None).
-    data: Box<[u8]>,
-    obj: Option<Box<Obj>>,
+    repr: Repr,
     /// Deadline in Unix milliseconds; 0 means the key does not expire.
     pub(super) expire_at: u64,
+    /// Key length within an inline allocation.
     klen: u32,
     /// LRU clock or LFU counter, see `evict`.
     pub(super) access: u32,
@@ -82,18 +97,20 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(key: &[u8], value: Value<'_>, access: u32) -> Entry {
-        let (data, obj) = match value {
+        let repr = match value {
             Value::Str(v) => {
                 let mut data = Vec::with_capacity(key.len() + v.len());
                 data.extend_from_slice(key);
                 data.extend_from_slice(v);
-                (data.into_boxed_slice(), None)
+                Repr::Inline(data.into_boxed_slice())
             }
-            Value::Obj(o) => (Box::from(key), Some(Box::new(o))),
+            Value::Obj(obj) => Repr::Obj(Box::new(ObjEntry {
+                key: Box::from(key),
+                obj,
+            })),
         };
         Entry {
-            data,
-            obj,
+            repr,
             expire_at: 0,
             klen: key.len() as u32,
             access,
@@ -101,7 +118,10 @@ impl Entry {
     }
 
     pub fn key(&self) -> &[u8] {
-        &self.data[..self.klen as usize]
+        match &self.repr {
+            Repr::Inline(data) => &data[..self.klen as usize],
+            Repr::Obj(o) => &o.key,
+        }
     }
 
     pub fn kind(&self) -> Kind {
@@ -109,10 +129,12 @@ impl Entry {
     }
 
     pub fn value(&self) -> ValueRef<'_> {
-        match self.obj.as_deref() {
-            None => ValueRef::Str(&self.data[self.klen as usize..]),
-            Some(Obj::Str(s)) => ValueRef::Str(s),
-            Some(Obj::Hash(h)) => ValueRef::Hash(h),
+        match &self.repr {
+            Repr::Inline(data) => ValueRef::Str(&data[self.klen as usize..]),
+            Repr::Obj(o) => match &o.obj {
+                Obj::Str(s) => ValueRef::Str(s),
+                Obj::Hash(h) => ValueRef::Hash(h),
+            },
         }
     }
 
@@ -144,63 +166,74 @@ impl Entry {
     /// Replaces the value, keeping key, deadline and access stamp.
     pub fn set_value(&mut self, value: Value<'_>) {
         let fresh = Entry::new(self.key(), value, self.access);
-        self.data = fresh.data;
-        self.obj = fresh.obj;
+        self.repr = fresh.repr;
+        self.klen = fresh.klen;
     }
 
     /// The same value under another key (RENAME, COPY), keeping deadline and stamp.
     pub fn renamed(self, key: &[u8]) -> Entry {
-        let mut e = match self.obj {
-            None => Entry::new(
-                key,
-                Value::Str(&self.data[self.klen as usize..]),
-                self.access,
-            ),
-            Some(obj) => Entry {
-                data: Box::from(key),
-                obj: Some(obj),
-                expire_at: 0,
-                klen: key.len() as u32,
-                access: self.access,
-            },
+        let repr = match self.repr {
+            Repr::Inline(data) => {
+                let mut v = Vec::with_capacity(key.len() + data.len() - self.klen as usize);
+                v.extend_from_slice(key);
+                v.extend_from_slice(&data[self.klen as usize..]);
+                Repr::Inline(v.into_boxed_slice())
+            }
+            Repr::Obj(mut o) => {
+                o.key = Box::from(key);
+                Repr::Obj(o)
+            }
         };
-        e.expire_at = self.expire_at;
-        e
+        Entry {
+            repr,
+            expire_at: self.expire_at,
+            klen: key.len() as u32,
+            access: self.access,
+        }
     }
 
     /// Whether the string is in its growable (edited) form: Redis' `raw` encoding.
     pub fn is_growable_str(&self) -> bool {
-        matches!(self.obj.as_deref(), Some(Obj::Str(_)))
+        matches!(&self.repr, Repr::Obj(o) if matches!(o.obj, Obj::Str(_)))
     }
 
     /// Mutable access to a string value in its growable form (APPEND, SETRANGE).
     pub fn str_mut(&mut self) -> Option<&mut Vec<u8>> {
-        if self.obj.is_none() {
+        if let Repr::Inline(data) = &self.repr {
             let k = self.klen as usize;
-            let value = self.data[k..].to_vec();
-            self.data = Box::from(&self.data[..k]);
-            self.obj = Some(Box::new(Obj::Str(value)));
+            let obj = ObjEntry {
+                key: Box::from(&data[..k]),
+                obj: Obj::Str(data[k..].to_vec()),
+            };
+            self.repr = Repr::Obj(Box::new(obj));
         }
-        match self.obj.as_deref_mut() {
-            Some(Obj::Str(s)) => Some(s),
-            _ => None,
+        match &mut self.repr {
+            Repr::Obj(o) => match &mut o.obj {
+                Obj::Str(s) => Some(s),
+                _ => None,
+            },
+            Repr::Inline(_) => None,
         }
     }
 
     pub fn hash_mut(&mut self) -> Option<&mut HashObj> {
-        match self.obj.as_deref_mut() {
-            Some(Obj::Hash(h)) => Some(h),
-            _ => None,
+        match &mut self.repr {
+            Repr::Obj(o) => match &mut o.obj {
+                Obj::Hash(h) => Some(h),
+                _ => None,
+            },
+            Repr::Inline(_) => None,
         }
     }
 
     /// Estimated bytes this entry holds, including its share of the index.
     pub fn mem_size(&self) -> usize {
-        let obj = match self.obj.as_deref() {
-            None => 0,
-            Some(o) => {
-                alloc_size(std::mem::size_of::<Obj>())
-                    + match o {
+        let heap = match &self.repr {
+            Repr::Inline(data) => alloc_size(data.len()),
+            Repr::Obj(o) => {
+                alloc_size(std::mem::size_of::<ObjEntry>())
+                    + alloc_size(o.key.len())
+                    + match &o.obj {
                         Obj::Str(s) => alloc_size(s.capacity()),
                         Obj::Hash(h) => h.heap_size(),
                     }
@@ -211,23 +244,9 @@ impl Entry {
         } else {
             0
         };
-        TABLE_OVERHEAD + alloc_size(self.data.len()) + obj + expire
+        TABLE_OVERHEAD + heap + expire
     }
 }
-
-impl Hash for Entry {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(self.key());
-    }
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Entry {}
 
 /// A key to look an [`Entry`] up by, hashing exactly as the entry does.
 pub struct KeyRef<'a>(pub &'a [u8]);
@@ -238,19 +257,13 @@ impl Hash for KeyRef<'_> {
     }
 }
 
-impl indexmap::Equivalent<Entry> for KeyRef<'_> {
-    fn equivalent(&self, key: &Entry) -> bool {
-        self.0 == key.key()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn entry_is_compact() {
-        assert_eq!(std::mem::size_of::<Entry>(), 40);
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
     }
 
     #[test]

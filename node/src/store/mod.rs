@@ -11,6 +11,7 @@ pub mod hash;
 pub mod memory;
 pub mod shard;
 pub mod slot;
+pub mod table;
 
 pub use entry::{Entry, Kind, Obj, Value, ValueRef};
 pub use evict::{AccessMode, Policy};

@@ -1,21 +1,17 @@
-//! One shard of the keyspace: an index map of entries plus an ordered expiry index.
+//! One shard of the keyspace: a positional entry table plus an ordered expiry
+//! index.
 //!
-//! The map is an `IndexMap` rather than a plain hash table for two reasons: O(1)
-//! random sampling (eviction, RANDOMKEY) and a stable position order that SCAN
-//! can walk with a cursor. Removal is always `swap_remove`, which moves the last
-//! entry into the hole; walking positions from high to low therefore never misses
-//! an entry that stays in the shard (see `scan`).
+//! Positions (see `table`) give O(1) random sampling (eviction, RANDOMKEY) and an
+//! order SCAN can walk with a cursor. Removal moves the last entry into the hole;
+//! walking positions from high to low therefore never misses an entry that stays
+//! in the shard (see `scan`).
 
-use super::entry::{Entry, KeyRef, Value};
+use super::entry::{Entry, Value};
 use super::evict::{eviction_score, AccessMode, Policy};
 use super::memory::MemoryCounters;
-use indexmap::map::raw_entry_v1::RawEntryMut;
-use indexmap::map::{IndexMap, MutableKeys, RawEntryApiV1};
+use super::table::Table;
 use std::collections::BTreeSet;
-use std::hash::BuildHasher;
 use std::sync::Arc;
-
-type Map = IndexMap<Entry, (), foldhash::fast::RandomState>;
 
 /// What a write does to the key's time to live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +33,7 @@ pub struct Candidate {
 }
 
 pub struct Shard {
-    map: Map,
+    map: Table,
     /// `(deadline, key hash)` of every key with a TTL, soonest first.
     expires: BTreeSet<(u64, u64)>,
     /// Estimated bytes held by this shard's entries.
@@ -51,7 +47,7 @@ pub struct Shard {
 impl Shard {
     pub fn new(mem: Arc<MemoryCounters>) -> Shard {
         Shard {
-            map: Map::default(),
+            map: Table::default(),
             expires: BTreeSet::new(),
             used: 0,
             mem,
@@ -86,21 +82,19 @@ impl Shard {
     }
 
     fn hash_of(&self, key: &[u8]) -> u64 {
-        self.map.hasher().hash_one(KeyRef(key))
+        self.map.hash(key)
     }
 
     fn index_of(&self, hash: u64, key: &[u8]) -> Option<usize> {
-        self.map
-            .raw_entry_v1()
-            .index_from_hash(hash, |e| e.key() == key)
+        self.map.find(hash, key)
     }
 
     fn entry_at(&self, idx: usize) -> &Entry {
-        self.map.get_index(idx).expect("index in range").0
+        self.map.get(idx).expect("index in range")
     }
 
     fn entry_at_mut(&mut self, idx: usize) -> &mut Entry {
-        self.map.get_index_mut2(idx).expect("index in range").0
+        self.map.get_mut(idx).expect("index in range")
     }
 
     /// Finds a live key: an expired one is removed on the way (lazy expiry).
@@ -198,9 +192,7 @@ impl Shard {
 
     /// Inserts an entry known to be absent, reusing the hash already computed.
     fn insert_new(&mut self, hash: u64, e: Entry) {
-        if let RawEntryMut::Vacant(v) = self.map.raw_entry_mut_v1().from_hash(hash, |_| false) {
-            v.insert_hashed_nocheck(hash, e, ());
-        }
+        self.map.push(hash, e);
     }
 
     /// Removes a live key and returns it.
@@ -217,7 +209,7 @@ impl Shard {
     }
 
     fn remove_at(&mut self, idx: usize, hash: u64) -> Entry {
-        let (entry, ()) = self.map.swap_remove_index(idx).expect("index in range");
+        let entry = self.map.swap_remove(idx, hash);
         self.reindex_expire(hash, entry.expire_at, 0);
         self.account(entry.mem_size(), 0);
         entry
@@ -266,11 +258,7 @@ impl Shard {
             }
             self.expires.pop_first();
             // Every key with this hash and deadline is due (normally exactly one).
-            while let Some(idx) = self
-                .map
-                .raw_entry_v1()
-                .index_from_hash(hash, |e| e.expire_at == at)
-            {
+            while let Some(idx) = self.map.find_by(hash, |e| e.expire_at == at) {
                 self.remove_at(idx, hash);
                 self.expired += 1;
                 removed += 1;
@@ -291,7 +279,7 @@ impl Shard {
 
     /// The entry at a position, for sampling and cursors.
     pub fn get_index(&self, idx: usize) -> Option<&Entry> {
-        self.map.get_index(idx).map(|(e, _)| e)
+        self.map.get(idx)
     }
 
     /// A random live key.
@@ -343,7 +331,7 @@ impl Shard {
 
     /// Calls `visit` for every live entry.
     pub fn for_each(&self, now: u64, mut visit: impl FnMut(&Entry)) {
-        for (e, _) in &self.map {
+        for e in self.map.iter() {
             if !e.is_expired(now) {
                 visit(e);
             }
@@ -376,11 +364,7 @@ impl Shard {
             if policy == Policy::VolatileTtl || self.expires.len() * 16 < self.map.len() {
                 let picks: Vec<(u64, u64)> = self.expires.iter().take(samples).copied().collect();
                 for (at, hash) in picks {
-                    if let Some(idx) = self
-                        .map
-                        .raw_entry_v1()
-                        .index_from_hash(hash, |e| e.expire_at == at)
-                    {
+                    if let Some(idx) = self.map.find_by(hash, |e| e.expire_at == at) {
                         push(self.entry_at(idx), out);
                     }
                 }
