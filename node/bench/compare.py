@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Benchmark shoal-node against redis-server on this machine, side by side.
 
-    python3 node/bench/compare.py [--rounds 5] [--requests 500000] [--threads N]
+    python3 node/bench/compare.py [--rounds 7] [--requests 400000] [--no-pin]
 
-Needs redis-server and redis-benchmark (scripts/install-test-deps installs them)
-and builds shoal-node in release mode unless --bin is given.
+Needs redis-server, redis-benchmark and redis-cli (scripts/install-test-deps
+installs them) and builds shoal-node in release mode unless --bin is given.
 
-For each pipeline depth (-P 1 and -P 16) it runs redis-benchmark (-t set,get -c 50
--d 100 -r 1000000) against each server in turn, alternating which goes first
-every round, so machine noise hits both alike. It prints the median of the rounds
-for each figure and the shoal/redis ratio: requests per second (higher is
-better), p99 latency (lower is better) and requests per CPU-second of the server
-process (per-core efficiency, higher is better). Then it starts fresh servers,
-loads 1,000,000 keys with 100-byte values into each and prints their RSS.
+Per core: by default each server is pinned to the last CPU (shoal with one I/O
+thread, as Redis serves from one thread) and redis-benchmark to CPU 0, so both
+servers get exactly one core and the load generator never steals it. --no-pin
+runs shoal with its default thread count, unpinned, to show what the whole
+machine does.
+
+For each key space (-r 1000: fits in cache; -r 1000000: memory-bound) and each
+pipeline depth (-P 1, -P 16) it runs redis-benchmark (-t set,get -c 50 -d 100)
+against each server in turn, alternating which goes first every round, so noise
+hits both alike, and prints medians and shoal/redis ratios: requests per second
+(higher is better), p99 latency (lower is better) and requests per CPU-second of
+the server process (per-core efficiency, higher is better). Then it loads
+1,000,000 keys with 100-byte values into fresh servers and prints their RSS once
+it has settled (both free memory through jemalloc background threads).
 """
 
 import argparse
@@ -48,10 +55,13 @@ def wait_port(port, timeout=20):
 
 
 class Server:
-    def __init__(self, name, args, port):
+    def __init__(self, name, args, port, cpu):
         self.name, self.port = name, port
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port)
+        if cpu is not None:
+            for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+                os.sched_setaffinity(int(tid), {cpu})
 
     def cpu_seconds(self):
         with open(f"/proc/{self.proc.pid}/stat") as f:
@@ -76,25 +86,25 @@ class Server:
             self.proc.kill()
 
 
-def start(which, shoal_bin, threads):
+def start(which, args, cpu):
     port = free_port()
     if which == "redis":
         d = tempfile.mkdtemp(prefix="bench-redis-")
-        return Server("redis", ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", d], port)
-    args = [shoal_bin, "--port", str(port), "--admin-port", "0"]
-    if threads:
-        args += ["--threads", str(threads)]
-    return Server("shoal", args, port)
+        return Server("redis", ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", d], port, cpu)
+    cmd = [args.bin, "--port", str(port), "--admin-port", "0"]
+    if cpu is not None:
+        cmd += ["--threads", "1"]
+    return Server("shoal", cmd, port, cpu)
 
 
-def benchmark(server, pipeline, requests):
+def benchmark(server, pipeline, requests, keyspace, client_cpu):
     """One redis-benchmark run; returns {test: (rps, p99_ms)} and server CPU seconds."""
     cpu0 = server.cpu_seconds()
-    out = subprocess.run(
-        ["redis-benchmark", "-p", str(server.port), "-t", "set,get", "-c", "50", "-n", str(requests),
-         "-P", str(pipeline), "-d", "100", "-r", "1000000", "--csv"],
-        capture_output=True, text=True, check=True,
-    ).stdout
+    cmd = ["redis-benchmark", "-p", str(server.port), "-t", "set,get", "-c", "50", "-n", str(requests),
+           "-P", str(pipeline), "-d", "100", "-r", str(keyspace), "--csv"]
+    if client_cpu is not None:
+        cmd = ["taskset", "-c", str(client_cpu)] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     cpu = server.cpu_seconds() - cpu0
     results = {}
     for line in out.splitlines():
@@ -124,55 +134,72 @@ def ratio(a, b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--requests", type=int, default=500_000, help="requests per redis-benchmark test at -P 16")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--requests", type=int, default=400_000, help="requests per test at -P 16 (-P 1 runs a fifth)")
     ap.add_argument("--keys", type=int, default=1_000_000, help="keys loaded for the memory comparison")
-    ap.add_argument("--threads", type=int, default=0, help="shoal-node worker threads (default: its own)")
+    ap.add_argument("--keyspaces", default="1000,1000000", help="redis-benchmark -r values to run")
+    ap.add_argument("--no-pin", action="store_true", help="shoal with default threads, nothing pinned")
     ap.add_argument("--bin", help="shoal-node binary (default: build release)")
     args = ap.parse_args()
 
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: run scripts/install-test-deps")
-    shoal_bin = args.bin
-    if not shoal_bin:
+    if not args.bin:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "shoal-node"], cwd=ROOT, check=True)
         target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-        shoal_bin = os.path.join(target, "release", "shoal-node")
+        args.bin = os.path.join(target, "release", "shoal-node")
+    ncpu = os.cpu_count() or 1
+    pin = not args.no_pin and ncpu >= 2
+    server_cpu, client_cpu = (ncpu - 1, 0) if pin else (None, None)
 
-    print(f"machine: {os.cpu_count()} CPUs; redis: {subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.split()[2]}")
-    print(f"redis-benchmark -t set,get -c 50 -d 100 -r 1000000, {args.rounds} alternating rounds, medians\n")
-    servers = {w: start(w, shoal_bin, args.threads) for w in ("redis", "shoal")}
-    try:
-        header = f"{'test':<10}{'redis rps':>12}{'shoal rps':>12}{'ratio':>8}{'redis p99':>11}{'shoal p99':>11}{'ratio':>8}{'redis req/cpu-s':>17}{'shoal req/cpu-s':>17}{'ratio':>8}"
-        print(header)
-        for pipeline in (1, 16):
-            n = args.requests if pipeline > 1 else max(args.requests // 5, 50_000)
-            samples = {w: {"SET": [], "GET": [], "eff": []} for w in servers}
-            for r in range(args.rounds):
-                order = ["redis", "shoal"] if r % 2 == 0 else ["shoal", "redis"]
-                for w in order:
-                    res, cpu = benchmark(servers[w], pipeline, n)
-                    for t in ("SET", "GET"):
-                        samples[w][t].append(res[t])
-                    samples[w]["eff"].append(2 * n / cpu if cpu > 0 else float("nan"))
-            for t in ("SET", "GET"):
-                med = {w: (statistics.median(x[0] for x in samples[w][t]), statistics.median(x[1] for x in samples[w][t])) for w in servers}
+    version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+    print(f"machine: {ncpu} CPUs; redis {version}; "
+          + ("each server pinned to CPU %d (shoal --threads 1), redis-benchmark to CPU %d" % (server_cpu, client_cpu)
+             if pin else "unpinned, shoal with default threads"))
+    print(f"redis-benchmark -t set,get -c 50 -d 100; {args.rounds} alternating rounds; medians\n")
+    print(f"{'test':<18}{'redis rps':>11}{'shoal rps':>11}{'ratio':>7}{'redis p99':>11}{'shoal p99':>11}{'ratio':>7}"
+          f"{'redis req/cpu-s':>16}{'shoal req/cpu-s':>16}{'ratio':>7}")
+    for keyspace in [int(k) for k in args.keyspaces.split(",")]:
+        servers = {w: start(w, args, server_cpu) for w in ("redis", "shoal")}
+        try:
+            for pipeline in (1, 16):
+                n = args.requests if pipeline > 1 else max(args.requests // 5, 50_000)
+                samples = {w: {"SET": [], "GET": [], "eff": []} for w in servers}
+                for r in range(args.rounds):
+                    for w in (["redis", "shoal"] if r % 2 == 0 else ["shoal", "redis"]):
+                        res, cpu = benchmark(servers[w], pipeline, n, keyspace, client_cpu)
+                        for t in ("SET", "GET"):
+                            samples[w][t].append(res[t])
+                        samples[w]["eff"].append(2 * n / cpu if cpu > 0 else float("nan"))
                 eff = {w: statistics.median(samples[w]["eff"]) for w in servers}
-                (rr, rp), (sr, sp) = med["redis"], med["shoal"]
-                print(f"{t} -P {pipeline:<3}{rr:>12,.0f}{sr:>12,.0f}{ratio(sr, rr):>8.2f}{rp:>9.3f}ms{sp:>9.3f}ms{ratio(sp, rp):>8.2f}"
-                      f"{eff['redis']:>17,.0f}{eff['shoal']:>17,.0f}{ratio(eff['shoal'], eff['redis']):>8.2f}")
-    finally:
-        for s in servers.values():
-            s.stop()
+                for t in ("SET", "GET"):
+                    rr, sr = (statistics.median(x[0] for x in samples[w][t]) for w in ("redis", "shoal"))
+                    rp, sp = (statistics.median(x[1] for x in samples[w][t]) for w in ("redis", "shoal"))
+                    label = f"{t} -P{pipeline} -r{keyspace:,}"
+                    print(f"{label:<18}{rr:>11,.0f}{sr:>11,.0f}{ratio(sr, rr):>7.2f}{rp:>9.3f}ms{sp:>9.3f}ms{ratio(sp, rp):>7.2f}"
+                          f"{eff['redis']:>16,.0f}{eff['shoal']:>16,.0f}{ratio(eff['shoal'], eff['redis']):>7.2f}")
+        finally:
+            for s in servers.values():
+                s.stop()
 
     print(f"\nmemory after loading {args.keys:,} keys (16-byte keys, 100-byte values), fresh servers")
     rss = {}
     for w in ("redis", "shoal"):
-        s = start(w, shoal_bin, args.threads)
+        s = start(w, args, None)
         try:
             load_keys(s, args.keys)
-            time.sleep(1)
+            # Both allocators return freed pages in the background (jemalloc
+            # background threads); measure once RSS has settled.
+            # jemalloc's decay takes about 10 s, so wait that long, then until flat.
+            time.sleep(12)
+            last, deadline = s.rss(), time.time() + 60
+            while time.time() < deadline:
+                time.sleep(3)
+                now = s.rss()
+                if abs(now - last) < last * 0.005:
+                    break
+                last = now
             keys = int(s.cli("DBSIZE").strip() or 0)
             used = [l for l in s.cli("INFO", "memory").splitlines() if l.startswith("used_memory:")]
             rss[w] = s.rss()

@@ -189,6 +189,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             stats,
             ..
         } = ctx;
+        // Let the other clients with input run first, as Redis answers every ready
+        // client in one burst before sleeping: a load generator then wakes once
+        // for many replies instead of once per connection.
+        tokio::task::yield_now().await;
         write_replies(
             &mut self.stream,
             out,

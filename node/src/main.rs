@@ -63,12 +63,18 @@ fn main() -> anyhow::Result<()> {
     let mut config = Config::from_options(cli.options.over(file))?;
     config.config_file = cli.config;
     init_logging(config.log_json);
+    // Let jemalloc return freed pages to the OS in the background, as Redis does
+    // (jemalloc-bg-thread): otherwise an idle node keeps them resident.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "could not enable jemalloc background purging");
+    }
     if config.port == 0 {
         bail!("--port 0 leaves no port to listen on");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.threads)
-        .thread_name("shoal-worker")
+    // This runtime handles signals, the admin port and background work; client
+    // I/O runs on the node's own threads (one per --threads).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .thread_name("shoal-control")
         .enable_all()
         .build()
         .context("starting the runtime")?;

@@ -111,8 +111,20 @@ pub struct Node {
     done: tokio::task::JoinHandle<()>,
 }
 
+/// Where accepted clients are served.
+enum Serving {
+    /// On the caller's runtime (tests, embedding).
+    Local,
+    /// On `n` I/O threads, each running its own single-threaded runtime. The
+    /// accept loop hands each new client to the next thread in turn, which keeps
+    /// their loads even; a client never moves, so there are no cross-thread
+    /// wake-ups (thread per core).
+    Threads(usize),
+}
+
 impl Node {
-    /// Binds the client and admin ports from `config` and starts serving.
+    /// Binds the client and admin ports from `config` and starts serving, with
+    /// `config.threads` I/O threads.
     pub async fn start(config: Config) -> std::io::Result<Node> {
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
         let admin = if config.admin_port == 0 {
@@ -120,17 +132,30 @@ impl Node {
         } else {
             Some(TcpListener::bind((config.admin_bind.as_str(), config.admin_port)).await?)
         };
-        Ok(Node::start_with(
-            Shared::new(config, Clock::Wall),
+        let threads = config.threads;
+        let shared = Shared::new(config, Clock::Wall);
+        Ok(Node::spawn(
+            shared,
             listener,
+            Serving::Threads(threads),
             admin,
         ))
     }
 
-    /// Starts serving on listeners bound by the caller (tests bind port 0).
+    /// Starts serving on a listener bound by the caller (tests bind port 0), on
+    /// the caller's runtime.
     pub fn start_with(
         shared: Arc<Shared>,
         listener: TcpListener,
+        admin: Option<TcpListener>,
+    ) -> Node {
+        Node::spawn(shared, listener, Serving::Local, admin)
+    }
+
+    fn spawn(
+        shared: Arc<Shared>,
+        listener: TcpListener,
+        serving: Serving,
         admin: Option<TcpListener>,
     ) -> Node {
         let addr = listener
@@ -144,7 +169,7 @@ impl Node {
                 stopped.cancelled().await
             }));
         }
-        let done = tokio::spawn(run(shared.clone(), listener, stop.clone()));
+        let done = tokio::spawn(run(shared.clone(), listener, serving, stop.clone()));
         Node {
             shared,
             addr,
@@ -162,7 +187,7 @@ impl Node {
     }
 }
 
-/// The background task; stops when dropped or stopped.
+/// The background task; stops when stopped.
 pub struct Cron {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -182,16 +207,51 @@ impl Cron {
     }
 }
 
-async fn run(shared: Arc<Shared>, listener: TcpListener, stop: CancellationToken) {
+async fn run(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    serving: Serving,
+    stop: CancellationToken,
+) {
     let tasks = TaskTracker::new();
+    // Ends the I/O threads' runtimes once the grace period is over.
+    let abort = CancellationToken::new();
     let cron = Cron::spawn(shared.clone());
+    let mut threads = Vec::new();
+    let mut handoff = Vec::new();
+    if let Serving::Threads(n) = serving {
+        for i in 0..n.max(1) {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let (shared, tasks, abort) = (shared.clone(), tasks.clone(), abort.clone());
+            match std::thread::Builder::new()
+                .name(format!("shoal-io-{i}"))
+                .spawn(move || io_thread(shared, rx, tasks, abort))
+            {
+                Ok(t) => {
+                    threads.push(t);
+                    handoff.push(tx);
+                }
+                Err(e) => warn!(error = %e, "could not start an I/O thread"),
+            }
+        }
+    }
     shared.ready.store(true, Ordering::Release);
     info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
+    let mut next = 0;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => accept(&shared, &tasks, stream, addr),
+                Ok((stream, addr)) => {
+                    let Some(client) = admit(&shared, &tasks, stream, addr) else { continue };
+                    if handoff.is_empty() {
+                        tasks.spawn(serve_client(shared.clone(), client));
+                    } else {
+                        // Round robin keeps the threads' client counts even.
+                        let _ = handoff[next % handoff.len()].send(client);
+                        next += 1;
+                    }
+                }
                 Err(e) => {
                     // Typically EMFILE: back off instead of spinning.
                     warn!(error = %e, "accept failed");
@@ -200,8 +260,9 @@ async fn run(shared: Arc<Shared>, listener: TcpListener, stop: CancellationToken
             },
         }
     }
-    shared.ready.store(false, Ordering::Release);
     drop(listener);
+    drop(handoff);
+    shared.ready.store(false, Ordering::Release);
     info!(
         clients = shared.clients.len(),
         "shutting down: finishing client replies"
@@ -215,16 +276,27 @@ async fn run(shared: Arc<Shared>, listener: TcpListener, stop: CancellationToken
             "shutdown timeout: closing remaining clients"
         );
     }
+    abort.cancel();
+    for t in threads {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     cron.stop().await;
     info!("stopped");
 }
 
-fn accept(
+/// A client accepted and registered, not yet served.
+struct Admitted {
+    stream: std::net::TcpStream,
+    client: Arc<ClientInfo>,
+}
+
+/// Registers a new client, or refuses it when `maxclients` is reached.
+fn admit(
     shared: &Arc<Shared>,
     tasks: &TaskTracker,
     mut stream: tokio::net::TcpStream,
     addr: SocketAddr,
-) {
+) -> Option<Admitted> {
     let settings = shared.settings.load();
     if shared.clients.len() as u64 >= settings.maxclients {
         shared.metrics.rejected_connections.inc();
@@ -234,10 +306,18 @@ fn accept(
                 .write_all(b"-ERR max number of clients reached\r\n")
                 .await;
         });
-        return;
+        return None;
     }
     let _ = stream.set_nodelay(true);
     let laddr = stream.local_addr().unwrap_or(addr);
+    // Detached from this runtime so another thread's runtime can take it over.
+    let stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "could not hand a client over");
+            return None;
+        }
+    };
     let client = Arc::new(ClientInfo::new(
         shared.clients.next_id(),
         addr,
@@ -247,12 +327,47 @@ fn accept(
     shared.clients.insert(client.clone());
     shared.metrics.connections_received.inc();
     shared.metrics.connected_clients.inc();
-    let shared = shared.clone();
-    tasks.spawn(async move {
-        crate::connection::serve(&shared, stream, client.clone()).await;
-        shared.clients.remove(client.id);
-        shared.metrics.connected_clients.dec();
+    Some(Admitted { stream, client })
+}
+
+/// An I/O thread: serves the clients handed to it on its own runtime until the
+/// node stops.
+fn io_thread(
+    shared: Arc<Shared>,
+    mut clients: tokio::sync::mpsc::UnboundedReceiver<Admitted>,
+    tasks: TaskTracker,
+    abort: CancellationToken,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            warn!(error = %e, "could not start an I/O runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        while let Some(admitted) = clients.recv().await {
+            tasks.spawn(serve_client(shared.clone(), admitted));
+        }
+        // Keep serving this thread's clients until they finish or time runs out.
+        tokio::select! {
+            _ = tasks.wait() => {}
+            _ = abort.cancelled() => {}
+        }
     });
+}
+
+async fn serve_client(shared: Arc<Shared>, admitted: Admitted) {
+    let Admitted { stream, client } = admitted;
+    match tokio::net::TcpStream::from_std(stream) {
+        Ok(stream) => crate::connection::serve(&shared, stream, client.clone()).await,
+        Err(e) => warn!(error = %e, "could not register a client socket"),
+    }
+    shared.clients.remove(client.id);
+    shared.metrics.connected_clients.dec();
 }
 
 /// Background work at `hz` ticks per second: active expiry (bounded per tick, so

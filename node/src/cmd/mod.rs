@@ -230,7 +230,8 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) {
         ctx.out.error(&CmdError::NoAuth.to_string());
         return;
     }
-    let start = std::time::Instant::now();
+    // quanta reads the TSC: a few ns, where clock_gettime took 4% of a GET.
+    let start = quanta::Instant::now();
     let result = check_memory(ctx, spec).and_then(|()| match spec.handler {
         Some(h) => h(ctx, args),
         None => Err(CmdError::UnknownSubcommand {

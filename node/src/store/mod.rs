@@ -184,26 +184,26 @@ impl Db {
     }
 
     /// One SCAN step. The cursor packs the shard in its low bits and, above them,
-    /// one plus the position still to visit in that shard (0: the shard's start).
+    /// the shard's hash-space bound (0: the shard's start).
     pub fn scan(&self, cursor: u64, count: usize, now: u64, mut visit: impl FnMut(&Entry)) -> u64 {
         let mut shard = (cursor as usize) & self.mask;
-        let mut resume = cursor >> self.shift;
+        let mut bound = match cursor >> self.shift {
+            0 => table::SCAN_START,
+            b => b.min(table::SCAN_START),
+        };
         let mut budget = count.max(1);
         while shard < self.shards.len() {
-            let s = self.shards[shard].lock();
-            let remaining = if resume == 0 {
-                s.len()
-            } else {
-                (resume - 1).min(s.len() as u64) as usize
-            };
-            let step = budget.min(remaining);
-            let left = s.scan(remaining, step, now, &mut visit);
-            budget -= step;
-            if left > 0 {
-                return ((left as u64 + 1) << self.shift) | shard as u64;
+            let mut visited = 0;
+            let next = self.shards[shard].lock().scan(bound, budget, now, |e| {
+                visited += 1;
+                visit(e)
+            });
+            budget = budget.saturating_sub(visited);
+            if next != 0 {
+                return (next << self.shift) | shard as u64;
             }
             shard += 1;
-            resume = 0;
+            bound = table::SCAN_START;
             if budget == 0 {
                 break;
             }

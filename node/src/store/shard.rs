@@ -209,7 +209,7 @@ impl Shard {
     }
 
     fn remove_at(&mut self, idx: usize, hash: u64) -> Entry {
-        let entry = self.map.swap_remove(idx, hash);
+        let entry = self.map.remove(idx);
         self.reindex_expire(hash, entry.expire_at, 0);
         self.account(entry.mem_size(), 0);
         entry
@@ -288,7 +288,7 @@ impl Shard {
             if self.map.is_empty() {
                 return None;
             }
-            let idx = fastrand::usize(..self.map.len());
+            let idx = self.map.random_pos()?;
             let e = self.entry_at(idx);
             let key = e.key().to_vec();
             if e.is_expired(now) {
@@ -302,31 +302,15 @@ impl Shard {
         None
     }
 
-    /// Walks positions `remaining-1` down to 0, at most `count` of them, calling
-    /// `visit` for each live entry; returns the new `remaining` (0 when done).
-    ///
-    /// Why no key present for the whole scan is missed: unvisited entries are the
-    /// positions below `remaining`. Inserts append at the end; a `swap_remove` at
-    /// position `j` moves the last entry to `j`, so an unvisited entry either stays
-    /// below `remaining` or a visited one is moved down and visited twice, which
-    /// SCAN allows.
-    pub fn scan(
-        &self,
-        remaining: usize,
-        count: usize,
-        now: u64,
-        mut visit: impl FnMut(&Entry),
-    ) -> usize {
-        let mut pos = remaining.min(self.map.len());
-        let stop = pos.saturating_sub(count.max(1));
-        while pos > stop {
-            pos -= 1;
-            let e = self.entry_at(pos);
+    /// One SCAN step over this shard: visits live entries whose hash is below
+    /// `bound` (`table::SCAN_START` to begin) and returns the next bound, 0 when
+    /// the shard is done. See `Table::scan` for why nothing present is missed.
+    pub fn scan(&self, bound: u64, count: usize, now: u64, mut visit: impl FnMut(&Entry)) -> u64 {
+        self.map.scan(bound, count, |e| {
             if !e.is_expired(now) {
                 visit(e);
             }
-        }
-        pos
+        })
     }
 
     /// Calls `visit` for every live entry.
@@ -372,7 +356,10 @@ impl Shard {
             }
             let mut found = 0;
             for _ in 0..samples * 16 {
-                let e = self.entry_at(fastrand::usize(..self.map.len()));
+                let Some(pos) = self.map.random_pos() else {
+                    return;
+                };
+                let e = self.entry_at(pos);
                 if e.expire_at != 0 {
                     push(e, out);
                     found += 1;
@@ -387,8 +374,10 @@ impl Shard {
             return;
         }
         for _ in 0..samples {
-            let e = self.entry_at(fastrand::usize(..self.map.len()));
-            push(e, out);
+            let Some(pos) = self.map.random_pos() else {
+                return;
+            };
+            push(self.entry_at(pos), out);
         }
     }
 }
@@ -528,16 +517,16 @@ mod tests {
     }
 
     #[test]
-    fn scan_visits_every_stable_key_despite_removals() {
+    fn scan_visits_every_stable_key_despite_changes() {
         let mut s = shard();
         for i in 0..1000u32 {
             s.set(format!("k{i}").as_bytes(), Value::Str(b"v"), Ttl::Clear, 0);
         }
         let mut seen = std::collections::HashSet::new();
-        let mut remaining = s.len();
+        let mut bound = crate::store::table::SCAN_START;
         let mut round = 0;
-        while remaining > 0 {
-            remaining = s.scan(remaining, 10, 0, |e| {
+        loop {
+            bound = s.scan(bound, 10, 0, |e| {
                 seen.insert(e.key().to_vec());
             });
             // Between calls, delete keys that are not multiples of 3 and add new ones.
@@ -554,6 +543,9 @@ mod tests {
                 );
             }
             round += 1;
+            if bound == 0 {
+                break;
+            }
         }
         for i in (0..1000u32).filter(|i| i % 3 == 0) {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");

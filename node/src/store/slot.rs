@@ -5,7 +5,8 @@
 
 pub const SLOTS: u16 = 16384;
 
-const CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
+// A static, not a const: a const would copy the 8 KiB lookup table into every call.
+static CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
 
 /// The part of the key that is hashed: the first non-empty `{…}` or the whole key.
 pub fn hash_tag(key: &[u8]) -> &[u8] {
