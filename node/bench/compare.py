@@ -94,6 +94,8 @@ def start(which, args, cpu):
     cmd = [args.bin, "--port", str(port), "--admin-port", "0"]
     if cpu is not None:
         cmd += ["--threads", "1"]
+    elif args.threads:
+        cmd += ["--threads", str(args.threads)]
     return Server("shoal", cmd, port, cpu)
 
 
@@ -138,7 +140,8 @@ def main():
     ap.add_argument("--requests", type=int, default=400_000, help="requests per test at -P 16 (-P 1 runs a fifth)")
     ap.add_argument("--keys", type=int, default=1_000_000, help="keys loaded for the memory comparison")
     ap.add_argument("--keyspaces", default="1000,1000000", help="redis-benchmark -r values to run")
-    ap.add_argument("--no-pin", action="store_true", help="shoal with default threads, nothing pinned")
+    ap.add_argument("--no-pin", action="store_true", help="nothing pinned; shoal with default threads")
+    ap.add_argument("--threads", type=int, help="shoal I/O threads when unpinned (default: its own default)")
     ap.add_argument("--bin", help="shoal-node binary (default: build release)")
     args = ap.parse_args()
 
@@ -156,7 +159,7 @@ def main():
     version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
     print(f"machine: {ncpu} CPUs; redis {version}; "
           + ("each server pinned to CPU %d (shoal --threads 1), redis-benchmark to CPU %d" % (server_cpu, client_cpu)
-             if pin else "unpinned, shoal with default threads"))
+             if pin else f"unpinned, shoal with {args.threads or 'default'} I/O threads"))
     print(f"redis-benchmark -t set,get -c 50 -d 100; {args.rounds} alternating rounds; medians\n")
     print(f"{'test':<18}{'redis rps':>11}{'shoal rps':>11}{'ratio':>7}{'redis p99':>11}{'shoal p99':>11}{'ratio':>7}"
           f"{'redis req/cpu-s':>16}{'shoal req/cpu-s':>16}{'ratio':>7}")
