@@ -2,4 +2,5 @@
 
 pub mod glob;
 pub mod num;
+pub mod range;
 pub mod size;

@@ -5,6 +5,7 @@ use crate::cmd::{as_str, int_arg, is, CmdError, Ctx};
 use crate::resp::Args;
 use crate::store::{Ttl, Value};
 use crate::util::num::parse_i64;
+use crate::util::range::clamp;
 
 fn bit_offset(ctx: &Ctx<'_>, arg: &[u8]) -> Result<u64, CmdError> {
     let err = || CmdError::err("bit offset is not an integer or out of range");
@@ -69,22 +70,6 @@ pub fn getbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Resolves a start/end pair like Redis' bit commands: negative values count from
-/// the end, the result is clamped, and None means an empty range.
-fn clamp_range(start: i64, end: i64, total: i64) -> Option<(i64, i64)> {
-    if start < 0 && end < 0 && start > end {
-        return None;
-    }
-    let mut start = if start < 0 { total + start } else { start };
-    let mut end = if end < 0 { total + end } else { end };
-    start = start.max(0);
-    end = end.max(0);
-    if end >= total {
-        end = total - 1;
-    }
-    (start <= end && total > 0).then_some((start, end))
-}
-
 /// Whether BYTE (false) or BIT (true) units were asked for.
 fn unit(arg: &[u8]) -> Result<bool, CmdError> {
     if is(arg, "bit") {
@@ -133,10 +118,10 @@ pub fn bitcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let bit_range = match range {
         None => (!s.is_empty()).then(|| (0, total_bits - 1)),
         Some((start, end, true)) => {
-            clamp_range(start, end, total_bits as i64).map(|(a, b)| (a as u64, b as u64))
+            clamp(start, end, total_bits as i64).map(|(a, b)| (a as u64, b as u64))
         }
         Some((start, end, false)) => {
-            clamp_range(start, end, s.len() as i64).map(|(a, b)| (a as u64 * 8, b as u64 * 8 + 7))
+            clamp(start, end, s.len() as i64).map(|(a, b)| (a as u64 * 8, b as u64 * 8 + 7))
         }
     };
     let n = bit_range.map_or(0, |(a, b)| count_bits(s, a, b));
@@ -193,9 +178,9 @@ pub fn bitpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let end = if end_given { int_arg(args.get(4))? } else { -1 };
     let len = s.len() as i64;
     let range = if bits {
-        clamp_range(start, end, len * 8).map(|(a, b)| (a as u64, b as u64))
+        clamp(start, end, len * 8).map(|(a, b)| (a as u64, b as u64))
     } else {
-        clamp_range(start, end, len).map(|(a, b)| (a as u64 * 8, b as u64 * 8 + 7))
+        clamp(start, end, len).map(|(a, b)| (a as u64 * 8, b as u64 * 8 + 7))
     };
     let Some((from, to)) = range else {
         ctx.out.int(-1);
