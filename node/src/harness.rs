@@ -1,7 +1,6 @@
 //! Runs commands in-process, without sockets: for tests (with tokio's paused
 //! clock) and for embedding a node in another program.
 
-use crate::client::ClientInfo;
 use crate::clock::Clock;
 use crate::cmd::{dispatch, Ctx, Session};
 use crate::config::Config;
@@ -28,13 +27,7 @@ impl Harness {
     /// Another client session on the same node.
     pub fn with_shared(shared: Arc<Shared>) -> Harness {
         let addr = "127.0.0.1:0".parse().expect("valid address");
-        let client = Arc::new(ClientInfo::new(
-            shared.clients.next_id(),
-            addr,
-            addr,
-            shared.clock.now_ms(),
-        ));
-        shared.clients.insert(client.clone());
+        let client = shared.register_client(addr, addr);
         let authenticated = shared.settings.load().requirepass.is_none();
         Harness {
             session: Session {

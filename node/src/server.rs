@@ -83,6 +83,25 @@ impl Shared {
         }
     }
 
+    /// Registers a client session (CLIENT LIST, maxclients, metrics).
+    pub fn register_client(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientInfo> {
+        let client = Arc::new(ClientInfo::new(
+            self.clients.next_id(),
+            addr,
+            laddr,
+            self.clock.now_ms(),
+        ));
+        self.clients.insert(client.clone());
+        self.metrics.connections_received.inc();
+        self.metrics.connected_clients.inc();
+        client
+    }
+
+    pub fn unregister_client(&self, client: &ClientInfo) {
+        self.clients.remove(client.id);
+        self.metrics.connected_clients.dec();
+    }
+
     /// Brings the gauges that mirror the store up to date (before a scrape).
     pub fn refresh_metrics(&self) {
         let m = &self.metrics;
@@ -318,15 +337,7 @@ fn admit(
             return None;
         }
     };
-    let client = Arc::new(ClientInfo::new(
-        shared.clients.next_id(),
-        addr,
-        laddr,
-        shared.clock.now_ms(),
-    ));
-    shared.clients.insert(client.clone());
-    shared.metrics.connections_received.inc();
-    shared.metrics.connected_clients.inc();
+    let client = shared.register_client(addr, laddr);
     Some(Admitted { stream, client })
 }
 
@@ -366,8 +377,7 @@ async fn serve_client(shared: Arc<Shared>, admitted: Admitted) {
         Ok(stream) => crate::connection::serve(&shared, stream, client.clone()).await,
         Err(e) => warn!(error = %e, "could not register a client socket"),
     }
-    shared.clients.remove(client.id);
-    shared.metrics.connected_clients.dec();
+    shared.unregister_client(&client);
 }
 
 /// Background work at `hz` ticks per second: active expiry (bounded per tick, so
