@@ -71,6 +71,10 @@ pub struct Options {
     /// Password of the default user; clients must AUTH when set.
     #[arg(long, env = "SHOAL_REQUIREPASS", hide_env_values = true)]
     pub requirepass: Option<String>,
+    /// File holding the default user's password (e.g. a mounted Secret); a
+    /// trailing newline is ignored. Keeps the password out of args and env.
+    #[arg(long, env = "SHOAL_REQUIREPASS_FILE")]
+    pub requirepass_file: Option<PathBuf>,
     /// Largest single argument a client may send.
     #[arg(long, env = "SHOAL_PROTO_MAX_BULK_LEN")]
     pub proto_max_bulk_len: Option<MemSize>,
@@ -137,6 +141,7 @@ impl Options {
             maxmemory_policy,
             maxmemory_samples,
             requirepass,
+            requirepass_file,
             proto_max_bulk_len,
             proto_max_multibulk_len,
             proto_inline_max_size,
@@ -409,6 +414,26 @@ impl Config {
                 _ => return Err(invalid("log-format", "must be text or json")),
             };
         }
+        let mut requirepass = o.requirepass;
+        if let Some(path) = &o.requirepass_file {
+            if requirepass.is_some() {
+                return Err(invalid(
+                    "requirepass-file",
+                    "set requirepass or requirepass-file, not both",
+                ));
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid("requirepass-file", format!("{}: {e}", path.display())))?;
+            let pw = text.strip_suffix('\n').unwrap_or(&text);
+            let pw = pw.strip_suffix('\r').unwrap_or(pw);
+            if pw.is_empty() {
+                return Err(invalid(
+                    "requirepass-file",
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            requirepass = Some(pw.to_string());
+        }
         // Runtime settings go through the same code as CONFIG SET, so a value is
         // valid at startup exactly when it is valid at runtime.
         let s = &mut c.settings;
@@ -419,7 +444,7 @@ impl Config {
                 "maxmemory-samples",
                 o.maxmemory_samples.map(|v| v.to_string()),
             ),
-            ("requirepass", o.requirepass),
+            ("requirepass", requirepass),
             (
                 "proto-max-bulk-len",
                 o.proto_max_bulk_len.map(|m| m.0.to_string()),
@@ -678,6 +703,51 @@ mod tests {
         };
         let err = Config::from_options(o).unwrap_err().to_string();
         assert!(err.contains("maxmemory-policy"), "{err}");
+    }
+
+    #[test]
+    fn password_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("shoal-pw-{}", std::process::id()));
+        std::fs::write(&dir, "s3cret\n").unwrap();
+        let o = Options {
+            requirepass_file: Some(dir.clone()),
+            ..Options::default()
+        };
+        assert_eq!(
+            Config::from_options(o)
+                .unwrap()
+                .settings
+                .requirepass
+                .as_deref(),
+            Some("s3cret")
+        );
+        let both = Options {
+            requirepass_file: Some(dir.clone()),
+            requirepass: Some("x".into()),
+            ..Options::default()
+        };
+        assert!(Config::from_options(both)
+            .unwrap_err()
+            .to_string()
+            .contains("not both"));
+        std::fs::write(&dir, "\n").unwrap();
+        let empty = Options {
+            requirepass_file: Some(dir.clone()),
+            ..Options::default()
+        };
+        assert!(Config::from_options(empty)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        std::fs::remove_file(&dir).unwrap();
+        let missing = Options {
+            requirepass_file: Some(dir),
+            ..Options::default()
+        };
+        assert!(Config::from_options(missing)
+            .unwrap_err()
+            .to_string()
+            .contains("requirepass-file"));
     }
 
     #[test]

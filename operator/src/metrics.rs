@@ -1,0 +1,79 @@
+//! Operator metrics, served on `/metrics` of the admin port.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: IntCounterVec,
+    pub reconcile_duration: Histogram,
+    pub errors: IntCounterVec,
+    pub leader: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let reconciles = IntCounterVec::new(
+            Opts::new(
+                "shoal_operator_reconciliations_total",
+                "Reconciliations, by result (ok or error).",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let reconcile_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "shoal_operator_reconcile_duration_seconds",
+                "Time to reconcile one CacheCluster.",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )
+        .expect("valid metric");
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "shoal_operator_reconcile_errors_total",
+                "Failed reconciliations, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let leader = IntGauge::new(
+            "shoal_operator_leader",
+            "1 while this replica holds the leader Lease.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(reconciles.clone()))
+            .expect("unique");
+        registry
+            .register(Box::new(reconcile_duration.clone()))
+            .expect("unique");
+        registry.register(Box::new(errors.clone())).expect("unique");
+        registry.register(Box::new(leader.clone())).expect("unique");
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique");
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            errors,
+            leader,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}

@@ -1,0 +1,402 @@
+//! Reconciling one `CacheCluster`: read what the desired state depends on,
+//! compute it ([`render::desired`]), apply it with server-side apply, and report
+//! status. Kubernetes glue only; every decision lives in `render` and `status`.
+
+use crate::crd::{CacheCluster, CacheClusterStatus};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::render::{self, Desired, Inputs, Names};
+use crate::status::{self, Observed};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// The field manager of every object the operator applies.
+pub const FIELD_MANAGER: &str = "shoal-operator";
+/// How often a healthy cluster is looked at again (changes to owned objects
+/// trigger a reconcile sooner).
+const RESYNC: Duration = Duration::from_secs(300);
+const BACKOFF_MIN: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Consecutive failures per cluster, for backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, metrics: Arc<Metrics>) -> Context {
+        let recorder = Recorder::new(client.clone(), FIELD_MANAGER.into());
+        Context {
+            client,
+            recorder,
+            metrics,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The delay before retrying a failed cluster: doubling from 5 s to 5 min.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let mut f = self.failures.lock();
+        let n = f.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        let exp = (*n - 1).min(16);
+        (BACKOFF_MIN * 2u32.saturating_pow(exp)).min(BACKOFF_MAX)
+    }
+
+    fn succeeded(&self, key: &str) {
+        self.failures.lock().remove(key);
+    }
+}
+
+fn key(cc: &CacheCluster) -> String {
+    format!("{}/{}", cc.namespace().unwrap_or_default(), cc.name_any())
+}
+
+/// The controller's reconcile function.
+pub async fn reconcile(cc: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let timer = ctx.metrics.reconcile_duration.start_timer();
+    let result = reconcile_inner(&cc, &ctx).await;
+    timer.observe_duration();
+    match &result {
+        Ok(_) => {
+            ctx.metrics.reconciles.with_label_values(&["ok"]).inc();
+            ctx.succeeded(&key(&cc));
+        }
+        Err(e) => {
+            ctx.metrics.reconciles.with_label_values(&["error"]).inc();
+            ctx.metrics
+                .errors
+                .with_label_values(&[e.metric_label()])
+                .inc();
+            // Errors show in the status too, not only in logs.
+            let observed = Observed {
+                error: Some((e.metric_label(), e.to_string())),
+                ..Observed::default()
+            };
+            let status = status::compute(&cc, &observed, now());
+            if let Err(pe) = patch_status(&ctx.client, &cc, &status).await {
+                warn!(cluster = %key(&cc), error = %pe, "could not record the failure in status");
+            }
+            publish(
+                &ctx,
+                &cc,
+                EventType::Warning,
+                e.metric_label(),
+                "Reconcile",
+                e.to_string(),
+            )
+            .await;
+        }
+    }
+    result
+}
+
+/// The controller's error policy: retry with backoff.
+pub fn error_policy(cc: Arc<CacheCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff(&key(&cc));
+    warn!(cluster = %key(&cc), error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+async fn publish(
+    ctx: &Context,
+    cc: &CacheCluster,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &cc.object_ref(&())).await {
+        warn!(cluster = %key(cc), error = %e, "could not publish an event");
+    }
+}
+
+async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Error> {
+    let ns = cc
+        .namespace()
+        .ok_or(Error::InvalidSpec("CacheCluster has no namespace".into()))?;
+    let name = cc.name_any();
+    let client = &ctx.client;
+    if cc.spec.paused {
+        let status = status::compute(cc, &Observed::default(), now());
+        patch_status(client, cc, &status).await?;
+        return Ok(Action::requeue(RESYNC));
+    }
+    let inputs = read_inputs(client, cc, &ns).await?;
+    let generated_before = inputs.existing_password.is_some();
+    let desired = render::desired(cc, &inputs)?;
+    apply_all(client, &ns, &desired).await?;
+    if desired.auth_secret.is_some() && !generated_before {
+        publish(
+            ctx,
+            cc,
+            EventType::Normal,
+            "SecretGenerated",
+            "CreateSecret",
+            format!("generated password Secret {}", Names(&name).auth_secret()),
+        )
+        .await;
+    }
+    remove_disabled(client, cc, &ns, &desired).await?;
+
+    let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let mut sets = Vec::new();
+    for s in &desired.stateful_sets {
+        if let Some(found) = sts_api.get_opt(&s.name_any()).await? {
+            sets.push(found);
+        }
+    }
+    let observed = Observed {
+        stateful_sets: &sets,
+        error: None,
+        auth_secret: auth_secret_name(cc),
+    };
+    let status = status::compute(cc, &observed, now());
+    let old_phase = cc.status.as_ref().and_then(|s| s.phase);
+    if old_phase != status.phase {
+        info!(cluster = %key(cc), from = ?old_phase, to = ?status.phase, "phase changed");
+        publish(
+            ctx,
+            cc,
+            EventType::Normal,
+            "PhaseChanged",
+            "UpdateStatus",
+            format!("phase {:?} -> {:?}", old_phase, status.phase),
+        )
+        .await;
+    }
+    patch_status(client, cc, &status).await?;
+    Ok(Action::requeue(RESYNC))
+}
+
+fn auth_secret_name(cc: &CacheCluster) -> Option<String> {
+    let auth = cc.spec.auth.as_ref().filter(|a| a.enabled)?;
+    Some(match &auth.secret_ref {
+        Some(r) => r.name.clone(),
+        None => Names(&cc.name_any()).auth_secret(),
+    })
+}
+
+/// Reads what the desired state depends on: the generated password (kept
+/// stable), that referenced Secrets exist, and whether ServiceMonitors exist.
+async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inputs, Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let mut inputs = Inputs::default();
+    if let Some(auth) = cc.spec.auth.as_ref().filter(|a| a.enabled) {
+        match &auth.secret_ref {
+            Some(r) => {
+                let s = secrets
+                    .get_opt(&r.name)
+                    .await?
+                    .ok_or_else(|| Error::SecretMissing {
+                        name: r.name.clone(),
+                    })?;
+                let has_key = s.data.as_ref().is_some_and(|d| d.contains_key(&r.key))
+                    || s.string_data
+                        .as_ref()
+                        .is_some_and(|d| d.contains_key(&r.key));
+                if !has_key {
+                    return Err(Error::SecretKeyMissing {
+                        name: r.name.clone(),
+                        key: r.key.clone(),
+                    });
+                }
+            }
+            None => {
+                let name = Names(&cc.name_any()).auth_secret();
+                if let Some(s) = secrets.get_opt(&name).await? {
+                    inputs.existing_password = s
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get(render::PASSWORD_KEY))
+                        .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+                }
+            }
+        }
+    }
+    if let Some(tls) = &cc.spec.tls {
+        for r in std::iter::once(&tls.secret_ref).chain(tls.ca_secret_ref.iter()) {
+            if secrets.get_opt(&r.name).await?.is_none() {
+                return Err(Error::SecretMissing {
+                    name: r.name.clone(),
+                });
+            }
+        }
+    }
+    if cc.spec.metrics.service_monitor.enabled {
+        inputs.service_monitor_api = match client
+            .list_api_group_resources("monitoring.coreos.com/v1")
+            .await
+        {
+            Ok(list) => list.resources.iter().any(|r| r.name == "servicemonitors"),
+            Err(kube::Error::Api(s)) if s.code == 404 => false,
+            Err(e) => return Err(e.into()),
+        };
+    }
+    Ok(inputs)
+}
+
+/// Server-side apply with the operator's field manager. `force` takes over fields
+/// another manager set: the operator is the authority on the objects it owns.
+async fn apply<K>(client: &Client, ns: &str, obj: &K) -> Result<(), Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let name = obj.meta().name.clone().unwrap_or_default();
+    match api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(obj),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Err(Error::Conflict {
+            kind: K::kind(&()).into_owned(),
+            name,
+            message: s.message,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn apply_all(client: &Client, ns: &str, d: &Desired) -> Result<(), Error> {
+    apply(client, ns, &d.service_account).await?;
+    apply(client, ns, &d.role).await?;
+    apply(client, ns, &d.role_binding).await?;
+    if let Some(s) = &d.auth_secret {
+        apply(client, ns, s).await?;
+    }
+    apply(client, ns, &d.config_map).await?;
+    apply(client, ns, &d.headless_service).await?;
+    apply(client, ns, &d.client_service).await?;
+    for s in &d.stateful_sets {
+        apply(client, ns, s).await?;
+    }
+    for p in &d.pod_disruption_budgets {
+        apply(client, ns, p).await?;
+    }
+    if let Some(np) = &d.network_policy {
+        apply(client, ns, np).await?;
+    }
+    if let Some(sm) = &d.service_monitor {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), ns, &render::service_monitor_resource());
+        api.patch(
+            &sm.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(sm),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes optional objects the spec no longer asks for. StatefulSets are never
+/// deleted here: shard data goes only when the CacheCluster goes.
+async fn remove_disabled(
+    client: &Client,
+    cc: &CacheCluster,
+    ns: &str,
+    d: &Desired,
+) -> Result<(), Error> {
+    let name = cc.name_any();
+    let names = Names(&name);
+    if d.network_policy.is_none() {
+        delete_if_present(
+            &Api::<NetworkPolicy>::namespaced(client.clone(), ns),
+            &names.client_service(),
+        )
+        .await?;
+    }
+    if d.pod_disruption_budgets.is_empty() {
+        let api = Api::<PodDisruptionBudget>::namespaced(client.clone(), ns);
+        for i in 0..cc.spec.shards {
+            delete_if_present(&api, &names.shard(i)).await?;
+        }
+    }
+    let auth_generated = cc
+        .spec
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.enabled && a.secret_ref.is_none());
+    if !auth_generated {
+        delete_if_present(
+            &Api::<Secret>::namespaced(client.clone(), ns),
+            &names.auth_secret(),
+        )
+        .await?;
+    }
+    if d.service_monitor.is_none() && cc.spec.metrics.service_monitor.enabled {
+        // Only try when the API may exist; otherwise the request would 404 anyway.
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), ns, &render::service_monitor_resource());
+        let _ = delete_if_present(&api, &names.client_service()).await;
+    }
+    Ok(())
+}
+
+/// Writes the status subresource (merge patch: only the operator writes status).
+pub async fn patch_status(
+    client: &Client,
+    cc: &CacheCluster,
+    status: &CacheClusterStatus,
+) -> Result<(), Error> {
+    let api: Api<CacheCluster> =
+        Api::namespaced(client.clone(), &cc.namespace().unwrap_or_default());
+    api.patch_status(
+        &cc.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}

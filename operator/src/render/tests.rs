@@ -1,0 +1,440 @@
+//! Pure tests of the desired objects for many specs.
+
+use super::*;
+use crate::crd::CacheClusterSpec;
+use k8s_openapi::api::core::v1::Container;
+use serde_json::json;
+
+fn cluster(spec: serde_json::Value) -> CacheCluster {
+    let mut cc = CacheCluster::new(
+        "cache",
+        serde_json::from_value::<CacheClusterSpec>(spec).unwrap(),
+    );
+    cc.metadata.namespace = Some("apps".into());
+    cc.metadata.uid = Some("0f4e6c2a-1111-2222-3333-444455556666".into());
+    cc
+}
+
+fn render(spec: serde_json::Value) -> Desired {
+    desired(&cluster(spec), &Inputs::default()).unwrap()
+}
+
+fn node(d: &Desired, shard: usize) -> &Container {
+    &d.stateful_sets[shard]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+}
+
+#[test]
+fn one_statefulset_and_pdb_per_shard_with_replicas() {
+    let d = render(json!({"shards": 3, "replicasPerShard": 2}));
+    assert_eq!(d.stateful_sets.len(), 3);
+    assert_eq!(d.pod_disruption_budgets.len(), 3);
+    for (i, s) in d.stateful_sets.iter().enumerate() {
+        assert_eq!(
+            s.metadata.name.as_deref(),
+            Some(format!("cache-shard-{i}").as_str())
+        );
+        let spec = s.spec.as_ref().unwrap();
+        assert_eq!(spec.replicas, Some(3));
+        assert_eq!(spec.service_name.as_deref(), Some("cache-nodes"));
+        let sel = spec.selector.match_labels.as_ref().unwrap();
+        assert_eq!(
+            sel.get(LABEL_SHARD).map(String::as_str),
+            Some(i.to_string().as_str())
+        );
+        // The pod template carries every selector label.
+        let pod_labels = spec
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .labels
+            .as_ref()
+            .unwrap();
+        assert!(sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)));
+    }
+    let pdb = d.pod_disruption_budgets[0].spec.as_ref().unwrap();
+    assert_eq!(pdb.max_unavailable, Some(IntOrString::Int(1)));
+    assert_eq!(pdb.min_available, None);
+}
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+#[test]
+fn every_child_is_owned_labelled_and_namespaced() {
+    let d =
+        render(json!({"shards": 2, "auth": {"enabled": true}, "networkPolicy": {"enabled": true}}));
+    for v in d.to_values() {
+        let meta = &v["metadata"];
+        assert_eq!(meta["namespace"], "apps", "{}", v["kind"]);
+        assert_eq!(
+            meta["labels"]["app.kubernetes.io/managed-by"], "shoal-operator",
+            "{}",
+            v["kind"]
+        );
+        let owner = &meta["ownerReferences"][0];
+        assert_eq!(owner["kind"], "CacheCluster");
+        assert_eq!(owner["controller"], true);
+        assert_eq!(owner["uid"], "0f4e6c2a-1111-2222-3333-444455556666");
+    }
+}
+
+#[test]
+fn offline_render_without_uid_has_no_owner() {
+    let mut cc = cluster(json!({"shards": 1}));
+    cc.metadata.uid = None;
+    let d = desired(&cc, &Inputs::default()).unwrap();
+    assert!(d.config_map.metadata.owner_references.is_none());
+}
+
+#[test]
+fn hardened_pods() {
+    let d = render(json!({"shards": 1}));
+    let pod = d.stateful_sets[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let psc = pod.security_context.as_ref().unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(
+        psc.seccomp_profile.as_ref().unwrap().type_,
+        "RuntimeDefault"
+    );
+    let sc = node(&d, 0).security_context.as_ref().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_string()][..])
+    );
+    let c = node(&d, 0);
+    assert_eq!(
+        c.readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/readyz")
+    );
+    assert_eq!(
+        c.liveness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/healthz")
+    );
+    assert!(c
+        .lifecycle
+        .as_ref()
+        .unwrap()
+        .pre_stop
+        .as_ref()
+        .unwrap()
+        .sleep
+        .is_some());
+    assert!(c
+        .resources
+        .as_ref()
+        .unwrap()
+        .limits
+        .as_ref()
+        .unwrap()
+        .contains_key("memory"));
+    // The default affinity spreads the shard's pods over nodes.
+    let anti = pod
+        .affinity
+        .as_ref()
+        .unwrap()
+        .pod_anti_affinity
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        anti.preferred_during_scheduling_ignored_during_execution
+            .as_ref()
+            .unwrap()[0]
+            .weight,
+        100
+    );
+}
+
+#[test]
+fn max_memory_from_spec_or_limit() {
+    let d = render(json!({"shards": 1, "maxMemory": "1Gi"}));
+    assert!(d.config_map.data.as_ref().unwrap()["shoal.yaml"]
+        .contains(&format!("maxmemory: {}", 1u64 << 30)));
+    let d = render(json!({"shards": 1, "resources": {"limits": {"memory": "1000Mi"}}}));
+    let want = (1000u64 * 1024 * 1024) as f64 * 0.8;
+    assert!(d.config_map.data.as_ref().unwrap()["shoal.yaml"]
+        .contains(&format!("maxmemory: {}", want as u64)));
+    let d = render(json!({"shards": 1, "resources": {"requests": {"cpu": "1"}}}));
+    assert!(!d.config_map.data.as_ref().unwrap()["shoal.yaml"].contains("maxmemory:"));
+}
+
+#[test]
+fn node_config_merges_user_settings_and_is_valid_for_the_node() {
+    let d = render(
+        json!({"shards": 1, "evictionPolicy": "volatile-ttl", "config": {"timeout": "300", "hz": "20"}}),
+    );
+    let text = &d.config_map.data.as_ref().unwrap()["shoal.yaml"];
+    let opts: shoal_node::config::Options = serde_yaml::from_str(text).unwrap();
+    assert_eq!(opts.timeout, Some(300));
+    assert_eq!(opts.hz, Some(20));
+    assert_eq!(opts.maxmemory_policy.as_deref(), Some("volatile-ttl"));
+    assert_eq!(opts.port, Some(CLIENT_PORT as u16));
+}
+
+#[test]
+fn changing_config_rolls_pods() {
+    let hash = |d: &Desired| {
+        d.stateful_sets[0]
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()["shoal.dev/config-hash"]
+            .clone()
+    };
+    let a = render(json!({"shards": 1, "config": {"timeout": "300"}}));
+    let b = render(json!({"shards": 1, "config": {"timeout": "300"}}));
+    let c = render(json!({"shards": 1, "config": {"timeout": "301"}}));
+    assert_eq!(hash(&a), hash(&b));
+    assert_ne!(hash(&a), hash(&c));
+}
+
+#[test]
+fn bad_specs_are_refused_with_reasons() {
+    let cases = [
+        (
+            json!({"shards": 1, "config": {"nosuchsetting": "1"}}),
+            "unknown field",
+        ),
+        (json!({"shards": 1, "config": {"hz": "0"}}), "hz"),
+        (
+            json!({"shards": 1, "config": {"port": "1"}}),
+            "config may not set",
+        ),
+        (json!({"shards": 1, "maxMemory": "lots"}), "maxMemory"),
+        (
+            json!({"shards": 1, "persistence": {"size": "0"}}),
+            "persistence.size",
+        ),
+        (
+            json!({"shards": 1, "podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}),
+            "not both",
+        ),
+        (
+            json!({"shards": 1, "auth": {"enabled": false, "secretRef": {"name": "s"}}}),
+            "auth.enabled",
+        ),
+    ];
+    for (spec, why) in cases {
+        let err = desired(&cluster(spec.clone()), &Inputs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why), "{spec}: {err}");
+    }
+    let mut long = cluster(json!({"shards": 1}));
+    long.metadata.name = Some("x".repeat(41));
+    assert!(desired(&long, &Inputs::default())
+        .unwrap_err()
+        .to_string()
+        .contains("40 characters"));
+}
+
+#[test]
+fn shrinking_shards_is_refused_by_the_transition_rule() {
+    let old = cluster(json!({"shards": 3}));
+    let smaller = cluster(json!({"shards": 2}));
+    let larger = cluster(json!({"shards": 4}));
+    assert!(smaller.validate_cel_update(&old).is_err());
+    assert!(larger.validate_cel_update(&old).is_ok());
+}
+
+#[test]
+fn auth_generates_and_keeps_a_password_and_mounts_it() {
+    let spec = json!({"shards": 1, "auth": {"enabled": true}});
+    let d = render(spec.clone());
+    let secret = d.auth_secret.as_ref().unwrap();
+    let pw = &secret.string_data.as_ref().unwrap()[PASSWORD_KEY];
+    assert_eq!(pw.len(), 64);
+    assert!(pw.chars().all(|c| c.is_ascii_hexdigit()));
+    // An existing password is reused, not replaced.
+    let kept = desired(
+        &cluster(spec),
+        &Inputs {
+            existing_password: Some("keep-me".into()),
+            ..Inputs::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        kept.auth_secret.unwrap().string_data.unwrap()[PASSWORD_KEY],
+        "keep-me"
+    );
+    // Mounted as a file, never in env or args.
+    let c = node(&d, 0);
+    assert!(c
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .any(|m| m.mount_path == "/etc/shoal/auth"));
+    let env = serde_json::to_string(&c.env).unwrap() + &serde_json::to_string(&c.args).unwrap();
+    assert!(!env.contains(pw.as_str()));
+    assert!(d.config_map.data.as_ref().unwrap()["shoal.yaml"]
+        .contains("requirepass-file: /etc/shoal/auth/password"));
+    // A user-named Secret is mounted instead, with its key mapped to the file name.
+    let d = render(
+        json!({"shards": 1, "auth": {"enabled": true, "secretRef": {"name": "mine", "key": "pw"}}}),
+    );
+    assert!(d.auth_secret.is_none());
+    let vols = d.stateful_sets[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .volumes
+        .as_ref()
+        .unwrap();
+    let auth = vols
+        .iter()
+        .find(|v| v.name == "auth")
+        .unwrap()
+        .secret
+        .as_ref()
+        .unwrap();
+    assert_eq!(auth.secret_name.as_deref(), Some("mine"));
+    assert_eq!(auth.items.as_ref().unwrap()[0].key, "pw");
+}
+
+#[test]
+fn optional_objects_follow_the_spec() {
+    let d = render(json!({"shards": 1}));
+    assert!(d.network_policy.is_none() && d.service_monitor.is_none() && d.auth_secret.is_none());
+    let on = json!({"shards": 1, "metrics": {"serviceMonitor": {"enabled": true, "interval": "15s", "labels": {"release": "prom"}}}});
+    assert!(
+        render(on.clone()).service_monitor.is_none(),
+        "no ServiceMonitor without the API"
+    );
+    let sm = desired(
+        &cluster(on),
+        &Inputs {
+            service_monitor_api: true,
+            ..Inputs::default()
+        },
+    )
+    .unwrap()
+    .service_monitor
+    .unwrap();
+    assert_eq!(sm.data["spec"]["endpoints"][0]["interval"], "15s");
+    assert_eq!(sm.metadata.labels.as_ref().unwrap()["release"], "prom");
+    let d = render(json!({"shards": 2, "podDisruptionBudget": {"enabled": false}}));
+    assert!(d.pod_disruption_budgets.is_empty());
+    let d = render(json!({"shards": 1, "podDisruptionBudget": {"minAvailable": "50%"}}));
+    let pdb = d.pod_disruption_budgets[0].spec.as_ref().unwrap();
+    assert_eq!(pdb.min_available, Some(IntOrString::String("50%".into())));
+    assert_eq!(pdb.max_unavailable, None);
+}
+
+#[test]
+fn network_policy_admits_clients_peers_and_scrapers() {
+    let d = render(json!({"shards": 1, "networkPolicy": {"enabled": true,
+        "allowedClients": [{"namespaceSelector": {"matchLabels": {"team": "a"}}}]}}));
+    let rules = d.network_policy.unwrap().spec.unwrap().ingress.unwrap();
+    assert_eq!(rules.len(), 3);
+    let clients = rules[0].from.as_ref().unwrap();
+    assert_eq!(
+        clients[0]
+            .namespace_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["team"],
+        "a"
+    );
+    assert_eq!(
+        rules[0].ports.as_ref().unwrap()[0].port,
+        Some(IntOrString::Int(CLIENT_PORT))
+    );
+    assert!(
+        rules[2].from.is_none(),
+        "metrics stay scrapable without a scraper list"
+    );
+}
+
+#[test]
+fn services_and_persistence() {
+    let d = render(
+        json!({"shards": 1, "service": {"type": "LoadBalancer", "port": 7000, "annotations": {"a": "b"}},
+        "persistence": {"size": "5Gi", "storageClassName": "fast", "deleteWithCluster": true}}),
+    );
+    let client = d.client_service.spec.as_ref().unwrap();
+    assert_eq!(client.type_.as_deref(), Some("LoadBalancer"));
+    assert_eq!(client.ports.as_ref().unwrap()[0].port, 7000);
+    assert_eq!(
+        d.client_service.metadata.annotations.as_ref().unwrap()["a"],
+        "b"
+    );
+    let headless = d.headless_service.spec.as_ref().unwrap();
+    assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
+    assert_eq!(headless.publish_not_ready_addresses, Some(true));
+    let sts = d.stateful_sets[0].spec.as_ref().unwrap();
+    let pvc = &sts.volume_claim_templates.as_ref().unwrap()[0];
+    assert_eq!(
+        pvc.spec.as_ref().unwrap().storage_class_name.as_deref(),
+        Some("fast")
+    );
+    assert_eq!(
+        sts.persistent_volume_claim_retention_policy
+            .as_ref()
+            .unwrap()
+            .when_deleted
+            .as_deref(),
+        Some("Delete")
+    );
+}
+
+#[test]
+fn node_identity_may_only_read_discovery() {
+    let d = render(json!({"shards": 1}));
+    let rules = d.role.rules.unwrap();
+    for r in &rules {
+        assert_eq!(r.verbs, vec!["get", "list", "watch"]);
+    }
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["endpointslices".to_string()][..])
+    );
+    assert_eq!(
+        rules[1].resource_names.as_deref(),
+        Some(&["cache-topology".to_string()][..])
+    );
+    assert_eq!(d.role_binding.subjects.unwrap()[0].name, "cache-node");
+}

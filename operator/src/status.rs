@@ -1,0 +1,332 @@
+//! The status a cluster reports, computed from what was observed. Pure, so every
+//! combination of shard states is tested without a cluster.
+
+use crate::crd::{CacheCluster, CacheClusterStatus, Phase, ShardStatus};
+use crate::render::Names;
+use crate::topology::{format_range, slot_range};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+/// What reconcile observed, besides the cluster itself.
+#[derive(Default)]
+pub struct Observed<'a> {
+    /// The cluster's StatefulSets as read back after applying (with their status).
+    pub stateful_sets: &'a [StatefulSet],
+    /// Why reconciling failed, if it did: (reason, message).
+    pub error: Option<(&'a str, String)>,
+    /// The Secret holding the password, when auth is on.
+    pub auth_secret: Option<String>,
+}
+
+fn condition(type_: &str, ok: bool, reason: &str, message: String) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if ok { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message,
+        last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+        observed_generation: None,
+    }
+}
+
+/// Keeps a condition's transition time when its status did not change.
+fn stamp(
+    mut c: Condition,
+    previous: &[Condition],
+    now: &Time,
+    generation: Option<i64>,
+) -> Condition {
+    c.observed_generation = generation;
+    c.last_transition_time = previous
+        .iter()
+        .find(|p| p.type_ == c.type_ && p.status == c.status)
+        .map_or_else(|| now.clone(), |p| p.last_transition_time.clone());
+    c
+}
+
+pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheClusterStatus {
+    let previous = cc.status.clone().unwrap_or_default();
+    let name = cc.metadata.name.clone().unwrap_or_default();
+    let names = Names(&name);
+    let shards = cc.spec.shards.max(0);
+    let per_shard = cc.pods_per_shard();
+    let mut shard_status = Vec::new();
+    let mut rolling = false;
+    for i in 0..shards {
+        let sts_name = names.shard(i);
+        let sts = observed
+            .stateful_sets
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(&sts_name));
+        let st = sts.and_then(|s| s.status.as_ref());
+        let ready = st.and_then(|s| s.ready_replicas).unwrap_or(0);
+        let updated = st.and_then(|s| s.updated_replicas).unwrap_or(0);
+        let stale = match (
+            sts.and_then(|s| s.metadata.generation),
+            st.and_then(|s| s.observed_generation),
+        ) {
+            (Some(g), Some(o)) => o < g,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let revision_pending = st.is_some_and(|s| {
+            s.update_revision.is_some()
+                && s.current_revision.is_some()
+                && s.update_revision != s.current_revision
+        });
+        rolling |=
+            sts.is_none() || ready < per_shard || updated < per_shard || stale || revision_pending;
+        shard_status.push(ShardStatus {
+            index: i,
+            stateful_set: sts_name,
+            primary: names.shard_primary(i),
+            slots: format_range(slot_range(i as u32, shards as u32)),
+            replicas: per_shard,
+            ready_replicas: ready,
+        });
+    }
+    let serving = shard_status.iter().filter(|s| s.ready_replicas > 0).count() as i32;
+    let ready_total: i32 = shard_status.iter().map(|s| s.ready_replicas).sum();
+    let available = serving == shards && shards > 0;
+
+    let phase = if cc.spec.paused {
+        Phase::Paused
+    } else if observed.error.is_some() {
+        Phase::Degraded
+    } else if available {
+        Phase::Running
+    } else if serving > 0 {
+        Phase::Degraded
+    } else {
+        Phase::Pending
+    };
+
+    let available_c = if available {
+        condition(
+            "Available",
+            true,
+            "AllShardsServing",
+            format!("{shards} of {shards} shards have a ready primary"),
+        )
+    } else {
+        condition(
+            "Available",
+            false,
+            "ShardsUnavailable",
+            format!("{serving} of {shards} shards have a ready pod"),
+        )
+    };
+    let progressing_c = if cc.spec.paused {
+        condition("Progressing", false, "Paused", "spec.paused is set".into())
+    } else if rolling {
+        condition(
+            "Progressing",
+            true,
+            "RollingOut",
+            format!(
+                "{ready_total} of {} pods ready and up to date",
+                shards * per_shard
+            ),
+        )
+    } else {
+        condition(
+            "Progressing",
+            false,
+            "Stable",
+            "every pod is ready and up to date".into(),
+        )
+    };
+    let degraded_c = match &observed.error {
+        Some((reason, message)) => condition("Degraded", true, reason, message.clone()),
+        None if phase == Phase::Degraded => condition(
+            "Degraded",
+            true,
+            "ShardUnavailable",
+            format!("{} shards have no ready pod", shards - serving),
+        ),
+        None => condition("Degraded", false, "AsExpected", "no problem found".into()),
+    };
+    let generation = cc.metadata.generation;
+    let conditions = [available_c, progressing_c, degraded_c]
+        .into_iter()
+        .map(|c| stamp(c, &previous.conditions, &now, generation))
+        .collect();
+
+    // The topology version grows whenever slot ownership changes.
+    let epoch = if previous.epoch == 0 {
+        1
+    } else if previous.shards.len() != shard_status.len() {
+        previous.epoch + 1
+    } else {
+        previous.epoch
+    };
+
+    CacheClusterStatus {
+        phase: Some(phase),
+        observed_generation: generation,
+        replicas: shards * per_shard,
+        ready_replicas: ready_total,
+        shards: shard_status,
+        epoch,
+        auth_secret: observed.auth_secret.clone(),
+        conditions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::CacheClusterSpec;
+    use k8s_openapi::api::apps::v1::StatefulSetStatus;
+
+    fn cluster(shards: i32, replicas: i32) -> CacheCluster {
+        let mut cc = CacheCluster::new(
+            "cache",
+            serde_json::from_value::<CacheClusterSpec>(
+                serde_json::json!({"shards": shards, "replicasPerShard": replicas}),
+            )
+            .unwrap(),
+        );
+        cc.metadata.generation = Some(3);
+        cc
+    }
+
+    fn sts(name: &str, ready: i32, updated: i32) -> StatefulSet {
+        let mut s = StatefulSet::default();
+        s.metadata.name = Some(name.into());
+        s.metadata.generation = Some(1);
+        s.status = Some(StatefulSetStatus {
+            ready_replicas: Some(ready),
+            updated_replicas: Some(updated),
+            observed_generation: Some(1),
+            replicas: ready,
+            ..StatefulSetStatus::default()
+        });
+        s
+    }
+
+    fn now() -> Time {
+        Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())
+    }
+
+    fn cond<'a>(s: &'a CacheClusterStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    #[test]
+    fn fresh_cluster_is_pending_and_progressing() {
+        let cc = cluster(3, 1);
+        let s = compute(&cc, &Observed::default(), now());
+        assert_eq!(s.phase, Some(Phase::Pending));
+        assert_eq!(s.replicas, 6);
+        assert_eq!(s.ready_replicas, 0);
+        assert_eq!(cond(&s, "Available").status, "False");
+        assert_eq!(cond(&s, "Progressing").status, "True");
+        assert_eq!(cond(&s, "Degraded").status, "False");
+        assert_eq!(s.epoch, 1);
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(s.shards[1].slots, "5462-10922");
+        assert_eq!(s.shards[2].primary, "cache-shard-2-0");
+    }
+
+    #[test]
+    fn all_ready_is_running_and_stable() {
+        let cc = cluster(2, 1);
+        let sets = [sts("cache-shard-0", 2, 2), sts("cache-shard-1", 2, 2)];
+        let s = compute(
+            &cc,
+            &Observed {
+                stateful_sets: &sets,
+                ..Observed::default()
+            },
+            now(),
+        );
+        assert_eq!(s.phase, Some(Phase::Running));
+        assert_eq!(s.ready_replicas, 4);
+        assert_eq!(cond(&s, "Available").status, "True");
+        assert_eq!(cond(&s, "Progressing").reason, "Stable");
+    }
+
+    #[test]
+    fn a_shard_without_ready_pods_degrades_the_cluster() {
+        let cc = cluster(2, 1);
+        let sets = [sts("cache-shard-0", 2, 2), sts("cache-shard-1", 0, 2)];
+        let s = compute(
+            &cc,
+            &Observed {
+                stateful_sets: &sets,
+                ..Observed::default()
+            },
+            now(),
+        );
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        assert_eq!(cond(&s, "Degraded").reason, "ShardUnavailable");
+        assert_eq!(cond(&s, "Available").status, "False");
+    }
+
+    #[test]
+    fn a_rolling_shard_still_serves() {
+        let cc = cluster(1, 2);
+        let sets = [sts("cache-shard-0", 2, 1)];
+        let s = compute(
+            &cc,
+            &Observed {
+                stateful_sets: &sets,
+                ..Observed::default()
+            },
+            now(),
+        );
+        assert_eq!(s.phase, Some(Phase::Running));
+        assert_eq!(cond(&s, "Progressing").status, "True");
+    }
+
+    #[test]
+    fn errors_show_as_degraded_with_their_reason() {
+        let cc = cluster(1, 0);
+        let obs = Observed {
+            error: Some(("SecretMissing", "Secret x not found".into())),
+            ..Observed::default()
+        };
+        let s = compute(&cc, &obs, now());
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        let d = cond(&s, "Degraded");
+        assert_eq!(
+            (d.status.as_str(), d.reason.as_str(), d.message.as_str()),
+            ("True", "SecretMissing", "Secret x not found")
+        );
+    }
+
+    #[test]
+    fn paused_wins() {
+        let mut cc = cluster(1, 0);
+        cc.spec.paused = true;
+        let s = compute(&cc, &Observed::default(), now());
+        assert_eq!(s.phase, Some(Phase::Paused));
+        assert_eq!(cond(&s, "Progressing").reason, "Paused");
+    }
+
+    #[test]
+    fn transition_times_move_only_on_change_and_epoch_tracks_shards() {
+        let mut cc = cluster(1, 0);
+        let first = compute(&cc, &Observed::default(), now());
+        cc.status = Some(first.clone());
+        let later = Time(jiff::Timestamp::from_second(1_800_000_100).unwrap());
+        let same = compute(&cc, &Observed::default(), later.clone());
+        assert_eq!(cond(&same, "Available").last_transition_time, now());
+        let sets = [sts("cache-shard-0", 1, 1)];
+        let changed = compute(
+            &cc,
+            &Observed {
+                stateful_sets: &sets,
+                ..Observed::default()
+            },
+            later.clone(),
+        );
+        assert_eq!(cond(&changed, "Available").last_transition_time, later);
+        assert_eq!(changed.epoch, 1);
+        cc.status = Some(changed);
+        cc.spec.shards = 2;
+        let grown = compute(&cc, &Observed::default(), later);
+        assert_eq!(grown.epoch, 2);
+    }
+}
