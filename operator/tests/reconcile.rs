@@ -1,0 +1,252 @@
+//! Reconcile scenarios against an in-memory API server (tests/fake): create,
+//! become ready, update and scale, generated and missing Secrets, field-owner
+//! conflicts, API errors, optional objects, pausing.
+
+mod fake;
+
+use fake::FakeApi;
+use http::Method;
+use kube::runtime::controller::Action;
+use serde_json::{json, Value};
+use shoal_operator::crd::CacheCluster;
+use shoal_operator::error::Error;
+use shoal_operator::metrics::Metrics;
+use shoal_operator::reconcile::{error_policy, reconcile, Context};
+use std::sync::Arc;
+use std::time::Duration;
+
+const NS: &str = "/api/v1/namespaces/apps";
+const APPS: &str = "/apis/apps/v1/namespaces/apps";
+const CC: &str = "/apis/shoal.dev/v1alpha1/namespaces/apps/cacheclusters/cache";
+
+fn setup(spec: Value) -> (FakeApi, Arc<Context>) {
+    let api = FakeApi::default();
+    api.insert(
+        CC,
+        json!({"apiVersion": "shoal.dev/v1alpha1", "kind": "CacheCluster",
+            "metadata": {"name": "cache", "namespace": "apps", "uid": "cc-uid", "generation": 1},
+            "spec": spec}),
+    );
+    let ctx = Arc::new(Context::new(api.client(), Arc::new(Metrics::default())));
+    (api, ctx)
+}
+
+fn current(api: &FakeApi) -> Arc<CacheCluster> {
+    Arc::new(serde_json::from_value(api.get(CC).unwrap()).unwrap())
+}
+
+async fn run(api: &FakeApi, ctx: &Arc<Context>) -> Result<Action, Error> {
+    reconcile(current(api), ctx.clone()).await
+}
+
+fn set_spec(api: &FakeApi, spec: Value) {
+    let mut cc = api.get(CC).unwrap();
+    cc["spec"] = spec;
+    cc["metadata"]["generation"] = json!(cc["metadata"]["generation"].as_i64().unwrap() + 1);
+    api.insert(CC, cc);
+}
+
+fn status(api: &FakeApi) -> Value {
+    api.get(CC).unwrap()["status"].clone()
+}
+
+fn condition(api: &FakeApi, t: &str) -> Value {
+    status(api)["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == t)
+        .cloned()
+        .unwrap()
+}
+
+fn events(api: &FakeApi) -> Vec<Value> {
+    api.paths_under("/apis/events.k8s.io/v1/namespaces/apps/events/")
+        .into_iter()
+        .map(|p| api.get(&p).unwrap())
+        .collect()
+}
+
+/// Plays the StatefulSet controller: every pod of every shard becomes ready.
+fn make_ready(api: &FakeApi, shards: usize, pods: i64) {
+    for i in 0..shards {
+        let path = format!("{APPS}/statefulsets/cache-shard-{i}");
+        let mut s = api.get(&path).unwrap();
+        let generation = s["metadata"]["generation"].clone();
+        s["status"] = json!({"replicas": pods, "readyReplicas": pods, "updatedReplicas": pods,
+            "observedGeneration": generation, "currentRevision": "r1", "updateRevision": "r1"});
+        api.insert(&path, s);
+    }
+}
+
+#[tokio::test]
+async fn create_then_ready() {
+    let (api, ctx) = setup(json!({"shards": 2, "replicasPerShard": 1}));
+    let action = run(&api, &ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    for path in [
+        format!("{NS}/serviceaccounts/cache-node"),
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/roles/cache-node".into(),
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/rolebindings/cache-node".into(),
+        format!("{NS}/configmaps/cache-config"),
+        format!("{NS}/services/cache"),
+        format!("{NS}/services/cache-nodes"),
+        format!("{APPS}/statefulsets/cache-shard-0"),
+        format!("{APPS}/statefulsets/cache-shard-1"),
+        "/apis/policy/v1/namespaces/apps/poddisruptionbudgets/cache-shard-1".into(),
+    ] {
+        let obj = api.get(&path).unwrap_or_else(|| panic!("{path} not applied"));
+        // Owned by the cluster, so deleting it garbage-collects everything.
+        assert_eq!(obj["metadata"]["ownerReferences"][0]["uid"], "cc-uid", "{path}");
+    }
+    assert!(api.get(&format!("{NS}/secrets/cache-auth")).is_none());
+    assert_eq!(status(&api)["phase"], "Pending");
+    assert_eq!(status(&api)["replicas"], 4);
+    assert_eq!(condition(&api, "Available")["status"], "False");
+
+    make_ready(&api, 2, 2);
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(status(&api)["phase"], "Running");
+    assert_eq!(status(&api)["readyReplicas"], 4);
+    assert_eq!(status(&api)["observedGeneration"], 1);
+    assert_eq!(condition(&api, "Available")["status"], "True");
+    assert_eq!(condition(&api, "Progressing")["reason"], "Stable");
+    assert!(events(&api).iter().any(|e| e["reason"] == "PhaseChanged"));
+}
+
+#[tokio::test]
+async fn update_and_scale_converge() {
+    let (api, ctx) = setup(json!({"shards": 2}));
+    run(&api, &ctx).await.unwrap();
+    make_ready(&api, 2, 1);
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(status(&api)["epoch"], 1);
+    set_spec(&api, json!({"shards": 3, "replicasPerShard": 2, "config": {"timeout": "60"}}));
+    run(&api, &ctx).await.unwrap();
+    let sts = api.get(&format!("{APPS}/statefulsets/cache-shard-0")).unwrap();
+    assert_eq!(sts["spec"]["replicas"], 3);
+    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-2")).is_some());
+    let cm = api.get(&format!("{NS}/configmaps/cache-config")).unwrap();
+    assert!(cm["data"]["shoal.yaml"].as_str().unwrap().contains("timeout: 60"));
+    // Slot ownership changed with the shard count: a new topology epoch.
+    assert_eq!(status(&api)["epoch"], 2);
+    assert_eq!(status(&api)["shards"][2]["slots"], "10923-16383");
+    assert_eq!(condition(&api, "Progressing")["status"], "True");
+}
+
+#[tokio::test]
+async fn generated_password_is_created_once_and_kept() {
+    let (api, ctx) = setup(json!({"shards": 1, "auth": {"enabled": true}}));
+    run(&api, &ctx).await.unwrap();
+    let secret = format!("{NS}/secrets/cache-auth");
+    let first = api.get(&secret).unwrap()["data"]["password"].clone();
+    assert_eq!(first.as_str().unwrap().len(), 88, "base64 of 64 hex characters");
+    run(&api, &ctx).await.unwrap();
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(api.get(&secret).unwrap()["data"]["password"], first);
+    assert_eq!(status(&api)["authSecret"], "cache-auth");
+    let generated = events(&api).into_iter().filter(|e| e["reason"] == "SecretGenerated").count();
+    assert_eq!(generated, 1);
+    // Turning auth off removes the generated Secret.
+    set_spec(&api, json!({"shards": 1}));
+    run(&api, &ctx).await.unwrap();
+    assert!(api.get(&secret).is_none());
+}
+
+#[tokio::test]
+async fn missing_secret_degrades_and_backs_off() {
+    let (api, ctx) = setup(json!({"shards": 1, "auth": {"enabled": true, "secretRef": {"name": "vault-pw"}}}));
+    let err = run(&api, &ctx).await.unwrap_err();
+    assert!(matches!(err, Error::SecretMissing { ref name } if name == "vault-pw"));
+    assert_eq!(status(&api)["phase"], "Degraded");
+    let d = condition(&api, "Degraded");
+    assert_eq!(d["status"], "True");
+    assert_eq!(d["reason"], "SecretMissing");
+    assert!(d["message"].as_str().unwrap().contains("vault-pw"));
+    assert!(events(&api).iter().any(|e| e["type"] == "Warning" && e["reason"] == "SecretMissing"));
+    // Nothing was applied while the spec cannot work.
+    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-0")).is_none());
+    let cc = current(&api);
+    assert_eq!(error_policy(cc.clone(), &err, ctx.clone()), Action::requeue(Duration::from_secs(5)));
+    assert_eq!(error_policy(cc.clone(), &err, ctx.clone()), Action::requeue(Duration::from_secs(10)));
+    // The Secret appears without its key, then with it: the error changes, then clears.
+    api.insert(&format!("{NS}/secrets/vault-pw"), json!({"metadata": {"name": "vault-pw"}, "data": {"other": "eA=="}}));
+    assert!(matches!(run(&api, &ctx).await.unwrap_err(), Error::SecretKeyMissing { .. }));
+    api.insert(&format!("{NS}/secrets/vault-pw"), json!({"metadata": {"name": "vault-pw"}, "data": {"password": "eA=="}}));
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(condition(&api, "Degraded")["status"], "False");
+    assert_eq!(
+        error_policy(cc, &err, ctx.clone()),
+        Action::requeue(Duration::from_secs(5)),
+        "success resets the backoff"
+    );
+}
+
+#[tokio::test]
+async fn conflicting_field_owner_is_overridden() {
+    let (api, ctx) = setup(json!({"shards": 1}));
+    let sts = format!("{APPS}/statefulsets/cache-shard-0");
+    api.insert(&sts, json!({"metadata": {"name": "cache-shard-0"}, "spec": {"replicas": 7}}));
+    api.0.lock().unwrap().foreign_owned.insert(sts.clone());
+    run(&api, &ctx).await.unwrap();
+    assert!(api.0.lock().unwrap().forced.contains(&sts), "apply must force ownership");
+    assert_eq!(api.get(&sts).unwrap()["spec"]["replicas"], 1);
+}
+
+#[tokio::test]
+async fn api_errors_show_in_conditions_and_recover() {
+    let (api, ctx) = setup(json!({"shards": 1}));
+    api.fail(Method::PATCH, "/statefulsets/", 500, 1);
+    let err = run(&api, &ctx).await.unwrap_err();
+    assert!(err.is_transient());
+    assert_eq!(condition(&api, "Degraded")["reason"], "KubernetesAPIError");
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(condition(&api, "Degraded")["status"], "False");
+    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-0")).is_some());
+}
+
+#[tokio::test]
+async fn optional_objects_come_and_go() {
+    let (api, ctx) = setup(json!({"shards": 1, "networkPolicy": {"enabled": true},
+        "metrics": {"serviceMonitor": {"enabled": true}}}));
+    run(&api, &ctx).await.unwrap();
+    let np = "/apis/networking.k8s.io/v1/namespaces/apps/networkpolicies/cache";
+    let sm = "/apis/monitoring.coreos.com/v1/namespaces/apps/servicemonitors/cache";
+    assert!(api.get(np).is_some());
+    assert!(api.get(sm).is_none(), "no ServiceMonitor while the API is not served");
+    api.0.lock().unwrap().served.insert("monitoring.coreos.com/v1".into());
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(api.get(sm).unwrap()["spec"]["endpoints"][0]["port"], "admin");
+    set_spec(&api, json!({"shards": 1, "podDisruptionBudget": {"enabled": false}}));
+    run(&api, &ctx).await.unwrap();
+    assert!(api.get(np).is_none());
+    assert!(api.get("/apis/policy/v1/namespaces/apps/poddisruptionbudgets/cache-shard-0").is_none());
+}
+
+#[tokio::test]
+async fn paused_clusters_are_left_alone() {
+    let (api, ctx) = setup(json!({"shards": 1, "paused": true}));
+    run(&api, &ctx).await.unwrap();
+    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-0")).is_none());
+    assert_eq!(status(&api)["phase"], "Paused");
+    let writes: Vec<String> = api
+        .0
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| !r.starts_with("GET"))
+        .cloned()
+        .collect();
+    assert_eq!(writes, vec![format!("PATCH {CC}/status")]);
+}
+
+#[tokio::test]
+async fn invalid_specs_are_reported_not_applied() {
+    let (api, ctx) = setup(json!({"shards": 1, "config": {"nosuchsetting": "1"}}));
+    let err = run(&api, &ctx).await.unwrap_err();
+    assert_eq!(err.metric_label(), "InvalidSpec");
+    assert!(!err.is_transient());
+    assert!(condition(&api, "Degraded")["message"].as_str().unwrap().contains("nosuchsetting"));
+    assert!(api.get(&format!("{NS}/configmaps/cache-config")).is_none());
+}
