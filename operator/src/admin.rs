@@ -41,3 +41,29 @@ pub async fn serve(
         .await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn probes_and_metrics() {
+        let metrics = Arc::new(Metrics::default());
+        metrics.reconciles.with_label_values(&["ok"]).inc();
+        let ready = Arc::new(AtomicBool::new(false));
+        let r = routes(metrics, ready.clone());
+        let get = |path: &'static str| warp::test::request().method("GET").path(path).reply(&r);
+        assert_eq!(get("/healthz").await.status(), 200);
+        assert_eq!(get("/readyz").await.status(), 503);
+        ready.store(true, Ordering::Release);
+        assert_eq!(get("/readyz").await.status(), 200);
+        let m = get("/metrics").await;
+        let body = String::from_utf8(m.body().to_vec()).unwrap();
+        assert!(
+            body.contains("shoal_operator_reconciliations_total{result=\"ok\"} 1"),
+            "{body}"
+        );
+        assert!(body.contains("shoal_operator_reconcile_duration_seconds"));
+        assert!(body.contains("shoal_operator_leader 0"));
+    }
+}

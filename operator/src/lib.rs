@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod crd;
 pub mod error;
+pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod render;

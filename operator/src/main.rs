@@ -212,19 +212,16 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         let (mut channel, task) = manager.watch().await;
         ready.store(true, Ordering::Release);
         info!(lease = %args.lease_name, %identity, "waiting for leadership");
-        while !*channel.borrow_and_update() {
-            channel.changed().await.context("leader election stopped")?;
-        }
+        shoal_operator::leader::acquired(&mut channel)
+            .await
+            .context("leader election stopped")?;
         info!("leading: starting the controller");
         metrics.leader.set(1);
-        let mut watch = channel.clone();
+        let watch = channel.clone();
         tokio::spawn(async move {
-            while watch.changed().await.is_ok() {
-                if !*watch.borrow() {
-                    error!("lost the leader Lease: exiting");
-                    std::process::exit(1);
-                }
-            }
+            shoal_operator::leader::lost(watch).await;
+            error!("lost the leader Lease: exiting");
+            std::process::exit(1);
         });
         lease = Some((channel, task));
     } else {

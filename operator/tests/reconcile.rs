@@ -95,9 +95,14 @@ async fn create_then_ready() {
         format!("{APPS}/statefulsets/cache-shard-1"),
         "/apis/policy/v1/namespaces/apps/poddisruptionbudgets/cache-shard-1".into(),
     ] {
-        let obj = api.get(&path).unwrap_or_else(|| panic!("{path} not applied"));
+        let obj = api
+            .get(&path)
+            .unwrap_or_else(|| panic!("{path} not applied"));
         // Owned by the cluster, so deleting it garbage-collects everything.
-        assert_eq!(obj["metadata"]["ownerReferences"][0]["uid"], "cc-uid", "{path}");
+        assert_eq!(
+            obj["metadata"]["ownerReferences"][0]["uid"], "cc-uid",
+            "{path}"
+        );
     }
     assert!(api.get(&format!("{NS}/secrets/cache-auth")).is_none());
     assert_eq!(status(&api)["phase"], "Pending");
@@ -121,13 +126,23 @@ async fn update_and_scale_converge() {
     make_ready(&api, 2, 1);
     run(&api, &ctx).await.unwrap();
     assert_eq!(status(&api)["epoch"], 1);
-    set_spec(&api, json!({"shards": 3, "replicasPerShard": 2, "config": {"timeout": "60"}}));
+    set_spec(
+        &api,
+        json!({"shards": 3, "replicasPerShard": 2, "config": {"timeout": "60"}}),
+    );
     run(&api, &ctx).await.unwrap();
-    let sts = api.get(&format!("{APPS}/statefulsets/cache-shard-0")).unwrap();
+    let sts = api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .unwrap();
     assert_eq!(sts["spec"]["replicas"], 3);
-    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-2")).is_some());
+    assert!(api
+        .get(&format!("{APPS}/statefulsets/cache-shard-2"))
+        .is_some());
     let cm = api.get(&format!("{NS}/configmaps/cache-config")).unwrap();
-    assert!(cm["data"]["shoal.yaml"].as_str().unwrap().contains("timeout: 60"));
+    assert!(cm["data"]["shoal.yaml"]
+        .as_str()
+        .unwrap()
+        .contains("timeout: 60"));
     // Slot ownership changed with the shard count: a new topology epoch.
     assert_eq!(status(&api)["epoch"], 2);
     assert_eq!(status(&api)["shards"][2]["slots"], "10923-16383");
@@ -140,12 +155,19 @@ async fn generated_password_is_created_once_and_kept() {
     run(&api, &ctx).await.unwrap();
     let secret = format!("{NS}/secrets/cache-auth");
     let first = api.get(&secret).unwrap()["data"]["password"].clone();
-    assert_eq!(first.as_str().unwrap().len(), 88, "base64 of 64 hex characters");
+    assert_eq!(
+        first.as_str().unwrap().len(),
+        88,
+        "base64 of 64 hex characters"
+    );
     run(&api, &ctx).await.unwrap();
     run(&api, &ctx).await.unwrap();
     assert_eq!(api.get(&secret).unwrap()["data"]["password"], first);
     assert_eq!(status(&api)["authSecret"], "cache-auth");
-    let generated = events(&api).into_iter().filter(|e| e["reason"] == "SecretGenerated").count();
+    let generated = events(&api)
+        .into_iter()
+        .filter(|e| e["reason"] == "SecretGenerated")
+        .count();
     assert_eq!(generated, 1);
     // Turning auth off removes the generated Secret.
     set_spec(&api, json!({"shards": 1}));
@@ -155,7 +177,8 @@ async fn generated_password_is_created_once_and_kept() {
 
 #[tokio::test]
 async fn missing_secret_degrades_and_backs_off() {
-    let (api, ctx) = setup(json!({"shards": 1, "auth": {"enabled": true, "secretRef": {"name": "vault-pw"}}}));
+    let (api, ctx) =
+        setup(json!({"shards": 1, "auth": {"enabled": true, "secretRef": {"name": "vault-pw"}}}));
     let err = run(&api, &ctx).await.unwrap_err();
     assert!(matches!(err, Error::SecretMissing { ref name } if name == "vault-pw"));
     assert_eq!(status(&api)["phase"], "Degraded");
@@ -163,16 +186,35 @@ async fn missing_secret_degrades_and_backs_off() {
     assert_eq!(d["status"], "True");
     assert_eq!(d["reason"], "SecretMissing");
     assert!(d["message"].as_str().unwrap().contains("vault-pw"));
-    assert!(events(&api).iter().any(|e| e["type"] == "Warning" && e["reason"] == "SecretMissing"));
+    assert!(events(&api)
+        .iter()
+        .any(|e| e["type"] == "Warning" && e["reason"] == "SecretMissing"));
     // Nothing was applied while the spec cannot work.
-    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-0")).is_none());
+    assert!(api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .is_none());
     let cc = current(&api);
-    assert_eq!(error_policy(cc.clone(), &err, ctx.clone()), Action::requeue(Duration::from_secs(5)));
-    assert_eq!(error_policy(cc.clone(), &err, ctx.clone()), Action::requeue(Duration::from_secs(10)));
+    assert_eq!(
+        error_policy(cc.clone(), &err, ctx.clone()),
+        Action::requeue(Duration::from_secs(5))
+    );
+    assert_eq!(
+        error_policy(cc.clone(), &err, ctx.clone()),
+        Action::requeue(Duration::from_secs(10))
+    );
     // The Secret appears without its key, then with it: the error changes, then clears.
-    api.insert(&format!("{NS}/secrets/vault-pw"), json!({"metadata": {"name": "vault-pw"}, "data": {"other": "eA=="}}));
-    assert!(matches!(run(&api, &ctx).await.unwrap_err(), Error::SecretKeyMissing { .. }));
-    api.insert(&format!("{NS}/secrets/vault-pw"), json!({"metadata": {"name": "vault-pw"}, "data": {"password": "eA=="}}));
+    api.insert(
+        &format!("{NS}/secrets/vault-pw"),
+        json!({"metadata": {"name": "vault-pw"}, "data": {"other": "eA=="}}),
+    );
+    assert!(matches!(
+        run(&api, &ctx).await.unwrap_err(),
+        Error::SecretKeyMissing { .. }
+    ));
+    api.insert(
+        &format!("{NS}/secrets/vault-pw"),
+        json!({"metadata": {"name": "vault-pw"}, "data": {"password": "eA=="}}),
+    );
     run(&api, &ctx).await.unwrap();
     assert_eq!(condition(&api, "Degraded")["status"], "False");
     assert_eq!(
@@ -186,10 +228,16 @@ async fn missing_secret_degrades_and_backs_off() {
 async fn conflicting_field_owner_is_overridden() {
     let (api, ctx) = setup(json!({"shards": 1}));
     let sts = format!("{APPS}/statefulsets/cache-shard-0");
-    api.insert(&sts, json!({"metadata": {"name": "cache-shard-0"}, "spec": {"replicas": 7}}));
+    api.insert(
+        &sts,
+        json!({"metadata": {"name": "cache-shard-0"}, "spec": {"replicas": 7}}),
+    );
     api.0.lock().unwrap().foreign_owned.insert(sts.clone());
     run(&api, &ctx).await.unwrap();
-    assert!(api.0.lock().unwrap().forced.contains(&sts), "apply must force ownership");
+    assert!(
+        api.0.lock().unwrap().forced.contains(&sts),
+        "apply must force ownership"
+    );
     assert_eq!(api.get(&sts).unwrap()["spec"]["replicas"], 1);
 }
 
@@ -202,7 +250,9 @@ async fn api_errors_show_in_conditions_and_recover() {
     assert_eq!(condition(&api, "Degraded")["reason"], "KubernetesAPIError");
     run(&api, &ctx).await.unwrap();
     assert_eq!(condition(&api, "Degraded")["status"], "False");
-    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-0")).is_some());
+    assert!(api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .is_some());
 }
 
 #[tokio::test]
@@ -213,21 +263,38 @@ async fn optional_objects_come_and_go() {
     let np = "/apis/networking.k8s.io/v1/namespaces/apps/networkpolicies/cache";
     let sm = "/apis/monitoring.coreos.com/v1/namespaces/apps/servicemonitors/cache";
     assert!(api.get(np).is_some());
-    assert!(api.get(sm).is_none(), "no ServiceMonitor while the API is not served");
-    api.0.lock().unwrap().served.insert("monitoring.coreos.com/v1".into());
+    assert!(
+        api.get(sm).is_none(),
+        "no ServiceMonitor while the API is not served"
+    );
+    api.0
+        .lock()
+        .unwrap()
+        .served
+        .insert("monitoring.coreos.com/v1".into());
     run(&api, &ctx).await.unwrap();
-    assert_eq!(api.get(sm).unwrap()["spec"]["endpoints"][0]["port"], "admin");
-    set_spec(&api, json!({"shards": 1, "podDisruptionBudget": {"enabled": false}}));
+    assert_eq!(
+        api.get(sm).unwrap()["spec"]["endpoints"][0]["port"],
+        "admin"
+    );
+    set_spec(
+        &api,
+        json!({"shards": 1, "podDisruptionBudget": {"enabled": false}}),
+    );
     run(&api, &ctx).await.unwrap();
     assert!(api.get(np).is_none());
-    assert!(api.get("/apis/policy/v1/namespaces/apps/poddisruptionbudgets/cache-shard-0").is_none());
+    assert!(api
+        .get("/apis/policy/v1/namespaces/apps/poddisruptionbudgets/cache-shard-0")
+        .is_none());
 }
 
 #[tokio::test]
 async fn paused_clusters_are_left_alone() {
     let (api, ctx) = setup(json!({"shards": 1, "paused": true}));
     run(&api, &ctx).await.unwrap();
-    assert!(api.get(&format!("{APPS}/statefulsets/cache-shard-0")).is_none());
+    assert!(api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .is_none());
     assert_eq!(status(&api)["phase"], "Paused");
     let writes: Vec<String> = api
         .0
@@ -247,6 +314,9 @@ async fn invalid_specs_are_reported_not_applied() {
     let err = run(&api, &ctx).await.unwrap_err();
     assert_eq!(err.metric_label(), "InvalidSpec");
     assert!(!err.is_transient());
-    assert!(condition(&api, "Degraded")["message"].as_str().unwrap().contains("nosuchsetting"));
+    assert!(condition(&api, "Degraded")["message"]
+        .as_str()
+        .unwrap()
+        .contains("nosuchsetting"));
     assert!(api.get(&format!("{NS}/configmaps/cache-config")).is_none());
 }

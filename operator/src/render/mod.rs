@@ -233,9 +233,22 @@ pub fn desired(cc: &CacheCluster, inputs: &Inputs) -> Result<Desired, RenderErro
     })
 }
 
-/// Checks that need more than the schema: values that are strings in the schema.
+/// Checks the API server makes from the schema (repeated here because `render`
+/// works offline) and those the schema cannot make: values typed as strings.
 fn check(cc: &CacheCluster) -> Result<(), RenderError> {
     let s = &cc.spec;
+    let range = |what: &str, v: i32, lo: i32, hi: i32| {
+        if v < lo || v > hi {
+            Err(RenderError::InvalidSpec(format!(
+                "{what} must be between {lo} and {hi}, not {v}"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    range("shards", s.shards, 1, 512)?;
+    range("replicasPerShard", s.replicas_per_shard, 0, 5)?;
+    range("service.port", s.service.port, 1, 65535)?;
     if let Some(q) = &s.max_memory {
         if quantity::bytes(&q.0).is_none() {
             return Err(RenderError::InvalidSpec(format!(

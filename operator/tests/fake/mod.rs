@@ -62,12 +62,23 @@ impl FakeApi {
             let api = api.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                let (code, value) = api.handle(&parts.method, &parts.uri, parts.headers.get("content-type"), &bytes);
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let (code, value) = api.handle(
+                    &parts.method,
+                    &parts.uri,
+                    parts.headers.get("content-type"),
+                    &bytes,
+                );
                 let resp = Response::builder()
                     .status(StatusCode::from_u16(code).expect("valid code"))
                     .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(serde_json::to_vec(&value).expect("json"))))
+                    .body(Full::new(Bytes::from(
+                        serde_json::to_vec(&value).expect("json"),
+                    )))
                     .expect("response");
                 Ok::<_, Infallible>(resp)
             }
@@ -84,14 +95,31 @@ impl FakeApi {
     }
 
     pub fn paths_under(&self, prefix: &str) -> Vec<String> {
-        self.0.lock().unwrap().objects.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+        self.0
+            .lock()
+            .unwrap()
+            .objects
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 
     pub fn fail(&self, method: Method, fragment: &str, code: u16, times: usize) {
-        self.0.lock().unwrap().failures.push((method, fragment.into(), code, times));
+        self.0
+            .lock()
+            .unwrap()
+            .failures
+            .push((method, fragment.into(), code, times));
     }
 
-    fn handle(&self, method: &Method, uri: &http::Uri, ctype: Option<&http::HeaderValue>, body: &[u8]) -> (u16, Value) {
+    fn handle(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        ctype: Option<&http::HeaderValue>,
+        body: &[u8],
+    ) -> (u16, Value) {
         let mut st = self.0.lock().unwrap();
         let path = uri.path().to_string();
         let query = uri.query().unwrap_or("");
@@ -116,7 +144,11 @@ impl FakeApi {
                         "kind": "ServiceMonitor", "verbs": ["get", "list", "watch", "create", "patch", "delete"]}]}),
                 );
             }
-            return status(404, "NotFound", "the server could not find the requested resource");
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            );
         }
         st.rv += 1;
         let rv = st.rv;
@@ -126,7 +158,10 @@ impl FakeApi {
                 None => status(404, "NotFound", &format!("{path} not found")),
             },
             Method::DELETE => match st.objects.remove(&path) {
-                Some(_) => (200, json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})),
+                Some(_) => (
+                    200,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+                ),
                 None => status(404, "NotFound", &format!("{path} not found")),
             },
             Method::POST => {
@@ -134,7 +169,12 @@ impl FakeApi {
                 let name = obj["metadata"]["name"]
                     .as_str()
                     .map(str::to_string)
-                    .unwrap_or_else(|| format!("{}{rv}", obj["metadata"]["generateName"].as_str().unwrap_or("obj-")));
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{}{rv}",
+                            obj["metadata"]["generateName"].as_str().unwrap_or("obj-")
+                        )
+                    });
                 obj["metadata"]["name"] = json!(name);
                 obj["metadata"]["resourceVersion"] = json!(rv.to_string());
                 let full = format!("{path}/{name}");
@@ -160,7 +200,11 @@ impl FakeApi {
                 if ctype.starts_with("application/apply-patch") {
                     let force = query.contains("force=true");
                     if st.foreign_owned.contains(&path) && !force {
-                        return status(409, "Conflict", "Apply failed with 1 conflict: conflict with \"kubectl\"");
+                        return status(
+                            409,
+                            "Conflict",
+                            "Apply failed with 1 conflict: conflict with \"kubectl\"",
+                        );
                     }
                     if force {
                         st.forced.insert(path.clone());
@@ -170,11 +214,15 @@ impl FakeApi {
                     if let Some(sd) = applied.get("stringData").cloned() {
                         let mut data = serde_json::Map::new();
                         for (k, v) in sd.as_object().into_iter().flatten() {
-                            let b = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or("").as_bytes());
+                            let b = base64::engine::general_purpose::STANDARD
+                                .encode(v.as_str().unwrap_or("").as_bytes());
                             data.insert(k.clone(), json!(b));
                         }
                         applied["data"] = Value::Object(data);
-                        applied.as_object_mut().expect("object").remove("stringData");
+                        applied
+                            .as_object_mut()
+                            .expect("object")
+                            .remove("stringData");
                     }
                     let created = !st.objects.contains_key(&path);
                     let obj = st.objects.entry(path.clone()).or_insert_with(|| {
