@@ -12,6 +12,7 @@ pub mod config;
 pub mod connection;
 pub mod harness;
 pub mod info;
+pub mod logging;
 pub mod metrics;
 pub mod resp;
 pub mod server;

@@ -31,19 +31,6 @@ struct Cli {
     options: Options,
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 async fn terminated() -> anyhow::Result<&'static str> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
@@ -62,7 +49,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut config = Config::from_options(cli.options.over(file))?;
     config.config_file = cli.config;
-    init_logging(config.log_json);
+    shoal_node::logging::init(config.log_json);
     // Let jemalloc return freed pages to the OS in the background, as Redis does
     // (jemalloc-bg-thread): otherwise an idle node keeps them resident.
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {

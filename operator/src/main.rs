@@ -85,19 +85,6 @@ struct RunArgs {
     log_format: String,
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -170,7 +157,7 @@ fn render_file(file: &PathBuf, namespace: &str, service_monitor_api: bool) -> an
 use serde::Deserialize;
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format == "json");
+    shoal_node::logging::init(args.log_format == "json");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
