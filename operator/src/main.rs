@@ -205,12 +205,12 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         info!("leading: starting the controller");
         metrics.leader.set(1);
         let watch = channel.clone();
-        tokio::spawn(async move {
+        let watcher = tokio::spawn(async move {
             shoal_operator::leader::lost(watch).await;
             error!("lost the leader Lease: exiting");
             std::process::exit(1);
         });
-        lease = Some((channel, task));
+        lease = Some((channel, task, watcher));
     } else {
         ready.store(true, Ordering::Release);
     }
@@ -252,7 +252,11 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         .await;
     info!("controller stopped");
     metrics.leader.set(0);
-    if let Some((channel, task)) = lease {
+    if let Some((channel, task, watcher)) = lease {
+        // The loss watcher holds a receiver too: stop it first, or the manager
+        // never sees the channel close (and releasing would look like a loss).
+        watcher.abort();
+        let _ = watcher.await;
         // Closing the channel makes the manager release the Lease for the next leader.
         drop(channel);
         if let Ok(Ok(manager)) = task.await {
