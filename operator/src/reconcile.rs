@@ -89,9 +89,11 @@ pub async fn reconcile(cc: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Actio
                 .with_label_values(&[e.metric_label()])
                 .inc();
             // Errors show in the status too, not only in logs.
+            // The StatefulSets were not read back: keep the last readiness.
             let observed = Observed {
+                stateful_sets: None,
                 error: Some((e.metric_label(), e.to_string())),
-                ..Observed::default()
+                auth_secret: auth_secret_name(&cc),
             };
             let status = status::compute(&cc, &observed, now());
             if let Err(pe) = patch_status(&ctx.client, &cc, &status).await {
@@ -148,8 +150,21 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
         .ok_or(Error::InvalidSpec("CacheCluster has no namespace".into()))?;
     let name = cc.name_any();
     let client = &ctx.client;
+    if cc.meta().deletion_timestamp.is_some() {
+        // Garbage collection removes the owned objects; re-applying them now
+        // would only race it.
+        return Ok(Action::await_change());
+    }
     if cc.spec.paused {
-        let status = status::compute(cc, &Observed::default(), now());
+        // Nothing is applied, but readiness is still reported truthfully.
+        let names: Vec<String> = (0..cc.spec.shards).map(|i| Names(&name).shard(i)).collect();
+        let sets = read_stateful_sets(client, &ns, &names).await?;
+        let observed = Observed {
+            stateful_sets: Some(&sets),
+            error: None,
+            auth_secret: auth_secret_name(cc),
+        };
+        let status = status::compute(cc, &observed, now());
         patch_status(client, cc, &status).await?;
         return Ok(Action::requeue(RESYNC));
     }
@@ -170,15 +185,10 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
     }
     remove_disabled(client, cc, &ns, &desired).await?;
 
-    let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
-    let mut sets = Vec::new();
-    for s in &desired.stateful_sets {
-        if let Some(found) = sts_api.get_opt(&s.name_any()).await? {
-            sets.push(found);
-        }
-    }
+    let names: Vec<String> = desired.stateful_sets.iter().map(|s| s.name_any()).collect();
+    let sets = read_stateful_sets(client, &ns, &names).await?;
     let observed = Observed {
-        stateful_sets: &sets,
+        stateful_sets: Some(&sets),
         error: None,
         auth_secret: auth_secret_name(cc),
     };
@@ -200,6 +210,22 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
     Ok(Action::requeue(RESYNC))
 }
 
+/// The named StatefulSets that exist, with their status.
+async fn read_stateful_sets(
+    client: &Client,
+    ns: &str,
+    names: &[String],
+) -> Result<Vec<StatefulSet>, Error> {
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
+    let mut sets = Vec::with_capacity(names.len());
+    for n in names {
+        if let Some(found) = api.get_opt(n).await? {
+            sets.push(found);
+        }
+    }
+    Ok(sets)
+}
+
 fn auth_secret_name(cc: &CacheCluster) -> Option<String> {
     let auth = cc.spec.auth.as_ref().filter(|a| a.enabled)?;
     Some(match &auth.secret_ref {
@@ -209,7 +235,7 @@ fn auth_secret_name(cc: &CacheCluster) -> Option<String> {
 }
 
 /// Reads what the desired state depends on: the generated password (kept
-/// stable), that referenced Secrets exist, and whether ServiceMonitors exist.
+/// stable), that the referenced Secret exists, and whether ServiceMonitors exist.
 async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inputs, Error> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let mut inputs = Inputs::default();
@@ -242,15 +268,6 @@ async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inp
                         .and_then(|d| d.get(render::PASSWORD_KEY))
                         .map(|b| String::from_utf8_lossy(&b.0).into_owned());
                 }
-            }
-        }
-    }
-    if let Some(tls) = &cc.spec.tls {
-        for r in std::iter::once(&tls.secret_ref).chain(tls.ca_secret_ref.iter()) {
-            if secrets.get_opt(&r.name).await?.is_none() {
-                return Err(Error::SecretMissing {
-                    name: r.name.clone(),
-                });
             }
         }
     }
@@ -369,17 +386,28 @@ async fn remove_disabled(
         .as_ref()
         .is_some_and(|a| a.enabled && a.secret_ref.is_none());
     if !auth_generated {
-        delete_if_present(
-            &Api::<Secret>::namespaced(client.clone(), ns),
-            &names.auth_secret(),
-        )
-        .await?;
+        // Only the Secret this cluster generated: a user's Secret that happens to
+        // carry the same name is not ours to delete.
+        let api = Api::<Secret>::namespaced(client.clone(), ns);
+        let uid = cc.uid();
+        if let Some(s) = api.get_opt(&names.auth_secret()).await? {
+            let owned = s
+                .owner_references()
+                .iter()
+                .any(|o| o.kind == "CacheCluster" && Some(&o.uid) == uid.as_ref());
+            if owned {
+                delete_if_present(&api, &names.auth_secret()).await?;
+            }
+        }
     }
-    if d.service_monitor.is_none() && cc.spec.metrics.service_monitor.enabled {
-        // Only try when the API may exist; otherwise the request would 404 anyway.
+    if d.service_monitor.is_none() {
+        // Also when monitoring was just switched off. Without the Prometheus
+        // Operator's API this is a 404, which counts as deleted.
         let api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), ns, &render::service_monitor_resource());
-        let _ = delete_if_present(&api, &names.client_service()).await;
+        if let Err(e) = delete_if_present(&api, &names.client_service()).await {
+            warn!(cluster = %key(cc), error = %e, "could not delete the ServiceMonitor");
+        }
     }
     Ok(())
 }

@@ -10,8 +10,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 /// What reconcile observed, besides the cluster itself.
 #[derive(Default)]
 pub struct Observed<'a> {
-    /// The cluster's StatefulSets as read back after applying (with their status).
-    pub stateful_sets: &'a [StatefulSet],
+    /// The cluster's StatefulSets as read back (with their status); None when they
+    /// could not be read, in which case the last reported readiness is kept.
+    pub stateful_sets: Option<&'a [StatefulSet]>,
     /// Why reconciling failed, if it did: (reason, message).
     pub error: Option<(&'a str, String)>,
     /// The Secret holding the password, when auth is on.
@@ -54,8 +55,25 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
     let mut rolling = false;
     for i in 0..shards {
         let sts_name = names.shard(i);
-        let sts = observed
-            .stateful_sets
+        let Some(sets) = observed.stateful_sets else {
+            // Unknown: keep what was reported last, and what it said about rollout.
+            let prev = previous.shards.iter().find(|p| p.index == i);
+            rolling |= previous
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Progressing" && c.status == "True")
+                || prev.is_none();
+            shard_status.push(ShardStatus {
+                index: i,
+                stateful_set: sts_name,
+                primary: names.shard_primary(i),
+                slots: format_range(slot_range(i as u32, shards as u32)),
+                replicas: per_shard,
+                ready_replicas: prev.map_or(0, |p| p.ready_replicas),
+            });
+            continue;
+        };
+        let sts = sets
             .iter()
             .find(|s| s.metadata.name.as_deref() == Some(&sts_name));
         let st = sts.and_then(|s| s.status.as_ref());
@@ -89,9 +107,7 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
     let ready_total: i32 = shard_status.iter().map(|s| s.ready_replicas).sum();
     let available = serving == shards && shards > 0;
 
-    let phase = if cc.spec.paused {
-        Phase::Paused
-    } else if observed.error.is_some() {
+    let phase = if observed.error.is_some() {
         Phase::Degraded
     } else if available {
         Phase::Running
@@ -99,6 +115,11 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
         Phase::Degraded
     } else {
         Phase::Pending
+    };
+    let phase = if cc.spec.paused && observed.error.is_none() {
+        Phase::Paused
+    } else {
+        phase
     };
 
     let available_c = if available {
@@ -138,7 +159,7 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
     };
     let degraded_c = match &observed.error {
         Some((reason, message)) => condition("Degraded", true, reason, message.clone()),
-        None if phase == Phase::Degraded => condition(
+        None if !available && serving > 0 => condition(
             "Degraded",
             true,
             "ShardUnavailable",
@@ -236,7 +257,7 @@ mod tests {
         let s = compute(
             &cc,
             &Observed {
-                stateful_sets: &sets,
+                stateful_sets: Some(&sets),
                 ..Observed::default()
             },
             now(),
@@ -254,7 +275,7 @@ mod tests {
         let s = compute(
             &cc,
             &Observed {
-                stateful_sets: &sets,
+                stateful_sets: Some(&sets),
                 ..Observed::default()
             },
             now(),
@@ -271,7 +292,7 @@ mod tests {
         let s = compute(
             &cc,
             &Observed {
-                stateful_sets: &sets,
+                stateful_sets: Some(&sets),
                 ..Observed::default()
             },
             now(),
@@ -297,10 +318,47 @@ mod tests {
     }
 
     #[test]
+    fn unknown_readiness_keeps_the_last_report() {
+        let mut cc = cluster(2, 0);
+        let sets = [sts("cache-shard-0", 1, 1), sts("cache-shard-1", 1, 1)];
+        cc.status = Some(compute(
+            &cc,
+            &Observed {
+                stateful_sets: Some(&sets),
+                ..Observed::default()
+            },
+            now(),
+        ));
+        let obs = Observed {
+            error: Some(("KubernetesAPIError", "timeout".into())),
+            ..Observed::default()
+        };
+        let s = compute(&cc, &obs, now());
+        assert_eq!(
+            s.ready_replicas, 2,
+            "an API hiccup does not make a serving cluster look empty"
+        );
+        assert_eq!(cond(&s, "Available").status, "True");
+        assert_eq!(s.phase, Some(Phase::Degraded));
+    }
+
+    #[test]
     fn paused_wins() {
         let mut cc = cluster(1, 0);
         cc.spec.paused = true;
-        let s = compute(&cc, &Observed::default(), now());
+        let sets = [sts("cache-shard-0", 1, 1)];
+        let s = compute(
+            &cc,
+            &Observed {
+                stateful_sets: Some(&sets),
+                ..Observed::default()
+            },
+            now(),
+        );
+        assert_eq!(
+            s.ready_replicas, 1,
+            "a paused cluster still reports what runs"
+        );
         assert_eq!(s.phase, Some(Phase::Paused));
         assert_eq!(cond(&s, "Progressing").reason, "Paused");
     }
@@ -317,7 +375,7 @@ mod tests {
         let changed = compute(
             &cc,
             &Observed {
-                stateful_sets: &sets,
+                stateful_sets: Some(&sets),
                 ..Observed::default()
             },
             later.clone(),

@@ -283,9 +283,60 @@ async fn optional_objects_come_and_go() {
     );
     run(&api, &ctx).await.unwrap();
     assert!(api.get(np).is_none());
+    assert!(
+        api.get(sm).is_none(),
+        "ServiceMonitor removed when turned off"
+    );
     assert!(api
         .get("/apis/policy/v1/namespaces/apps/poddisruptionbudgets/cache-shard-0")
         .is_none());
+}
+
+#[tokio::test]
+async fn a_secret_the_cluster_does_not_own_is_never_deleted() {
+    let (api, ctx) = setup(json!({"shards": 1}));
+    let secret = format!("{NS}/secrets/cache-auth");
+    api.insert(
+        &secret,
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cache-auth", "namespace": "apps"},
+            "data": {"password": "dXNlcg=="}}),
+    );
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(
+        api.get(&secret).unwrap()["data"]["password"],
+        "dXNlcg==",
+        "the user's Secret survives"
+    );
+}
+
+#[tokio::test]
+async fn pausing_keeps_reporting_readiness() {
+    let (api, ctx) = setup(json!({"shards": 2}));
+    run(&api, &ctx).await.unwrap();
+    make_ready(&api, 2, 1);
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(status(&api)["readyReplicas"], 2);
+    set_spec(&api, json!({"shards": 2, "paused": true}));
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(status(&api)["phase"], "Paused");
+    assert_eq!(status(&api)["readyReplicas"], 2);
+    assert_eq!(condition(&api, "Available")["status"], "True");
+}
+
+#[tokio::test]
+async fn a_cluster_being_deleted_is_not_reapplied() {
+    let (api, ctx) = setup(json!({"shards": 1}));
+    let mut cc = api.get(CC).unwrap();
+    cc["metadata"]["deletionTimestamp"] = json!("2026-11-21T00:00:00Z");
+    api.insert(CC, cc);
+    let action = run(&api, &ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert!(api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .is_none());
+    let requests = api.0.lock().unwrap().requests.clone();
+    assert!(requests.is_empty(), "{requests:?}");
 }
 
 #[tokio::test]
