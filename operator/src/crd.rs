@@ -53,6 +53,7 @@ pub const RESERVED_CONFIG: &[&str] = &[
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.size() <= 40").message("name must be at most 40 characters: pod and object names are derived from it"),
 )]
+#[x_kube(validation = Rule::new("has(self.persistence) == has(oldSelf.persistence)").message("persistence cannot be added or removed after creation: StatefulSet volume templates are immutable"))]
 #[serde(rename_all = "camelCase")]
 pub struct CacheClusterSpec {
     /// Number of shards; the 16384 hash slots are split evenly between them.
@@ -106,7 +107,10 @@ pub struct CacheClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_disruption_budget: Option<PdbSpec>,
 
+    /// A volume per pod for snapshots. Cannot change after creation: StatefulSet
+    /// volume templates are immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("persistence cannot change after creation: StatefulSet volume templates are immutable"))]
     pub persistence: Option<PersistenceSpec>,
 
     /// Replaces the default, which spreads each shard's pods over nodes.
@@ -220,7 +224,9 @@ fn default_password_key() -> String {
     "password".into()
 }
 
-/// TLS for clients and node-to-node links.
+/// TLS for clients and node-to-node links. Not served by this node version yet:
+/// a cluster that asks for it is refused (Degraded, InvalidSpec) rather than run
+/// in plaintext.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TlsSpec {
@@ -334,15 +340,18 @@ pub struct PersistenceSpec {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
-    #[serde(default = "default_volume_size")]
-    pub size: Quantity,
+    /// Defaults to 1Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Quantity>,
     /// Delete the volumes when the CacheCluster is deleted (kept by default).
     #[serde(default)]
     pub delete_with_cluster: bool,
 }
 
-fn default_volume_size() -> Quantity {
-    Quantity("1Gi".into())
+impl PersistenceSpec {
+    pub fn size(&self) -> Quantity {
+        self.size.clone().unwrap_or_else(|| Quantity("1Gi".into()))
+    }
 }
 
 /// Restricts who may connect.
@@ -359,13 +368,14 @@ pub struct NetworkPolicySpec {
     pub allowed_scrapers: Vec<NetworkPolicyPeer>,
 }
 
-/// What the operator observed and did.
+/// What the operator observed and did. Every field is serialized, even when
+/// empty, so a merge patch of the whole status also clears what is gone.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CacheClusterStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub phase: Option<Phase>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub observed_generation: Option<i64>,
     /// Pods the cluster should have.
     #[serde(default)]
@@ -373,15 +383,15 @@ pub struct CacheClusterStatus {
     /// Pods that are ready.
     #[serde(default)]
     pub ready_replicas: i32,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub shards: Vec<ShardStatus>,
     /// Topology version; it grows whenever slot ownership changes.
     #[serde(default)]
     pub epoch: i64,
     /// Name of the Secret holding the password, when auth is enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub auth_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub conditions: Vec<Condition>,
 }
 

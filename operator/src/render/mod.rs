@@ -258,12 +258,18 @@ fn check(cc: &CacheCluster) -> Result<(), RenderError> {
         }
     }
     if let Some(p) = &s.persistence {
-        if quantity::bytes(&p.size.0).is_none_or(|b| b == 0) {
+        let size = p.size();
+        if quantity::bytes(&size.0).is_none_or(|b| b == 0) {
             return Err(RenderError::InvalidSpec(format!(
                 "persistence.size {:?} is not a positive quantity",
-                p.size.0
+                size.0
             )));
         }
+    }
+    if s.tls.is_some() {
+        return Err(RenderError::InvalidSpec(
+            "spec.tls is not served by this node version yet; remove it rather than run in plaintext".into(),
+        ));
     }
     for (k, v) in &s.config {
         if k.is_empty() || k.contains(char::is_whitespace) || v.contains('\n') {

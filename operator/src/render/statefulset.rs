@@ -33,8 +33,6 @@ const NODE_UID: i64 = 65532;
 const PRESTOP_SLEEP: i64 = 5;
 const CONFIG_FILE: &str = "shoal.yaml";
 const AUTH_DIR: &str = "/etc/shoal/auth";
-const TLS_DIR: &str = "/etc/shoal/tls";
-const CA_DIR: &str = "/etc/shoal/ca";
 
 /// The node's maxmemory: spec.maxMemory, else 80% of the memory limit.
 pub fn max_memory_bytes(cc: &CacheCluster) -> Option<u64> {
@@ -254,7 +252,8 @@ pub(super) fn stateful_set(
         },
     ];
     if let Some(auth) = spec.auth.as_ref().filter(|a| a.enabled) {
-        // Mounted, never passed in env or args: a rotated value reaches the pod.
+        // Mounted, never passed in env or args. The node reads the file when it
+        // starts; a rotated value reaches running nodes on their next restart.
         let (secret, key) = match &auth.secret_ref {
             Some(r) => (r.name.clone(), r.key.clone()),
             None => (names.auth_secret(), super::PASSWORD_KEY.to_string()),
@@ -269,14 +268,6 @@ pub(super) fn stateful_set(
         }
         volumes.push(v);
         mounts.push(mount("auth", AUTH_DIR));
-    }
-    if let Some(tls) = &spec.tls {
-        volumes.push(secret_volume("tls", &tls.secret_ref.name));
-        mounts.push(mount("tls", TLS_DIR));
-        if let Some(ca) = &tls.ca_secret_ref {
-            volumes.push(secret_volume("ca", &ca.name));
-            mounts.push(mount("ca", CA_DIR));
-        }
     }
     let persistence = spec.persistence.as_ref().filter(|p| p.enabled);
     if persistence.is_some() {
@@ -350,6 +341,9 @@ pub(super) fn stateful_set(
 
     let pod = PodSpec {
         service_account_name: Some(names.node_identity()),
+        // Service links would inject variables like SHOAL_PORT=tcp://… for a
+        // Service named "shoal", which the node reads as its own settings.
+        enable_service_links: Some(false),
         automount_service_account_token: Some(true),
         containers: vec![container],
         volumes: Some(volumes),
@@ -389,7 +383,7 @@ pub(super) fn stateful_set(
                 access_modes: Some(vec!["ReadWriteOnce".into()]),
                 storage_class_name: p.storage_class_name.clone(),
                 resources: Some(VolumeResourceRequirements {
-                    requests: Some(BTreeMap::from([("storage".to_string(), p.size.clone())])),
+                    requests: Some(BTreeMap::from([("storage".to_string(), p.size())])),
                     ..VolumeResourceRequirements::default()
                 }),
                 ..PersistentVolumeClaimSpec::default()

@@ -274,6 +274,26 @@ fn shrinking_shards_is_refused_by_the_transition_rule() {
 }
 
 #[test]
+fn persistence_cannot_change_after_creation() {
+    let none = cluster(json!({"shards": 1}));
+    let small = cluster(json!({"shards": 1, "persistence": {"size": "1Gi"}}));
+    let large = cluster(json!({"shards": 1, "persistence": {"size": "2Gi"}}));
+    let same = cluster(json!({"shards": 1, "persistence": {"size": "1Gi"}}));
+    assert!(small.validate_cel_update(&none).is_err(), "added");
+    assert!(none.validate_cel_update(&small).is_err(), "removed");
+    assert!(large.validate_cel_update(&small).is_err(), "resized");
+    assert!(same.validate_cel_update(&small).is_ok(), "unchanged");
+    assert!(none.validate_cel_update(&none).is_ok());
+}
+
+#[test]
+fn tls_is_refused_until_the_node_serves_it() {
+    let cc = cluster(json!({"shards": 1, "tls": {"secretRef": {"name": "tls"}}}));
+    let err = desired(&cc, &Inputs::default()).unwrap_err().to_string();
+    assert!(err.contains("spec.tls is not served"), "{err}");
+}
+
+#[test]
 fn auth_generates_and_keeps_a_password_and_mounts_it() {
     let spec = json!({"shards": 1, "auth": {"enabled": true}});
     let d = render(spec.clone());

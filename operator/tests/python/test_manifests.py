@@ -27,7 +27,6 @@ SPECS = {
     "replicated": {"shards": 3, "replicasPerShard": 2},
     "auth-generated": {"shards": 1, "auth": {"enabled": True}},
     "auth-named": {"shards": 1, "auth": {"enabled": True, "secretRef": {"name": "pw", "key": "secret"}}},
-    "tls": {"shards": 1, "tls": {"secretRef": {"name": "tls"}, "caSecretRef": {"name": "ca"}}},
     "everything": {
         "shards": 2, "replicasPerShard": 1, "image": "example.com/shoal-node:dev", "imagePullPolicy": "Always",
         "imagePullSecrets": [{"name": "regcred"}], "maxMemory": "3Gi", "evictionPolicy": "volatile-lfu",
@@ -86,6 +85,7 @@ def test_render_refuses_bad_specs(operator_bin):
         ({"shards": 1, "config": {"nosuch": "1"}}, "unknown field"),
         ({"shards": 1, "podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}, "not both"),
         ({"shards": 0}, "shards must be between 1 and 512"),
+        ({"shards": 1, "tls": {"secretRef": {"name": "tls"}}}, "spec.tls is not served"),
     ]:
         doc = copy.deepcopy(BASE)
         doc["spec"] = spec
