@@ -25,6 +25,8 @@ const FLUSH_AT: usize = 64 * 1024;
 const INITIAL: usize = 4 * 1024;
 /// Buffers larger than this are released when the connection goes idle.
 const SHRINK_ABOVE: usize = 256 * 1024;
+/// How long a killed client's pending write may still take.
+const KILLED_WRITE_GRACE: Duration = Duration::from_secs(1);
 
 /// Why the connection ended (for logs).
 #[derive(Debug)]
@@ -84,6 +86,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 inbuf.reserve(inbuf.len().max(INITIAL));
             }
             let client = self.client.clone();
+            // Checked as well as awaited: a write may have taken the wake-up.
+            if client.is_killed() {
+                return End::Killed;
+            }
             let read = tokio::select! {
                 biased;
                 _ = client.killed() => return End::Killed,
@@ -156,7 +162,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                         dispatch(&mut ctx, args);
                     }
                     start += consumed;
-                    if ctx.session.close {
+                    if ctx.session.close || ctx.out.overflowed() {
                         break;
                     }
                     if ctx.out.len() >= FLUSH_AT {
@@ -170,6 +176,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                             self.shared,
                         )
                         .await?;
+                        // Writing may have waited on a slow reader: later
+                        // commands must not see keys that expired meanwhile.
+                        ctx.now = self.shared.clock.now_ms();
                     }
                 }
                 Err(e) => {
@@ -225,22 +234,35 @@ async fn write_replies<S: AsyncWrite + Unpin>(
         return Ok(());
     }
     let limit = settings.obuf_normal;
-    if limit.hard > 0 && pending as u64 > limit.hard {
+    if reply.overflowed() || (limit.hard > 0 && pending as u64 > limit.hard) {
         shared.metrics.output_limit_disconnects.inc();
         return Err(End::OutputBufferLimit);
     }
     client.obuf.store(pending, Ordering::Relaxed);
     let write = stream.write_all(reply.buffer());
-    let result = if limit.soft > 0 && pending as u64 > limit.soft {
-        match tokio::time::timeout(Duration::from_secs(limit.soft_seconds), write).await {
-            Ok(r) => r,
-            Err(_) => {
-                shared.metrics.output_limit_disconnects.inc();
-                return Err(End::OutputBufferLimit);
+    let write = async {
+        if limit.soft > 0 && pending as u64 > limit.soft {
+            match tokio::time::timeout(Duration::from_secs(limit.soft_seconds), write).await {
+                Ok(r) => Ok(r),
+                Err(_) => {
+                    shared.metrics.output_limit_disconnects.inc();
+                    Err(End::OutputBufferLimit)
+                }
             }
+        } else {
+            Ok(write.await)
         }
-    } else {
-        write.await
+    };
+    // A client that stops reading must not outlive CLIENT KILL, the idle timeout
+    // or shutdown by blocking here. A reply that is still moving (CLIENT KILL's
+    // own answer, replies at shutdown) gets a moment to finish.
+    let stalled = async {
+        client.killed().await;
+        tokio::time::sleep(KILLED_WRITE_GRACE).await;
+    };
+    let result = tokio::select! {
+        r = write => r?,
+        _ = stalled => return Err(End::Killed),
     };
     result.map_err(End::Io)?;
     stats.bytes_out += pending as u64;

@@ -483,3 +483,91 @@ async fn shutdown_answers_what_was_read_then_closes() {
         "still accepting after shutdown"
     );
 }
+
+#[tokio::test]
+async fn hrandfield_negative_counts_stop_at_the_output_limit() {
+    let mut config = Config::default();
+    config.settings.obuf_normal = ObufLimit {
+        hard: 1 << 20,
+        soft: 0,
+        soft_seconds: 0,
+    };
+    let node = start(config).await;
+    let mut c = connect(&node).await;
+    roundtrip(&mut c, &cmd(&[b"HSET", b"h", b"f", b"v"]), b":1\r\n").await;
+    // Repeats allowed: the reply size is the client's alone to choose. Redis
+    // closes such a client at the output limit; so does Shoal, without first
+    // building (or failing to allocate) the whole reply.
+    for count in [
+        &b"-100000000"[..],
+        b"-9223372036854775808",
+        b"-9223372036854775807",
+    ] {
+        let mut c = connect(&node).await;
+        c.write_all(&cmd(&[b"HRANDFIELD", b"h", count]))
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0usize;
+        loop {
+            match timeout(WAIT, c.read(&mut buf))
+                .await
+                .expect("closed in time")
+            {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+                    break;
+                }
+            }
+        }
+        assert_eq!(got, 0, "nothing of the cut reply is sent");
+    }
+    assert_eq!(node.shared.metrics.output_limit_disconnects.get(), 3);
+    // Small negative counts still work, repeats included.
+    roundtrip(
+        &mut c,
+        &cmd(&[b"HRANDFIELD", b"h", b"-3"]),
+        b"*3\r\n$1\r\nf\r\n$1\r\nf\r\n$1\r\nf\r\n",
+    )
+    .await;
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_kill_closes_a_client_that_stopped_reading() {
+    let node = start(Config::default()).await;
+    let mut c = connect(&node).await;
+    let value = vec![b'v'; 4 << 20];
+    roundtrip(&mut c, &cmd(&[b"SET", b"big", &value]), b"+OK\r\n").await;
+    let mut victim = connect(&node).await;
+    victim.write_all(&cmd(&[b"CLIENT", b"ID"])).await.unwrap();
+    let mut buf = vec![0u8; 64];
+    let n = timeout(WAIT, victim.read(&mut buf)).await.unwrap().unwrap();
+    let id = String::from_utf8_lossy(&buf[1..n - 2]).to_string();
+    // 64 MiB of replies the victim never reads: the server's write blocks.
+    let mut gets = Vec::new();
+    for _ in 0..16 {
+        gets.extend(cmd(&[b"GET", b"big"]));
+    }
+    victim.write_all(&gets).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(node.shared.clients.len(), 2);
+    roundtrip(
+        &mut c,
+        &cmd(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]),
+        b":1\r\n",
+    )
+    .await;
+    let gone = async {
+        while node.shared.clients.len() > 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    timeout(WAIT, gone)
+        .await
+        .expect("the killed client is released although it never read");
+    drop(victim);
+    node.shutdown().await;
+}

@@ -10,7 +10,15 @@ use bytes::{BufMut, BytesMut};
 pub struct Reply {
     buf: BytesMut,
     resp3: bool,
+    /// A command stopped writing a reply that grew past the output limit; the
+    /// buffer holds a partial reply and the connection must close.
+    overflowed: bool,
 }
+
+/// The most one reply may hold when no hard output limit is configured: a
+/// command whose reply size the client alone controls (HRANDFIELD with a negative
+/// count) stops there instead of exhausting memory.
+pub const UNLIMITED_REPLY_CAP: u64 = 4 << 30;
 
 impl Default for Reply {
     fn default() -> Self {
@@ -23,7 +31,17 @@ impl Reply {
         Reply {
             buf: BytesMut::with_capacity(16 * 1024),
             resp3: false,
+            overflowed: false,
         }
+    }
+
+    /// Marks the reply as cut short; see [`Reply::overflowed`].
+    pub fn overflow(&mut self) {
+        self.overflowed = true;
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     pub fn resp3(&self) -> bool {

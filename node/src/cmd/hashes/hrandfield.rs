@@ -2,6 +2,7 @@
 
 use super::read;
 use crate::cmd::{int_arg, is, CmdError, Ctx};
+use crate::resp::reply::UNLIMITED_REPLY_CAP;
 use crate::resp::Args;
 
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
@@ -34,35 +35,49 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         ctx.out.array(0);
         return Ok(());
     };
-    // Positive: distinct fields, at most the hash's size. Negative: repeats allowed.
-    let picks: Vec<usize> = if count >= 0 {
-        let n = (count as usize).min(h.len());
-        let mut idx: Vec<usize> = (0..h.len()).collect();
-        fastrand::shuffle(&mut idx);
-        idx.truncate(n);
-        idx
-    } else {
-        (0..count.unsigned_abs() as usize)
-            .map(|_| fastrand::usize(..h.len()))
-            .collect()
-    };
     let resp3 = ctx.out.resp3();
-    ctx.out.array(if withvalues && !resp3 {
-        picks.len() * 2
-    } else {
-        picks.len()
-    });
-    for i in picks {
+    let put = |out: &mut crate::resp::Reply, i: usize| {
         let (f, v) = h.get_index(i).expect("index in range");
         if withvalues {
             if resp3 {
-                ctx.out.array(2);
+                out.array(2);
             }
-            ctx.out.bulk(f);
-            ctx.out.bulk(v);
+            out.bulk(f);
+            out.bulk(v);
         } else {
-            ctx.out.bulk(f);
+            out.bulk(f);
         }
+    };
+    let header = |out: &mut crate::resp::Reply, n: usize| {
+        out.array(if withvalues && !resp3 { n * 2 } else { n });
+    };
+    if count >= 0 {
+        // Distinct fields, at most the hash's size.
+        let n = (count as usize).min(h.len());
+        let mut idx: Vec<usize> = (0..h.len()).collect();
+        fastrand::shuffle(&mut idx);
+        header(ctx.out, n);
+        for &i in &idx[..n] {
+            put(ctx.out, i);
+        }
+        return Ok(());
+    }
+    // Negative: repeats allowed, so the reply size is the client's alone to
+    // choose. It is written pick by pick and abandoned (closing the connection,
+    // as Redis does past the output limit) once it outgrows the limit.
+    let n = count.unsigned_abs();
+    let limit = match ctx.settings.obuf_normal.hard {
+        0 => UNLIMITED_REPLY_CAP,
+        hard => hard,
+    };
+    let start = ctx.out.len() as u64;
+    header(ctx.out, usize::try_from(n).unwrap_or(usize::MAX));
+    for _ in 0..n {
+        if ctx.out.len() as u64 - start > limit {
+            ctx.out.overflow();
+            break;
+        }
+        put(ctx.out, fastrand::usize(..h.len()));
     }
     Ok(())
 }
