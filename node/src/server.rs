@@ -267,7 +267,11 @@ async fn run(
                         tasks.spawn(serve_client(shared.clone(), client));
                     } else {
                         // Round robin keeps the threads' client counts even.
-                        let _ = handoff[next % handoff.len()].send(client);
+                        // An I/O thread whose runtime failed to start has dropped
+                        // its receiver: serve its share here instead of losing it.
+                        if let Err(failed) = handoff[next % handoff.len()].send(client) {
+                            tasks.spawn(serve_client(shared.clone(), failed.0));
+                        }
                         next += 1;
                     }
                 }
@@ -373,11 +377,27 @@ fn io_thread(
 
 async fn serve_client(shared: Arc<Shared>, admitted: Admitted) {
     let Admitted { stream, client } = admitted;
+    // Unregisters on every exit, a panic included, so a failed connection never
+    // keeps counting against maxclients.
+    let _registered = Registered {
+        shared: &shared,
+        client: &client,
+    };
     match tokio::net::TcpStream::from_std(stream) {
         Ok(stream) => crate::connection::serve(&shared, stream, client.clone()).await,
         Err(e) => warn!(error = %e, "could not register a client socket"),
     }
-    shared.unregister_client(&client);
+}
+
+struct Registered<'a> {
+    shared: &'a Shared,
+    client: &'a ClientInfo,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.shared.unregister_client(self.client);
+    }
 }
 
 /// Background work at `hz` ticks per second: active expiry (bounded per tick, so
