@@ -261,6 +261,8 @@ async fn write_replies<S: AsyncWrite + Unpin>(
         tokio::time::sleep(KILLED_WRITE_GRACE).await;
     };
     let result = tokio::select! {
+        // Write first: a write that completes at once never registers a waiter.
+        biased;
         r = write => r?,
         _ = stalled => return Err(End::Killed),
     };
