@@ -230,6 +230,15 @@ mod tests {
         Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())
     }
 
+    /// Status for these StatefulSets and nothing else observed.
+    fn with_sets(cc: &CacheCluster, sets: &[StatefulSet]) -> CacheClusterStatus {
+        let observed = Observed {
+            stateful_sets: Some(sets),
+            ..Observed::default()
+        };
+        compute(cc, &observed, now())
+    }
+
     fn cond<'a>(s: &'a CacheClusterStatus, t: &str) -> &'a Condition {
         s.conditions.iter().find(|c| c.type_ == t).unwrap()
     }
@@ -254,14 +263,7 @@ mod tests {
     fn all_ready_is_running_and_stable() {
         let cc = cluster(2, 1);
         let sets = [sts("cache-shard-0", 2, 2), sts("cache-shard-1", 2, 2)];
-        let s = compute(
-            &cc,
-            &Observed {
-                stateful_sets: Some(&sets),
-                ..Observed::default()
-            },
-            now(),
-        );
+        let s = with_sets(&cc, &sets);
         assert_eq!(s.phase, Some(Phase::Running));
         assert_eq!(s.ready_replicas, 4);
         assert_eq!(cond(&s, "Available").status, "True");
@@ -272,14 +274,7 @@ mod tests {
     fn a_shard_without_ready_pods_degrades_the_cluster() {
         let cc = cluster(2, 1);
         let sets = [sts("cache-shard-0", 2, 2), sts("cache-shard-1", 0, 2)];
-        let s = compute(
-            &cc,
-            &Observed {
-                stateful_sets: Some(&sets),
-                ..Observed::default()
-            },
-            now(),
-        );
+        let s = with_sets(&cc, &sets);
         assert_eq!(s.phase, Some(Phase::Degraded));
         assert_eq!(cond(&s, "Degraded").reason, "ShardUnavailable");
         assert_eq!(cond(&s, "Available").status, "False");
@@ -289,14 +284,7 @@ mod tests {
     fn a_rolling_shard_still_serves() {
         let cc = cluster(1, 2);
         let sets = [sts("cache-shard-0", 2, 1)];
-        let s = compute(
-            &cc,
-            &Observed {
-                stateful_sets: Some(&sets),
-                ..Observed::default()
-            },
-            now(),
-        );
+        let s = with_sets(&cc, &sets);
         assert_eq!(s.phase, Some(Phase::Running));
         assert_eq!(cond(&s, "Progressing").status, "True");
     }
@@ -321,14 +309,7 @@ mod tests {
     fn unknown_readiness_keeps_the_last_report() {
         let mut cc = cluster(2, 0);
         let sets = [sts("cache-shard-0", 1, 1), sts("cache-shard-1", 1, 1)];
-        cc.status = Some(compute(
-            &cc,
-            &Observed {
-                stateful_sets: Some(&sets),
-                ..Observed::default()
-            },
-            now(),
-        ));
+        cc.status = Some(with_sets(&cc, &sets));
         let obs = Observed {
             error: Some(("KubernetesAPIError", "timeout".into())),
             ..Observed::default()
@@ -347,14 +328,7 @@ mod tests {
         let mut cc = cluster(1, 0);
         cc.spec.paused = true;
         let sets = [sts("cache-shard-0", 1, 1)];
-        let s = compute(
-            &cc,
-            &Observed {
-                stateful_sets: Some(&sets),
-                ..Observed::default()
-            },
-            now(),
-        );
+        let s = with_sets(&cc, &sets);
         assert_eq!(
             s.ready_replicas, 1,
             "a paused cluster still reports what runs"
