@@ -49,6 +49,13 @@ async fn roundtrip(stream: &mut TcpStream, req: &[u8], want: &[u8]) {
     expect(stream, want).await;
 }
 
+/// A fresh connection sends `req`, gets exactly `want`, and is closed.
+async fn answered_then_closed(node: &Node, req: &[u8], want: &[u8]) {
+    let mut c = connect(node).await;
+    roundtrip(&mut c, req, want).await;
+    expect_closed(&mut c).await;
+}
+
 fn cmd(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
@@ -100,14 +107,7 @@ async fn requests_split_into_single_bytes() {
 #[tokio::test]
 async fn inline_commands_like_telnet() {
     let node = start(Config::default()).await;
-    let mut c = connect(&node).await;
-    roundtrip(
-        &mut c,
-        b"PING\r\nset greeting \"hello world\"\nGET greeting\r\n\r\nget 'it''s'\r\n",
-        b"+PONG\r\n+OK\r\n$11\r\nhello world\r\n-ERR Protocol error: unbalanced quotes in request\r\n",
-    )
-    .await;
-    expect_closed(&mut c).await;
+    answered_then_closed(&node, b"PING\r\nset greeting \"hello world\"\nGET greeting\r\n\r\nget 'it''s'\r\n", b"+PONG\r\n+OK\r\n$11\r\nhello world\r\n-ERR Protocol error: unbalanced quotes in request\r\n").await;
     node.shutdown().await;
 }
 
@@ -204,22 +204,18 @@ async fn oversized_input_is_refused_before_it_is_buffered() {
     )
     .await;
     expect_closed(&mut c).await;
-    let mut c = connect(&node).await;
-    roundtrip(
-        &mut c,
+    answered_then_closed(
+        &node,
         b"*5000\r\n",
         b"-ERR Protocol error: invalid multibulk length\r\n",
     )
     .await;
-    expect_closed(&mut c).await;
-    let mut c = connect(&node).await;
-    roundtrip(
-        &mut c,
+    answered_then_closed(
+        &node,
         &vec![b'a'; 70 * 1024],
         b"-ERR Protocol error: too big inline request\r\n",
     )
     .await;
-    expect_closed(&mut c).await;
     let mut c = connect(&node).await;
     let mut long_count = b"*".to_vec();
     long_count.extend(vec![b'1'; 70 * 1024]);
@@ -369,22 +365,18 @@ async fn requirepass_gates_commands_and_request_size() {
     roundtrip(&mut c, &cmd(&[b"AUTH", b"s3cret"]), b"+OK\r\n").await;
     roundtrip(&mut c, &cmd(&[b"GET", b"a"]), b"$-1\r\n").await;
     // Before AUTH, a client may not make the server buffer a large request.
-    let mut u = connect(&node).await;
-    roundtrip(
-        &mut u,
+    answered_then_closed(
+        &node,
         b"*20\r\n",
         b"-ERR Protocol error: invalid multibulk length\r\n",
     )
     .await;
-    expect_closed(&mut u).await;
-    let mut u = connect(&node).await;
-    roundtrip(
-        &mut u,
+    answered_then_closed(
+        &node,
         b"*2\r\n$4\r\nAUTH\r\n$100000\r\n",
         b"-ERR Protocol error: invalid bulk length\r\n",
     )
     .await;
-    expect_closed(&mut u).await;
     let mut h = connect(&node).await;
     let hello = cmd(&[b"HELLO", b"3", b"AUTH", b"default", b"s3cret"]);
     h.write_all(&hello).await.unwrap();
