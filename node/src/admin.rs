@@ -3,7 +3,6 @@
 
 use crate::server::Shared;
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use warp::http::StatusCode;
@@ -23,7 +22,7 @@ pub fn routes(
     });
     let healthz = warp::path("healthz").and(warp::path::end()).map(|| "ok\n");
     let readyz = warp::path("readyz").and(warp::path::end()).map(move || {
-        if shared.ready.load(Ordering::Acquire) {
+        if shared.is_ready() {
             warp::reply::with_status("ready\n", StatusCode::OK)
         } else {
             warp::reply::with_status("not ready\n", StatusCode::SERVICE_UNAVAILABLE)

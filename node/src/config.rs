@@ -118,6 +118,28 @@ pub struct Options {
     /// Log format: text or json.
     #[arg(long, env = "SHOAL_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Port on which plain clients get every key: commands for slots another node
+    /// owns are forwarded to it. 0 (the default) turns it off. The client port
+    /// answers MOVED/ASK instead, as Redis Cluster does.
+    #[arg(long, env = "SHOAL_FORWARD_PORT")]
+    pub forward_port: Option<u16>,
+    /// This node's name in the cluster topology (in Kubernetes, the pod name).
+    /// Setting a topology source below turns cluster mode on.
+    #[arg(long, env = "SHOAL_CLUSTER_NODE_NAME")]
+    pub cluster_node_name: Option<String>,
+    /// Topology file (YAML) to load and watch for changes.
+    #[arg(long, env = "SHOAL_CLUSTER_TOPOLOGY_FILE")]
+    pub cluster_topology_file: Option<PathBuf>,
+    /// ConfigMap holding the topology (key `topology.yaml`), watched through the
+    /// Kubernetes API from inside the cluster.
+    #[arg(long, env = "SHOAL_CLUSTER_TOPOLOGY_CONFIGMAP")]
+    pub cluster_topology_configmap: Option<String>,
+    /// Headless Service whose EndpointSlices list the peers (Kubernetes).
+    #[arg(long, env = "SHOAL_CLUSTER_PEER_SERVICE")]
+    pub cluster_peer_service: Option<String>,
+    /// Namespace of the ConfigMap and Service; the pod's own by default.
+    #[arg(long, env = "SHOAL_CLUSTER_NAMESPACE")]
+    pub cluster_namespace: Option<String>,
 }
 
 macro_rules! layer {
@@ -155,7 +177,13 @@ impl Options {
             threads,
             shards,
             shutdown_timeout,
-            log_format
+            log_format,
+            forward_port,
+            cluster_node_name,
+            cluster_topology_file,
+            cluster_topology_configmap,
+            cluster_peer_service,
+            cluster_namespace
         )
     }
 
@@ -348,7 +376,27 @@ pub struct Config {
     pub shutdown_timeout: u64,
     pub log_json: bool,
     pub config_file: Option<PathBuf>,
+    pub forward_port: u16,
+    /// Cluster mode, when a topology source is set.
+    pub cluster: Option<ClusterConfig>,
     pub settings: Settings,
+}
+
+/// Where a clustered node learns the topology, and who it is in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub node_name: String,
+    pub source: TopologySource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopologySource {
+    File(PathBuf),
+    Kubernetes {
+        config_map: String,
+        peer_service: Option<String>,
+        namespace: Option<String>,
+    },
 }
 
 /// One I/O thread per CPU but one, which is left to the kernel's network stack
@@ -371,6 +419,8 @@ impl Default for Config {
             shutdown_timeout: 10,
             log_json: false,
             config_file: None,
+            forward_port: 0,
+            cluster: None,
             settings: Settings::default(),
         }
     }
@@ -413,6 +463,46 @@ impl Config {
                 "text" => false,
                 _ => return Err(invalid("log-format", "must be text or json")),
             };
+        }
+        c.forward_port = o.forward_port.unwrap_or(0);
+        let source = match (o.cluster_topology_file, o.cluster_topology_configmap) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "cluster-topology-file",
+                    "set cluster-topology-file or cluster-topology-configmap, not both",
+                ))
+            }
+            (Some(f), None) => Some(TopologySource::File(f)),
+            (None, Some(config_map)) => Some(TopologySource::Kubernetes {
+                config_map,
+                peer_service: o.cluster_peer_service,
+                namespace: o.cluster_namespace,
+            }),
+            (None, None) => None,
+        };
+        c.cluster = match (source, o.cluster_node_name) {
+            (Some(source), Some(node_name)) if !node_name.is_empty() => {
+                Some(ClusterConfig { node_name, source })
+            }
+            (Some(_), _) => {
+                return Err(invalid(
+                    "cluster-node-name",
+                    "a clustered node needs its name in the topology",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "cluster-node-name",
+                    "set cluster-topology-file or cluster-topology-configmap too",
+                ))
+            }
+            (None, None) => None,
+        };
+        if c.forward_port != 0 && c.cluster.is_none() {
+            return Err(invalid(
+                "forward-port",
+                "only a clustered node forwards; set a topology source",
+            ));
         }
         let mut requirepass = o.requirepass;
         if let Some(path) = &o.requirepass_file {

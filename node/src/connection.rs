@@ -6,7 +6,8 @@
 //! through TCP instead of growing memory) and by `client-output-buffer-limit`.
 
 use crate::client::ClientInfo;
-use crate::cmd::{dispatch, Ctx, Session};
+use crate::cluster::link::{self, Forwarded};
+use crate::cmd::{dispatch, Ctx, Dispatched, Session};
 use crate::config::Settings;
 use crate::metrics::LocalStats;
 use crate::resp::request::Parsed;
@@ -27,6 +28,10 @@ const INITIAL: usize = 4 * 1024;
 const SHRINK_ABOVE: usize = 256 * 1024;
 /// How long a killed client's pending write may still take.
 const KILLED_WRITE_GRACE: Duration = Duration::from_secs(1);
+/// How long a forwarded command may wait for the owner's reply.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Forwarded commands awaiting replies before the batch's replies are written.
+const MAX_PENDING_FORWARDS: usize = 1024;
 
 /// Why the connection ended (for logs).
 #[derive(Debug)]
@@ -46,10 +51,14 @@ struct Conn<'s, S> {
     stream: S,
     client: Arc<ClientInfo>,
     stats: LocalStats,
+    /// Forwarded commands of this batch: where their reply goes in the output
+    /// (an offset in the reply buffer), and where it will arrive from.
+    pending: Vec<(usize, tokio::sync::oneshot::Receiver<Forwarded>)>,
 }
 
-/// Serves one client until it disconnects, quits or is killed.
-pub async fn serve<S>(shared: &Shared, stream: S, client: Arc<ClientInfo>)
+/// Serves one client until it disconnects, quits or is killed. `forwarding`:
+/// the client came in on the forwarding port.
+pub async fn serve<S>(shared: &Shared, stream: S, client: Arc<ClientInfo>, forwarding: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -58,12 +67,10 @@ where
         stream,
         stats: LocalStats::new(crate::cmd::table::all().len()),
         client: client.clone(),
+        pending: Vec::new(),
     };
-    let mut session = Session {
-        client,
-        authenticated: shared.settings.load().requirepass.is_none(),
-        close: false,
-    };
+    let authenticated = shared.settings.load().requirepass.is_none();
+    let mut session = Session::new(client, authenticated, forwarding);
     let end = conn.run(&mut session).await;
     conn.stats.flush(&shared.metrics);
     match end {
@@ -159,13 +166,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 Ok(Parsed::Request { consumed }) => {
                     let args = parser.args(&buf[start..]);
                     if !args.is_empty() {
-                        dispatch(&mut ctx, args);
+                        if let Dispatched::Forward { host, port, asking } = dispatch(&mut ctx, args)
+                        {
+                            let hello = link::Handshake {
+                                resp3: ctx.out.resp3(),
+                                password: ctx.settings.requirepass.clone(),
+                            };
+                            let rx = link::forward(&host, port, &hello, asking, args.iter());
+                            self.pending.push((ctx.out.len(), rx));
+                            self.shared.metrics.cluster.forwarded.inc();
+                        }
                     }
                     start += consumed;
                     if ctx.session.close || ctx.out.overflowed() {
                         break;
                     }
-                    if ctx.out.len() >= FLUSH_AT {
+                    if ctx.out.len() >= FLUSH_AT || self.pending.len() >= MAX_PENDING_FORWARDS {
+                        splice_forwarded(&mut self.pending, ctx.out, self.shared).await;
                         let (obuf, settings) = (&mut *ctx.out, ctx.settings.clone());
                         write_replies(
                             &mut self.stream,
@@ -202,6 +219,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         // client in one burst before sleeping: a load generator then wakes once
         // for many replies instead of once per connection.
         tokio::task::yield_now().await;
+        splice_forwarded(&mut self.pending, out, self.shared).await;
         write_replies(
             &mut self.stream,
             out,
@@ -216,6 +234,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             None => Ok(start),
         }
     }
+}
+
+/// Puts the replies of forwarded commands in their places among the local
+/// replies, waiting for each (bounded by [`FORWARD_TIMEOUT`]). A lost or slow
+/// peer yields an error reply for that command only.
+async fn splice_forwarded(
+    pending: &mut Vec<(usize, tokio::sync::oneshot::Receiver<Forwarded>)>,
+    out: &mut Reply,
+    shared: &Shared,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let local = out.buffer_mut().split();
+    let mut at = 0;
+    for (offset, rx) in pending.drain(..) {
+        out.raw(&local[at..offset]);
+        at = offset;
+        match tokio::time::timeout(FORWARD_TIMEOUT, rx).await {
+            Ok(Ok(Ok(reply))) => out.raw(&reply),
+            Ok(Ok(Err(why))) => {
+                shared.metrics.cluster.forward_errors.inc();
+                out.error(&format!("TRYAGAIN forwarding failed: {why}"));
+            }
+            Ok(Err(_)) => {
+                shared.metrics.cluster.forward_errors.inc();
+                out.error("TRYAGAIN forwarding failed: link to the owner lost");
+            }
+            Err(_) => {
+                shared.metrics.cluster.forward_errors.inc();
+                out.error("TRYAGAIN forwarding failed: the owner did not answer in time");
+            }
+        }
+    }
+    out.raw(&local[at..]);
 }
 
 /// Writes all pending replies, enforcing the output buffer limit: over the hard

@@ -2,7 +2,7 @@
 //! clock) and for embedding a node in another program.
 
 use crate::clock::Clock;
-use crate::cmd::{dispatch, Ctx, Session};
+use crate::cmd::{dispatch, Ctx, Dispatched, Session};
 use crate::config::Config;
 use crate::metrics::LocalStats;
 use crate::resp::{Args, Frame, Reply};
@@ -30,11 +30,7 @@ impl Harness {
         let client = shared.register_client(addr, addr);
         let authenticated = shared.settings.load().requirepass.is_none();
         Harness {
-            session: Session {
-                client,
-                authenticated,
-                close: false,
-            },
+            session: Session::new(client, authenticated, false),
             reply: Reply::new(),
             stats: LocalStats::new(crate::cmd::table::all().len()),
             shared,
@@ -58,7 +54,12 @@ impl Harness {
             stats: &mut self.stats,
             now: self.shared.clock.now_ms(),
         };
-        dispatch(&mut ctx, Args::new(&base, &spans));
+        if let Dispatched::Forward { host, port, .. } = dispatch(&mut ctx, Args::new(&base, &spans))
+        {
+            // No sockets here: say where it would have gone.
+            ctx.out
+                .error(&format!("ERR harness does not forward (to {host}:{port})"));
+        }
         self.stats.flush(&self.shared.metrics);
         let out = self.reply.buffer().to_vec();
         self.reply.clear();

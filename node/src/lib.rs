@@ -1,12 +1,14 @@
 //! Shoal's cache node: a Redis-protocol server over a sharded in-memory store.
 //!
 //! Layers, bottom up: [`store`] (keyspace, expiry, eviction), [`resp`] (protocol),
+//! [`cluster`] (slots, topology, routing, forwarding),
 //! [`cmd`] (one module per command), [`connection`] and [`server`] (I/O), [`admin`]
 //! (HTTP metrics and health).
 
 pub mod admin;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod connection;

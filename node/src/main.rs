@@ -24,11 +24,78 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
         wins over the file."
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
     /// YAML file of options (keys as the flags, e.g. `maxmemory-policy: allkeys-lru`).
     #[arg(long, env = "SHOAL_CONFIG")]
     config: Option<PathBuf>,
     #[command(flatten)]
     options: Options,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Start a cluster of separate node processes on 127.0.0.1 (or stop one with
+    /// --stop). Node i (primaries first, then replicas) gets client port
+    /// base-port+i, forwarding port base-port+1000+i and admin port
+    /// base-port+2000+i. Returns once every slot is served.
+    LocalCluster(LocalCluster),
+}
+
+#[derive(clap::Args)]
+struct LocalCluster {
+    #[arg(long, default_value_t = 3)]
+    shards: usize,
+    /// Replicas per shard.
+    #[arg(long, default_value_t = 0)]
+    replicas: usize,
+    #[arg(long, default_value_t = 7000)]
+    base_port: u16,
+    /// Directory for the topology file, pid files and logs.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Stop the cluster running in --dir.
+    #[arg(long)]
+    stop: bool,
+    /// Seconds to wait for every slot to be served.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Options for every node, after `--` (e.g. `-- --maxmemory 100mb`).
+    #[arg(last = true)]
+    node_options: Vec<String>,
+}
+
+fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
+    use shoal_node::cluster::local;
+    if a.stop {
+        let n = local::stop(&a.dir)?;
+        println!("stopped {n} nodes in {}", a.dir.display());
+        return Ok(());
+    }
+    let nodes = local::start(
+        a.shards,
+        a.replicas,
+        a.base_port,
+        &a.dir,
+        &a.node_options,
+        std::time::Duration::from_secs(a.timeout),
+    )?;
+    println!(
+        "local cluster up: {} shards, {} replicas each, every slot served",
+        a.shards, a.replicas
+    );
+    for n in &nodes {
+        println!(
+            "  {}  client 127.0.0.1:{}  forwarding :{}  admin http://127.0.0.1:{}/metrics",
+            n.name, n.port, n.forward_port, n.admin_port
+        );
+    }
+    println!(
+        "try: redis-cli -c -p {}    stop: shoal-node local-cluster --dir {} --stop",
+        a.base_port,
+        a.dir.display()
+    );
+    Ok(())
 }
 
 async fn terminated() -> anyhow::Result<&'static str> {
@@ -43,6 +110,9 @@ async fn terminated() -> anyhow::Result<&'static str> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Sub::LocalCluster(a)) = cli.command {
+        return local_cluster(a);
+    }
     let file = match &cli.config {
         Some(path) => Options::from_yaml_file(path)?,
         None => Options::default(),

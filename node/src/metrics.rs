@@ -7,8 +7,8 @@
 
 use prometheus::local::LocalHistogram;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::OnceLock;
 
@@ -39,6 +39,108 @@ pub struct Metrics {
     pub oom_rejections: IntCounter,
     pub protocol_errors: IntCounter,
     pub output_limit_disconnects: IntCounter,
+    pub cluster: ClusterMetrics,
+}
+
+/// Cluster metrics: what this node holds of the topology and how it routes.
+pub struct ClusterMetrics {
+    pub epoch: IntGauge,
+    /// Slots in each range, labelled with the range, its shard and its primary.
+    pub slot_ranges: IntGaugeVec,
+    /// Slots this node serves as a primary.
+    pub owned_slots: IntGauge,
+    pub peers: IntGauge,
+    pub forwarded: IntCounter,
+    pub forward_errors: IntCounter,
+    pub redirects: IntCounterVec,
+    pub refused_topologies: IntCounter,
+}
+
+impl ClusterMetrics {
+    fn new(r: &Registry) -> ClusterMetrics {
+        let m = ClusterMetrics {
+            epoch: IntGauge::new(
+                "shoal_cluster_topology_epoch",
+                "Epoch of the topology this node holds (0: none yet).",
+            )
+            .expect("valid metric"),
+            slot_ranges: IntGaugeVec::new(
+                Opts::new(
+                    "shoal_cluster_slot_range_slots",
+                    "Slots in each range of the topology, by range, owning shard and primary.",
+                ),
+                &["range", "shard", "primary"],
+            )
+            .expect("valid metric"),
+            owned_slots: IntGauge::new(
+                "shoal_cluster_owned_slots",
+                "Slots this node serves as a primary.",
+            )
+            .expect("valid metric"),
+            peers: IntGauge::new(
+                "shoal_cluster_peers",
+                "Ready peer nodes seen by discovery (-1: discovery has not reported).",
+            )
+            .expect("valid metric"),
+            forwarded: IntCounter::new(
+                "shoal_cluster_forwarded_commands_total",
+                "Commands forwarded to the owning node for plain clients.",
+            )
+            .expect("valid metric"),
+            forward_errors: IntCounter::new(
+                "shoal_cluster_forward_errors_total",
+                "Forwarded commands that failed (peer unreachable or too slow).",
+            )
+            .expect("valid metric"),
+            redirects: IntCounterVec::new(
+                Opts::new(
+                    "shoal_cluster_redirects_total",
+                    "MOVED and ASK redirections sent to cluster-aware clients, by type.",
+                ),
+                &["type"],
+            )
+            .expect("valid metric"),
+            refused_topologies: IntCounter::new(
+                "shoal_cluster_topologies_refused_total",
+                "Topology documents refused (older epoch, or conflicting).",
+            )
+            .expect("valid metric"),
+        };
+        m.peers.set(-1);
+        for c in [&m.forwarded, &m.forward_errors, &m.refused_topologies] {
+            r.register(Box::new(c.clone())).expect("unique metric");
+        }
+        for g in [&m.epoch, &m.owned_slots, &m.peers] {
+            r.register(Box::new(g.clone())).expect("unique metric");
+        }
+        r.register(Box::new(m.slot_ranges.clone()))
+            .expect("unique metric");
+        r.register(Box::new(m.redirects.clone()))
+            .expect("unique metric");
+        m
+    }
+
+    pub fn record_view(&self, view: &crate::cluster::View) {
+        self.epoch.set(view.epoch() as i64);
+        self.slot_ranges.reset();
+        let mut owned = 0;
+        for (i, shard) in view.topology.shards.iter().enumerate() {
+            for r in &shard.slots {
+                self.slot_ranges
+                    .with_label_values(&[&r.to_string(), &i.to_string(), &shard.primary.name])
+                    .set(r.len() as i64);
+                if view.me
+                    == Some(crate::cluster::topology::Me {
+                        shard: i,
+                        primary: true,
+                    })
+                {
+                    owned += r.len();
+                }
+            }
+        }
+        self.owned_slots.set(owned as i64);
+    }
 }
 
 /// Latency buckets from 10µs to 1s: in-memory commands are mostly microseconds.
@@ -139,6 +241,7 @@ impl Metrics {
                 "shoal_output_buffer_disconnects_total",
                 "Clients closed for exceeding the output buffer limit.",
             ),
+            cluster: ClusterMetrics::new(&registry),
             registry,
         };
         let r = &m.registry;

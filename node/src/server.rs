@@ -31,6 +31,8 @@ pub struct Shared {
     pub run_id: String,
     /// Accepting clients and serving; false while starting and shutting down.
     pub ready: AtomicBool,
+    /// Cluster membership; None for a standalone node, which owns every key.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl Shared {
@@ -42,7 +44,12 @@ impl Shared {
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("digit < 16"))
             .collect();
+        let cluster = config
+            .cluster
+            .as_ref()
+            .map(|c| crate::cluster::Cluster::new(c.node_name.clone()));
         Arc::new(Shared {
+            cluster,
             db,
             settings: ArcSwap::from_pointee(config.settings.clone()),
             metrics: Metrics::new(&names),
@@ -57,6 +64,12 @@ impl Shared {
 
     pub fn settings(&self) -> Arc<Settings> {
         self.settings.load_full()
+    }
+
+    /// Ready for traffic: serving, and in a cluster, holding a topology that
+    /// names this node with every slot owned.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && self.cluster.as_ref().is_none_or(|c| c.serving())
     }
 
     /// Installs new settings (CONFIG SET) and applies what must change at once:
@@ -126,8 +139,18 @@ pub struct Node {
     pub shared: Arc<Shared>,
     pub addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
+    /// The forwarding port's address, when it is on.
+    pub forward_addr: Option<SocketAddr>,
     stop: CancellationToken,
     done: tokio::task::JoinHandle<()>,
+}
+
+/// The sockets a node serves.
+pub struct Listeners {
+    pub client: TcpListener,
+    /// Plain clients' port: commands for other nodes' slots are forwarded.
+    pub forward: Option<TcpListener>,
+    pub admin: Option<TcpListener>,
 }
 
 /// Where accepted clients are served.
@@ -151,13 +174,21 @@ impl Node {
         } else {
             Some(TcpListener::bind((config.admin_bind.as_str(), config.admin_port)).await?)
         };
+        let forward = if config.forward_port == 0 {
+            None
+        } else {
+            Some(TcpListener::bind((config.bind.as_str(), config.forward_port)).await?)
+        };
         let threads = config.threads;
         let shared = Shared::new(config, Clock::Wall);
         Ok(Node::spawn(
             shared,
-            listener,
+            Listeners {
+                client: listener,
+                forward,
+                admin,
+            },
             Serving::Threads(threads),
-            admin,
         ))
     }
 
@@ -168,31 +199,52 @@ impl Node {
         listener: TcpListener,
         admin: Option<TcpListener>,
     ) -> Node {
-        Node::spawn(shared, listener, Serving::Local, admin)
+        Node::start_listeners(
+            shared,
+            Listeners {
+                client: listener,
+                forward: None,
+                admin,
+            },
+        )
     }
 
-    fn spawn(
-        shared: Arc<Shared>,
-        listener: TcpListener,
-        serving: Serving,
-        admin: Option<TcpListener>,
-    ) -> Node {
+    /// As [`Node::start_with`], with a forwarding port too.
+    pub fn start_listeners(shared: Arc<Shared>, listeners: Listeners) -> Node {
+        Node::spawn(shared, listeners, Serving::Local)
+    }
+
+    fn spawn(shared: Arc<Shared>, listeners: Listeners, serving: Serving) -> Node {
+        let Listeners {
+            client: listener,
+            forward,
+            admin,
+        } = listeners;
         let addr = listener
             .local_addr()
             .expect("bound listener has an address");
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+        let forward_addr = forward.as_ref().and_then(|l| l.local_addr().ok());
         let stop = CancellationToken::new();
+        crate::cluster::start_sources(&shared, &stop);
         if let Some(admin) = admin {
             let stopped = stop.clone();
             tokio::spawn(crate::admin::serve(shared.clone(), admin, async move {
                 stopped.cancelled().await
             }));
         }
-        let done = tokio::spawn(run(shared.clone(), listener, serving, stop.clone()));
+        let done = tokio::spawn(run(
+            shared.clone(),
+            listener,
+            forward,
+            serving,
+            stop.clone(),
+        ));
         Node {
             shared,
             addr,
             admin_addr,
+            forward_addr,
             stop,
             done,
         }
@@ -226,9 +278,20 @@ impl Cron {
     }
 }
 
+/// Accepts from `listener`, or never when there is none.
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn run(
     shared: Arc<Shared>,
     listener: TcpListener,
+    forward: Option<TcpListener>,
     serving: Serving,
     stop: CancellationToken,
 ) {
@@ -260,9 +323,14 @@ async fn run(
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    let Some(client) = admit(&shared, &tasks, stream, addr) else { continue };
+            accepted = async {
+                tokio::select! {
+                    r = listener.accept() => (r, false),
+                    r = accept(forward.as_ref()) => (r, true),
+                }
+            } => match accepted {
+                (Ok((stream, addr)), forwarding) => {
+                    let Some(client) = admit(&shared, &tasks, stream, addr, forwarding) else { continue };
                     if handoff.is_empty() {
                         tasks.spawn(serve_client(shared.clone(), client));
                     } else {
@@ -275,7 +343,7 @@ async fn run(
                         next += 1;
                     }
                 }
-                Err(e) => {
+                (Err(e), _) => {
                     // Typically EMFILE: back off instead of spinning.
                     warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -284,6 +352,7 @@ async fn run(
         }
     }
     drop(listener);
+    drop(forward);
     drop(handoff);
     shared.ready.store(false, Ordering::Release);
     info!(
@@ -311,6 +380,8 @@ async fn run(
 struct Admitted {
     stream: std::net::TcpStream,
     client: Arc<ClientInfo>,
+    /// Arrived on the forwarding port.
+    forwarding: bool,
 }
 
 /// Registers a new client, or refuses it when `maxclients` is reached.
@@ -319,6 +390,7 @@ fn admit(
     tasks: &TaskTracker,
     mut stream: tokio::net::TcpStream,
     addr: SocketAddr,
+    forwarding: bool,
 ) -> Option<Admitted> {
     let settings = shared.settings.load();
     if shared.clients.len() as u64 >= settings.maxclients {
@@ -342,7 +414,11 @@ fn admit(
         }
     };
     let client = shared.register_client(addr, laddr);
-    Some(Admitted { stream, client })
+    Some(Admitted {
+        stream,
+        client,
+        forwarding,
+    })
 }
 
 /// An I/O thread: serves the clients handed to it on its own runtime until the
@@ -376,7 +452,11 @@ fn io_thread(
 }
 
 async fn serve_client(shared: Arc<Shared>, admitted: Admitted) {
-    let Admitted { stream, client } = admitted;
+    let Admitted {
+        stream,
+        client,
+        forwarding,
+    } = admitted;
     // Unregisters on every exit, a panic included, so a failed connection never
     // keeps counting against maxclients.
     let _registered = Registered {
@@ -384,7 +464,7 @@ async fn serve_client(shared: Arc<Shared>, admitted: Admitted) {
         client: &client,
     };
     match tokio::net::TcpStream::from_std(stream) {
-        Ok(stream) => crate::connection::serve(&shared, stream, client.clone()).await,
+        Ok(stream) => crate::connection::serve(&shared, stream, client.clone(), forwarding).await,
         Err(e) => warn!(error = %e, "could not register a client socket"),
     }
 }

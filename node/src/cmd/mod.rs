@@ -4,6 +4,7 @@
 //! A handler validates all of its arguments before it writes anything, then writes
 //! its reply into [`Ctx::out`]; an `Err` becomes the error reply instead.
 
+pub mod cluster;
 pub mod hashes;
 pub mod keys;
 pub mod server;
@@ -113,6 +114,43 @@ pub struct Session {
     pub authenticated: bool,
     /// Close the connection once the replies so far are written (QUIT).
     pub close: bool,
+    /// In a cluster: forward commands for other nodes' slots (plain clients)
+    /// rather than answer MOVED/ASK (cluster-aware clients).
+    pub forwarding: bool,
+    /// The previous command was ASKING.
+    pub asking: bool,
+    /// READONLY was sent: the client accepts reads from replicas.
+    pub readonly: bool,
+}
+
+impl Session {
+    pub fn new(
+        client: Arc<crate::client::ClientInfo>,
+        authenticated: bool,
+        forwarding: bool,
+    ) -> Session {
+        Session {
+            client,
+            authenticated,
+            close: false,
+            forwarding,
+            asking: false,
+            readonly: false,
+        }
+    }
+}
+
+/// What became of a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Its reply (or error) is in the output buffer.
+    Done,
+    /// Another node owns its keys: the connection forwards it there.
+    Forward {
+        host: String,
+        port: u16,
+        asking: bool,
+    },
 }
 
 /// Everything a command needs while it runs.
@@ -214,21 +252,29 @@ fn unknown_command(args: Args<'_>) -> CmdError {
     }
 }
 
-/// Runs one request: resolves it, checks authentication and memory, executes it
-/// and records its latency. Replies (including errors) go to `ctx.out`.
-pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) {
+/// Runs one request: resolves it, checks authentication, routes it in a
+/// cluster, checks memory, executes it and records its latency. Replies
+/// (including errors) go to `ctx.out`, unless the request is to be forwarded.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
+    // ASKING holds for the one command that follows it.
+    let asking = std::mem::take(&mut ctx.session.asking);
     // As in Redis, unknown commands and arity errors are reported before NOAUTH.
     let id = match resolve(args) {
         Ok(id) => id,
         Err(e) => {
             ctx.out.error(&e.to_string());
-            return;
+            return Dispatched::Done;
         }
     };
     let spec = table::spec(id);
     if !ctx.session.authenticated && spec.flags & flags::NO_AUTH == 0 {
         ctx.out.error(&CmdError::NoAuth.to_string());
-        return;
+        return Dispatched::Done;
+    }
+    if ctx.shared.cluster.is_some() && spec.keys.0 > 0 {
+        if let Some(elsewhere) = route(ctx, spec, args, asking) {
+            return elsewhere;
+        }
     }
     // quanta reads the TSC: a few ns, where clock_gettime took 4% of a GET.
     let start = quanta::Instant::now();
@@ -253,6 +299,74 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) {
         .client
         .last_command
         .store(id, std::sync::atomic::Ordering::Relaxed);
+    Dispatched::Done
+}
+
+/// Decides where a keyed command runs in a cluster: None to run it here, or
+/// what became of it (an error or redirection written, or a forward).
+fn route(
+    ctx: &mut Ctx<'_>,
+    spec: &CommandSpec,
+    args: Args<'_>,
+    asking: bool,
+) -> Option<Dispatched> {
+    use crate::cluster::slot::common_slot;
+    use crate::cluster::topology::Presence;
+    use crate::cluster::Route;
+    let cluster = ctx.shared.cluster.as_ref()?;
+    let keys = || spec.key_positions(args.len()).map(|i| args.get(i));
+    let slot = match common_slot(keys()) {
+        Ok(Some(slot)) => slot,
+        Ok(None) => return None,
+        Err(e) => {
+            ctx.out.error(&e.to_string());
+            return Some(Dispatched::Done);
+        }
+    };
+    let view = cluster.load();
+    let Some(view) = view.as_ref() else {
+        ctx.out.error("CLUSTERDOWN Hash slot not served");
+        return Some(Dispatched::Done);
+    };
+    let (db, now) = (ctx.db(), ctx.now);
+    let presence = || {
+        let total = keys().count();
+        let here = keys().filter(|k| db.lock(k).peek(k, now).is_some()).count();
+        match here {
+            0 => Presence::None,
+            n if n == total => Presence::All,
+            _ => Presence::Some,
+        }
+    };
+    let (kind, slot, node) = match view.route(slot, asking, presence) {
+        Route::Local => return None,
+        Route::Down => {
+            ctx.out.error("CLUSTERDOWN Hash slot not served");
+            return Some(Dispatched::Done);
+        }
+        Route::TryAgain => {
+            ctx.out
+                .error("TRYAGAIN Multiple keys request during rehashing of slot");
+            return Some(Dispatched::Done);
+        }
+        Route::Moved(slot, node) => ("MOVED", slot, node),
+        Route::Ask(slot, node) => ("ASK", slot, node),
+    };
+    if ctx.session.forwarding {
+        return Some(Dispatched::Forward {
+            host: node.host.clone(),
+            port: node.port,
+            asking: kind == "ASK",
+        });
+    }
+    ctx.shared
+        .metrics
+        .cluster
+        .redirects
+        .with_label_values(&[if kind == "ASK" { "ask" } else { "moved" }])
+        .inc();
+    ctx.out.error(&format!("{kind} {slot} {}", node.endpoint()));
+    Some(Dispatched::Done)
 }
 
 /// Evicts before a command that may grow memory, or refuses it with -OOM, as Redis

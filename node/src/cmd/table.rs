@@ -3,7 +3,7 @@
 //! them against a real redis-server), plus the handler of each command.
 
 use super::flags::*;
-use super::{hashes, keys, server, strings, Handler};
+use super::{cluster, hashes, keys, server, strings, Handler};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -216,6 +216,20 @@ pub static TABLE: &[CommandSpec] = &[
         c!("config|set", -4, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "2.0.0", "Set configuration parameters to the given values", s::config::set),
         c!("config|help", 2, LOADING | STALE, (0, 0, 0), "slow", "server", "5.0.0", "Show helpful text about the different subcommands", s::config::help),
     ]),
+    container!("cluster", -2, 0, "slow", "cluster", "3.0.0", "A container for cluster commands", None, &[
+        c!("cluster|shards", 2, STALE, (0, 0, 0), "slow", "cluster", "7.0.0", "Get array of cluster slots to node mappings", cluster::topology::shards),
+        c!("cluster|slots", 2, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Get array of Cluster slot to node mappings", cluster::topology::slots),
+        c!("cluster|nodes", 2, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Get Cluster config for the node", cluster::topology::nodes),
+        c!("cluster|info", 2, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Provides info about Redis Cluster node state", cluster::info::info),
+        c!("cluster|myid", 2, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Return the node id", cluster::info::myid),
+        c!("cluster|keyslot", 3, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Returns the hash slot of the specified key", cluster::keys::keyslot),
+        c!("cluster|countkeysinslot", 3, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Return the number of local keys in the specified hash slot", cluster::keys::countkeysinslot),
+        c!("cluster|getkeysinslot", 4, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Return local key names in the specified hash slot", cluster::keys::getkeysinslot),
+        c!("cluster|help", 2, LOADING | STALE, (0, 0, 0), "slow", "cluster", "5.0.0", "Show helpful text about the different subcommands", cluster::help),
+    ]),
+    c!("readonly", 1, CONN, (0, 0, 0), "fast connection", "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", cluster::conn::readonly),
+    c!("readwrite", 1, CONN, (0, 0, 0), "fast connection", "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node", cluster::conn::readwrite),
+    c!("asking", 1, FAST, (0, 0, 0), "fast connection", "cluster", "3.0.0", "Sent by cluster clients after an -ASK redirect", cluster::conn::asking),
     container!("memory", -2, 0, "slow", "server", "4.0.0", "A container for memory diagnostics commands", None, &[
         c!("memory|usage", -3, READONLY, (2, 2, 1), "read slow", "server", "4.0.0", "Estimate the memory usage of a key", s::memory::usage),
         c!("memory|help", 2, LOADING | STALE, (0, 0, 0), "slow", "server", "4.0.0", "Show helpful text about the different subcommands", s::memory::help),

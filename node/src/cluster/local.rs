@@ -1,0 +1,297 @@
+//! `shoal-node local-cluster`: a whole cluster of separate node processes on
+//! 127.0.0.1, for laptops and tests. It writes the topology file the nodes
+//! watch and one pid file per node, starts the nodes, and returns once every
+//! slot is served; `--stop` stops them.
+//!
+//! Ports, for node `i` (primaries first, shard by shard, then replicas):
+//! client `base + i`, forwarding `base + 1000 + i`, admin `base + 2000 + i`.
+
+use super::topology::{NodeAddr, Topology};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const FORWARD_OFFSET: u16 = 1000;
+pub const ADMIN_OFFSET: u16 = 2000;
+/// The topology file's name in the cluster directory.
+pub const TOPOLOGY_FILE: &str = "topology.yaml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a cluster is already running in {0} (pid {1}); stop it with --stop")]
+    Running(PathBuf, i32),
+    #[error("node {name} exited during startup; its log is {log}")]
+    Died { name: String, log: PathBuf },
+    #[error("the cluster did not serve every slot within {0:?}; logs are in {1}")]
+    Timeout(Duration, PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
+    move |source| LocalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One node of a local cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalNode {
+    pub name: String,
+    pub port: u16,
+    pub forward_port: u16,
+    pub admin_port: u16,
+}
+
+/// The nodes and topology of a local cluster: pure, so the layout is tested
+/// without starting anything.
+pub fn plan(
+    shards: usize,
+    replicas: usize,
+    base_port: u16,
+) -> Result<(Topology, Vec<LocalNode>), LocalError> {
+    if shards == 0 || shards > 1000 {
+        return Err(LocalError::Invalid(
+            "--shards must be between 1 and 1000".into(),
+        ));
+    }
+    let per_shard = replicas + 1;
+    let count = shards * per_shard;
+    if count > usize::from(FORWARD_OFFSET) {
+        return Err(LocalError::Invalid(format!(
+            "{count} nodes do not fit: at most {FORWARD_OFFSET}"
+        )));
+    }
+    let last = u32::from(base_port) + u32::from(ADMIN_OFFSET) + count as u32 - 1;
+    if base_port < 1024 || last > 65535 {
+        return Err(LocalError::Invalid(format!(
+            "--base-port {base_port} puts ports outside 1024-65535 (admin ports reach {last})"
+        )));
+    }
+    let index = |s: usize, r: usize| {
+        if r == 0 {
+            s
+        } else {
+            shards + s * replicas + (r - 1)
+        }
+    };
+    let node = |i: usize| {
+        let port = base_port + i as u16;
+        LocalNode {
+            name: format!("node-{port}"),
+            port,
+            forward_port: port + FORWARD_OFFSET,
+            admin_port: port + ADMIN_OFFSET,
+        }
+    };
+    let topology = Topology::even(1, shards, replicas, |s, r| {
+        let n = node(index(s, r));
+        NodeAddr {
+            name: n.name,
+            host: "127.0.0.1".into(),
+            port: n.port,
+        }
+    });
+    Ok((topology, (0..count).map(node).collect()))
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a watcher
+/// never reads half a document.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), LocalError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn pid_file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.pid"))
+}
+
+/// Pids recorded in `dir` whose process is still a shoal-node.
+fn running(dir: &Path) -> Vec<(PathBuf, i32)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pid"))
+        .filter_map(|p| {
+            let pid = std::fs::read_to_string(&p).ok()?.trim().parse().ok()?;
+            Some((p, pid))
+        })
+        .filter(|&(_, pid)| is_shoal(pid))
+        .collect()
+}
+
+/// Whether `pid` is alive and runs shoal-node (a pid may have been reused).
+fn is_shoal(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("shoal-node"))
+        .unwrap_or(false)
+}
+
+/// Starts a local cluster in `dir` and waits until it serves every slot.
+/// `extra` options are passed to every node.
+pub fn start(
+    shards: usize,
+    replicas: usize,
+    base_port: u16,
+    dir: &Path,
+    extra: &[String],
+    timeout: Duration,
+) -> Result<Vec<LocalNode>, LocalError> {
+    let (topology, nodes) = plan(shards, replicas, base_port)?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let dir = dir.canonicalize().map_err(io(dir))?;
+    if let Some((_, pid)) = running(&dir).first() {
+        return Err(LocalError::Running(dir, *pid));
+    }
+    let topology_path = dir.join(TOPOLOGY_FILE);
+    write_atomically(&topology_path, &topology.to_yaml())?;
+    let exe = std::env::current_exe().map_err(io(Path::new("current executable")))?;
+    let mut children = Vec::new();
+    for n in &nodes {
+        let log = dir.join(format!("{}.log", n.name));
+        let out = std::fs::File::create(&log).map_err(io(&log))?;
+        let err = out.try_clone().map_err(io(&log))?;
+        let mut cmd = Command::new(&exe);
+        cmd.args(["--bind", "127.0.0.1", "--admin-bind", "127.0.0.1"])
+            .args(["--port", &n.port.to_string()])
+            .args(["--forward-port", &n.forward_port.to_string()])
+            .args(["--admin-port", &n.admin_port.to_string()])
+            .args(["--cluster-node-name", &n.name])
+            .arg("--cluster-topology-file")
+            .arg(&topology_path)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        // Own process group: the nodes outlive this command and a Ctrl-C in its
+        // terminal.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().map_err(io(&exe))?;
+        let pid_path = pid_file(&dir, &n.name);
+        std::fs::write(&pid_path, format!("{}\n", child.id())).map_err(io(&pid_path))?;
+        children.push((n.clone(), child, log));
+    }
+    let deadline = Instant::now() + timeout;
+    for (n, child, log) in &mut children {
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                let _ = stop(&dir);
+                return Err(LocalError::Died {
+                    name: n.name.clone(),
+                    log: log.clone(),
+                });
+            }
+            if cluster_ok(n.port) {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = stop(&dir);
+                return Err(LocalError::Timeout(timeout, dir));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(nodes)
+}
+
+/// Whether the node on `port` reports `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    let ask = || -> std::io::Result<bool> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+        s.set_read_timeout(Some(Duration::from_millis(500)))?;
+        s.write_all(b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n")?;
+        let mut buf = vec![0u8; 4096];
+        let mut got = 0;
+        while got < buf.len() {
+            let n = s.read(&mut buf[got..])?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+            if buf[..got].windows(18).any(|w| w == b"cluster_state:ok\r\n") {
+                return Ok(true);
+            }
+            if buf[..got].ends_with(b"\r\n\r\n") || buf[0] == b'-' {
+                break;
+            }
+        }
+        Ok(false)
+    };
+    ask().unwrap_or(false)
+}
+
+/// Stops every node recorded in `dir` (SIGTERM, then SIGKILL after 10 s) and
+/// removes their pid files. Returns how many were running.
+pub fn stop(dir: &Path) -> Result<usize, LocalError> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    if !dir.is_dir() {
+        return Err(LocalError::Invalid(format!(
+            "{} is not a cluster directory",
+            dir.display()
+        )));
+    }
+    let nodes = running(dir);
+    for &(_, pid) in &nodes {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nodes.iter().any(|&(_, pid)| is_shoal(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for &(_, pid) in &nodes {
+        if is_shoal(pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    // Every pid file goes, stale ones too.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for p in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if p.extension().is_some_and(|x| x == "pid") {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    Ok(nodes.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_and_names_follow_the_documented_layout() {
+        let (t, nodes) = plan(3, 1, 7000).unwrap();
+        assert_eq!(nodes.len(), 6);
+        assert_eq!(
+            nodes[4],
+            LocalNode {
+                name: "node-7004".into(),
+                port: 7004,
+                forward_port: 8004,
+                admin_port: 9004,
+            }
+        );
+        assert_eq!(t.shards[0].primary.port, 7000);
+        assert_eq!(t.shards[2].primary.port, 7002);
+        assert_eq!(t.shards[0].replicas[0].port, 7003);
+        assert_eq!(t.shards[2].replicas[0].port, 7005);
+        t.check().unwrap();
+        assert!(plan(0, 0, 7000).is_err());
+        assert!(plan(3, 0, 64000).is_err());
+        assert!(plan(3, 0, 80).is_err());
+    }
+}

@@ -1,0 +1,55 @@
+//! CLUSTER KEYSLOT, COUNTKEYSINSLOT and GETKEYSINSLOT.
+//!
+//! The keyspace has no per-slot index, so the last two scan it: O(keys), fine
+//! for inspection, and documented as such.
+
+use crate::cluster::slot::{key_slot, SLOTS};
+use crate::cmd::{CmdError, Ctx};
+use crate::resp::Args;
+use crate::util::num::parse_i64;
+
+pub fn keyslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    super::cluster(ctx)?;
+    ctx.out.int(i64::from(key_slot(args.get(2))));
+    Ok(())
+}
+
+fn slot_arg(arg: &[u8]) -> Result<u16, CmdError> {
+    match parse_i64(arg) {
+        Some(n) if (0..i64::from(SLOTS)).contains(&n) => Ok(n as u16),
+        _ => Err(CmdError::err("Invalid slot")),
+    }
+}
+
+pub fn countkeysinslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    super::cluster(ctx)?;
+    let slot = slot_arg(args.get(2))?;
+    let mut n = 0i64;
+    ctx.db().for_each(ctx.now, |e| {
+        if key_slot(e.key()) == slot {
+            n += 1;
+        }
+    });
+    ctx.out.int(n);
+    Ok(())
+}
+
+pub fn getkeysinslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    super::cluster(ctx)?;
+    let slot = slot_arg(args.get(2))?;
+    let count = match parse_i64(args.get(3)) {
+        Some(n) if n >= 0 => n as usize,
+        _ => return Err(CmdError::err("Invalid number of keys")),
+    };
+    let mut keys = Vec::new();
+    ctx.db().for_each(ctx.now, |e| {
+        if keys.len() < count && key_slot(e.key()) == slot {
+            keys.push(e.key().to_vec());
+        }
+    });
+    ctx.out.array(keys.len());
+    for k in &keys {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
