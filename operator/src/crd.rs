@@ -31,6 +31,12 @@ pub const RESERVED_CONFIG: &[&str] = &[
     "maxmemory",
     "maxmemory-policy",
     "log-format",
+    "forward-port",
+    "cluster-node-name",
+    "cluster-topology-file",
+    "cluster-topology-configmap",
+    "cluster-peer-service",
+    "cluster-namespace",
 ];
 
 /// A sharded, replicated Redis-protocol cache.
@@ -139,7 +145,7 @@ pub struct CacheClusterSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     // Key lookups rather than iterating the map, so the API server's CEL cost
     // estimate stays constant.
-    #[x_kube(validation = Rule::new("!('bind' in self) && !('port' in self) && !('admin-bind' in self) && !('admin-port' in self) && !('requirepass' in self) && !('requirepass-file' in self) && !('maxmemory' in self) && !('maxmemory-policy' in self) && !('log-format' in self)").message("config may not set bind, port, admin-bind, admin-port, requirepass, requirepass-file, maxmemory, maxmemory-policy or log-format: the operator sets them"))]
+    #[x_kube(validation = Rule::new("!('bind' in self) && !('port' in self) && !('admin-bind' in self) && !('admin-port' in self) && !('requirepass' in self) && !('requirepass-file' in self) && !('maxmemory' in self) && !('maxmemory-policy' in self) && !('log-format' in self) && !('forward-port' in self) && !('cluster-node-name' in self) && !('cluster-topology-file' in self) && !('cluster-topology-configmap' in self) && !('cluster-peer-service' in self) && !('cluster-namespace' in self)").message("config may not set bind, port, admin-bind, admin-port, requirepass, requirepass-file, maxmemory, maxmemory-policy, log-format, forward-port or cluster-*: the operator sets them"))]
     pub config: BTreeMap<String, String>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]

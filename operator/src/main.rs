@@ -125,8 +125,8 @@ fn render_file(file: &PathBuf, namespace: &str, service_monitor_api: bool) -> an
             cc.metadata.namespace = Some(namespace.to_string());
         }
         let inputs = Inputs {
-            existing_password: None,
             service_monitor_api,
+            ..Inputs::default()
         };
         let desired = render::desired(&cc, &inputs).map_err(|e| {
             anyhow::anyhow!("{}: {e}", cc.metadata.name.clone().unwrap_or_default())

@@ -8,7 +8,7 @@ use crate::metrics::Metrics;
 use crate::render::{self, Desired, Inputs, Names};
 use crate::status::{self, Observed};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -94,6 +94,7 @@ pub async fn reconcile(cc: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Actio
                 stateful_sets: None,
                 error: Some((e.metric_label(), e.to_string())),
                 auth_secret: auth_secret_name(&cc),
+                epoch: None,
             };
             let status = status::compute(&cc, &observed, now());
             if let Err(pe) = patch_status(&ctx.client, &cc, &status).await {
@@ -163,6 +164,7 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
             stateful_sets: Some(&sets),
             error: None,
             auth_secret: auth_secret_name(cc),
+            epoch: None,
         };
         let status = status::compute(cc, &observed, now());
         patch_status(client, cc, &status).await?;
@@ -191,6 +193,7 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
         stateful_sets: Some(&sets),
         error: None,
         auth_secret: auth_secret_name(cc),
+        epoch: Some(desired.topology.epoch),
     };
     let status = status::compute(cc, &observed, now());
     let old_phase = cc.status.as_ref().and_then(|s| s.phase);
@@ -271,6 +274,17 @@ async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inp
             }
         }
     }
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    let topology_name = Names(&cc.name_any()).topology_config_map();
+    if let Some(cm) = configmaps.get_opt(&topology_name).await? {
+        // An unreadable document is replaced; its epoch is lost, but status
+        // still holds the last one published, and the next is above it.
+        inputs.published_topology = cm
+            .data
+            .as_ref()
+            .and_then(|d| d.get(crate::topology::TOPOLOGY_KEY))
+            .and_then(|text| shoal_node::cluster::Topology::parse(text).ok());
+    }
     if cc.spec.metrics.service_monitor.enabled {
         inputs.service_monitor_api = match client
             .list_api_group_resources("monitoring.coreos.com/v1")
@@ -322,6 +336,8 @@ async fn apply_all(client: &Client, ns: &str, d: &Desired) -> Result<(), Error> 
         apply(client, ns, s).await?;
     }
     apply(client, ns, &d.config_map).await?;
+    // Before the pods: a node is ready only once it holds a topology.
+    apply(client, ns, &d.topology_config_map).await?;
     apply(client, ns, &d.headless_service).await?;
     apply(client, ns, &d.client_service).await?;
     for s in &d.stateful_sets {

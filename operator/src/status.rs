@@ -3,7 +3,7 @@
 
 use crate::crd::{CacheCluster, CacheClusterStatus, Phase, ShardStatus};
 use crate::render::Names;
-use crate::topology::{format_range, slot_range};
+use crate::topology::shard_slots;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
@@ -17,6 +17,9 @@ pub struct Observed<'a> {
     pub error: Option<(&'a str, String)>,
     /// The Secret holding the password, when auth is on.
     pub auth_secret: Option<String>,
+    /// The epoch of the topology just published; None when none was, in which
+    /// case the last reported epoch stays.
+    pub epoch: Option<u64>,
 }
 
 fn condition(type_: &str, ok: bool, reason: &str, message: String) -> Condition {
@@ -67,7 +70,7 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
                 index: i,
                 stateful_set: sts_name,
                 primary: names.shard_primary(i),
-                slots: format_range(slot_range(i as u32, shards as u32)),
+                slots: shard_slots(i, shards),
                 replicas: per_shard,
                 ready_replicas: prev.map_or(0, |p| p.ready_replicas),
             });
@@ -98,7 +101,7 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
             index: i,
             stateful_set: sts_name,
             primary: names.shard_primary(i),
-            slots: format_range(slot_range(i as u32, shards as u32)),
+            slots: shard_slots(i, shards),
             replicas: per_shard,
             ready_replicas: ready,
         });
@@ -173,14 +176,11 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
         .map(|c| stamp(c, &previous.conditions, &now, generation))
         .collect();
 
-    // The topology version grows whenever slot ownership changes.
-    let epoch = if previous.epoch == 0 {
-        1
-    } else if previous.shards.len() != shard_status.len() {
-        previous.epoch + 1
-    } else {
-        previous.epoch
-    };
+    // The topology module decides epochs; status reports the published one.
+    let epoch = observed
+        .epoch
+        .map_or(previous.epoch, |e| e as i64)
+        .max(previous.epoch);
 
     CacheClusterStatus {
         phase: Some(phase),
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(cond(&s, "Available").status, "False");
         assert_eq!(cond(&s, "Progressing").status, "True");
         assert_eq!(cond(&s, "Degraded").status, "False");
-        assert_eq!(s.epoch, 1);
+        assert_eq!(s.epoch, 0, "no topology published yet");
         assert_eq!(s.observed_generation, Some(3));
         assert_eq!(s.shards[1].slots, "5462-10922");
         assert_eq!(s.shards[2].primary, "cache-shard-2-0");
@@ -338,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn transition_times_move_only_on_change_and_epoch_tracks_shards() {
+    fn transition_times_move_only_on_change_and_epoch_follows_the_published_one() {
         let mut cc = cluster(1, 0);
         let first = compute(&cc, &Observed::default(), now());
         cc.status = Some(first.clone());
@@ -355,10 +355,19 @@ mod tests {
             later.clone(),
         );
         assert_eq!(cond(&changed, "Available").last_transition_time, later);
-        assert_eq!(changed.epoch, 1);
+        let published = Observed {
+            epoch: Some(2),
+            ..Observed::default()
+        };
+        let changed = compute(&cc, &published, later.clone());
+        assert_eq!(changed.epoch, 2);
         cc.status = Some(changed);
-        cc.spec.shards = 2;
-        let grown = compute(&cc, &Observed::default(), later);
-        assert_eq!(grown.epoch, 2);
+        let kept = compute(&cc, &Observed::default(), later.clone());
+        assert_eq!(kept.epoch, 2, "a failed reconcile keeps the epoch");
+        let stale = Observed {
+            epoch: Some(1),
+            ..Observed::default()
+        };
+        assert_eq!(compute(&cc, &stale, later).epoch, 2, "never backwards");
     }
 }

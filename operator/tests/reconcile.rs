@@ -371,3 +371,82 @@ async fn invalid_specs_are_reported_not_applied() {
         .contains("nosuchsetting"));
     assert!(api.get(&format!("{NS}/configmaps/cache-config")).is_none());
 }
+
+fn published_topology(api: &FakeApi) -> shoal_node::cluster::Topology {
+    let cm = api
+        .get(&format!("{NS}/configmaps/cache-topology"))
+        .expect("topology ConfigMap applied");
+    shoal_node::cluster::Topology::parse(cm["data"]["topology.yaml"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_topology_is_published_and_its_epoch_moves_only_on_change() {
+    let (api, ctx) = setup(json!({"shards": 2, "replicasPerShard": 1}));
+    run(&api, &ctx).await.unwrap();
+    let t = published_topology(&api);
+    assert_eq!(t.epoch, 1);
+    assert_eq!(status(&api)["epoch"], 1);
+    assert_eq!(t.shards[1].primary.name, "cache-shard-1-0");
+    assert_eq!(
+        t.shards[1].primary.host,
+        "cache-shard-1-0.cache-nodes.apps.svc"
+    );
+    assert_eq!(t.shards[1].replicas[0].name, "cache-shard-1-1");
+    // Applied before the StatefulSets: nodes are ready only once they hold it.
+    let reqs = api.0.lock().unwrap().requests.clone();
+    let pos = |frag: &str| reqs.iter().position(|r| r.contains(frag)).unwrap();
+    assert!(pos("configmaps/cache-topology") < pos("statefulsets/cache-shard-0"));
+
+    // Nothing changed: same document, same epoch.
+    make_ready(&api, 2, 2);
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(published_topology(&api), t);
+
+    set_spec(&api, json!({"shards": 3, "replicasPerShard": 1}));
+    run(&api, &ctx).await.unwrap();
+    let grown = published_topology(&api);
+    assert_eq!(grown.epoch, 2);
+    assert_eq!(grown.shards.len(), 3);
+    assert_eq!(status(&api)["epoch"], 2);
+    assert_eq!(status(&api)["shards"][2]["slots"], "10923-16383");
+
+    // A ConfigMap lost or replaced behind the operator's back never makes the
+    // epoch go backwards: status remembers the last one published.
+    api.0
+        .lock()
+        .unwrap()
+        .objects
+        .remove(&format!("{NS}/configmaps/cache-topology"));
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(published_topology(&api).epoch, 3);
+}
+
+#[tokio::test]
+async fn nodes_are_configured_to_find_the_topology_and_plain_clients_are_forwarded() {
+    let (api, ctx) = setup(json!({"shards": 1}));
+    run(&api, &ctx).await.unwrap();
+    let cm = api.get(&format!("{NS}/configmaps/cache-config")).unwrap();
+    let conf: serde_yaml::Value =
+        serde_yaml::from_str(cm["data"]["shoal.yaml"].as_str().unwrap()).unwrap();
+    assert_eq!(conf["cluster-topology-configmap"], "cache-topology");
+    assert_eq!(conf["cluster-peer-service"], "cache-nodes");
+    assert_eq!(conf["forward-port"], 6380);
+    let sts = api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .unwrap();
+    let env = &sts["spec"]["template"]["spec"]["containers"][0]["env"];
+    let node_name = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "SHOAL_CLUSTER_NODE_NAME")
+        .unwrap();
+    assert_eq!(
+        node_name["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
+    let svc = api.get(&format!("{NS}/services/cache")).unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "forward");
+    let headless = api.get(&format!("{NS}/services/cache-nodes")).unwrap();
+    assert_eq!(headless["spec"]["ports"][0]["targetPort"], "redis");
+}

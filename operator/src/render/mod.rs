@@ -27,8 +27,11 @@ pub use monitoring::service_monitor_resource;
 pub use secret::{generate_password, PASSWORD_KEY};
 pub use statefulset::{config_file, max_memory_bytes};
 
-/// The client (RESP) and admin (HTTP: metrics, health) ports of every node.
+/// The client (RESP; cluster-aware clients, MOVED/ASK), forwarding (RESP; plain
+/// clients, every key answered) and admin (HTTP: metrics, health) ports of
+/// every node.
 pub const CLIENT_PORT: i32 = 6379;
+pub const FORWARD_PORT: i32 = 6380;
 pub const ADMIN_PORT: i32 = 9379;
 /// Where the node finds its configuration and secrets.
 pub const CONFIG_DIR: &str = "/etc/shoal";
@@ -41,6 +44,8 @@ pub struct Inputs {
     pub existing_password: Option<String>,
     /// Whether the monitoring.coreos.com/v1 ServiceMonitor API is served.
     pub service_monitor_api: bool,
+    /// The topology published now, if any (its epoch is the base of the next).
+    pub published_topology: Option<shoal_node::cluster::Topology>,
 }
 
 /// Why a spec cannot be rendered.
@@ -63,6 +68,9 @@ pub struct Desired {
     /// Present when auth is enabled without a user-named Secret.
     pub auth_secret: Option<Secret>,
     pub config_map: ConfigMap,
+    /// The topology document nodes watch, and the ConfigMap carrying it.
+    pub topology: shoal_node::cluster::Topology,
+    pub topology_config_map: ConfigMap,
     pub headless_service: Service,
     pub client_service: Service,
     pub stateful_sets: Vec<StatefulSet>,
@@ -84,6 +92,7 @@ impl Desired {
         ];
         out.extend(self.auth_secret.iter().map(v));
         out.push(v(&self.config_map));
+        out.push(v(&self.topology_config_map));
         out.push(v(&self.headless_service));
         out.push(v(&self.client_service));
         out.extend(self.stateful_sets.iter().map(v));
@@ -215,6 +224,22 @@ pub fn desired(cc: &CacheCluster, inputs: &Inputs) -> Result<Desired, RenderErro
     };
     let auth_secret = secret::auth_secret(&ctx, inputs);
     let config_map = statefulset::config_map(&ctx)?;
+    let reported = cc.status.as_ref().map_or(0, |s| s.epoch.max(0) as u64);
+    let epoch = crate::topology::next_epoch(
+        cc,
+        &ctx.namespace,
+        inputs.published_topology.as_ref(),
+        reported,
+    );
+    let topology = crate::topology::document(cc, &ctx.namespace, epoch);
+    let topology_config_map = ConfigMap {
+        metadata: ctx.meta(ctx.names().topology_config_map()),
+        data: Some(BTreeMap::from([(
+            crate::topology::TOPOLOGY_KEY.to_string(),
+            topology.to_yaml(),
+        )])),
+        ..ConfigMap::default()
+    };
     let stateful_sets = (0..cc.spec.shards)
         .map(|i| statefulset::stateful_set(&ctx, i, &config_map))
         .collect::<Result<_, _>>()?;
@@ -224,6 +249,8 @@ pub fn desired(cc: &CacheCluster, inputs: &Inputs) -> Result<Desired, RenderErro
         role_binding: rbac::role_binding(&ctx),
         auth_secret,
         config_map,
+        topology,
+        topology_config_map,
         headless_service: services::headless(&ctx),
         client_service: services::client(&ctx),
         stateful_sets,

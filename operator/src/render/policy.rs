@@ -1,7 +1,7 @@
 //! Disruption budgets (one per shard, so maintenance never takes a whole shard)
 //! and the optional NetworkPolicy.
 
-use super::{selector_labels, shard_selector_labels, Ctx, ADMIN_PORT, CLIENT_PORT};
+use super::{selector_labels, shard_selector_labels, Ctx, ADMIN_PORT, CLIENT_PORT, FORWARD_PORT};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
@@ -71,7 +71,7 @@ pub(super) fn network_policy(ctx: &Ctx<'_>) -> Option<NetworkPolicy> {
     let mut rules = vec![
         NetworkPolicyIngressRule {
             from: Some(clients),
-            ports: Some(vec![tcp(CLIENT_PORT)]),
+            ports: Some(vec![tcp(CLIENT_PORT), tcp(FORWARD_PORT)]),
         },
         NetworkPolicyIngressRule {
             from: Some(vec![pods(selector_labels(&ctx.name))]),

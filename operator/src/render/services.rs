@@ -38,7 +38,7 @@ pub(super) fn headless(ctx: &Ctx<'_>) -> Service {
     }
 }
 
-/// Where clients connect: any ready node answers (forwarding or redirecting).
+/// Where clients connect: any ready node answers every key (it forwards).
 pub(super) fn client(ctx: &Ctx<'_>) -> Service {
     let s = &ctx.cc.spec.service;
     let mut meta = ctx.meta(ctx.names().client_service());
@@ -50,7 +50,10 @@ pub(super) fn client(ctx: &Ctx<'_>) -> Service {
         spec: Some(ServiceSpec {
             type_: Some(s.type_.as_str().into()),
             selector: Some(selector_labels(&ctx.name)),
-            ports: Some(vec![port("redis", s.port, "redis")]),
+            // Plain clients come through here, so every key answers from any
+            // pod: the forwarding port. Cluster-aware clients learn the pods'
+            // client ports from CLUSTER SLOTS and talk to owners directly.
+            ports: Some(vec![port("redis", s.port, "forward")]),
             ..ServiceSpec::default()
         }),
         ..Service::default()

@@ -3,7 +3,7 @@
 
 use super::{
     quantity, shard_selector_labels, Ctx, RenderError, ADMIN_PORT, CLIENT_PORT, CONFIG_DIR,
-    LABEL_SHARD,
+    FORWARD_PORT, LABEL_SHARD,
 };
 use crate::crd::CacheCluster;
 use k8s_openapi::api::apps::v1::{
@@ -79,6 +79,17 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
     put("port", CLIENT_PORT.into());
     put("admin-bind", "0.0.0.0".into());
     put("admin-port", ADMIN_PORT.into());
+    put("forward-port", FORWARD_PORT.into());
+    // The node's own name comes from the pod (SHOAL_CLUSTER_NODE_NAME).
+    let name = cc.metadata.name.clone().unwrap_or_default();
+    put(
+        "cluster-topology-configmap",
+        super::Names(&name).topology_config_map().into(),
+    );
+    put(
+        "cluster-peer-service",
+        super::Names(&name).headless_service().into(),
+    );
     put("log-format", "json".into());
     if let Some(b) = max_memory_bytes(cc) {
         put("maxmemory", b.into());
@@ -101,6 +112,7 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
         .map_err(|e| RenderError::InvalidSpec(format!("config: {e}")))?;
     let mut check = options;
     check.requirepass_file = None; // The file exists only inside the pod.
+    check.cluster_node_name = Some("pod".into()); // Set from the pod's name.
     shoal_node::config::Config::from_options(check)
         .map_err(|e| RenderError::InvalidSpec(format!("config: {e}")))?;
     Ok(text)
@@ -293,6 +305,8 @@ pub(super) fn stateful_set(
         env: Some(vec![
             env_field("POD_NAME", "metadata.name"),
             env_field("POD_NAMESPACE", "metadata.namespace"),
+            env_field("SHOAL_CLUSTER_NODE_NAME", "metadata.name"),
+            env_field("SHOAL_CLUSTER_NAMESPACE", "metadata.namespace"),
             env_value("SHOAL_CLUSTER", ctx.name.clone()),
             env_value("SHOAL_SHARD", index.to_string()),
         ]),
@@ -300,6 +314,12 @@ pub(super) fn stateful_set(
             ContainerPort {
                 name: Some("redis".into()),
                 container_port: CLIENT_PORT,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+            ContainerPort {
+                name: Some("forward".into()),
+                container_port: FORWARD_PORT,
                 protocol: Some("TCP".into()),
                 ..ContainerPort::default()
             },
