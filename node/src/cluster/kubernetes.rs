@@ -99,9 +99,9 @@ async fn watch_peers(shared: Arc<Shared>, client: Client, namespace: &str, servi
     let config =
         watcher::Config::default().labels(&format!("kubernetes.io/service-name={service}"));
     let (store, writer) = reflector::store();
+    // Every event, InitDone included: the store takes a relisted set only then.
     let mut events = reflector(writer, watcher(api, config))
         .default_backoff()
-        .touched_objects()
         .boxed();
     while let Some(event) = events.next().await {
         if let Err(e) = event {

@@ -1,6 +1,11 @@
-//! An in-memory Kubernetes API server, enough for reconcile scenarios: GET,
-//! server-side apply (with field-manager conflicts), merge patches of status,
-//! POST, DELETE, group discovery, and injected failures.
+//! An in-memory Kubernetes API server, enough for reconcile and watch
+//! scenarios: GET, LIST and WATCH (with label and field selectors), server-side
+//! apply (with field-manager conflicts), merge patches of status, POST, DELETE,
+//! group discovery, and injected failures.
+//!
+//! A watch answers with the events after its resourceVersion and then ends, as
+//! a real watch does when its timeout passes; clients watch again from the
+//! last version they saw.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -26,7 +31,67 @@ pub struct State {
     pub failures: Vec<(Method, String, u16, usize)>,
     /// Applies that carried force=true, by path.
     pub forced: BTreeSet<String>,
+    /// Every change: (resourceVersion, ADDED|MODIFIED|DELETED, path, object).
+    pub events: Vec<(u64, &'static str, String, Value)>,
     rv: u64,
+}
+
+impl State {
+    /// Stores `obj` at `path` with a new resourceVersion and records the event.
+    fn put(&mut self, path: &str, mut obj: Value) -> Value {
+        self.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        let kind = if self.objects.contains_key(path) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        self.objects.insert(path.into(), obj.clone());
+        self.events.push((self.rv, kind, path.into(), obj.clone()));
+        obj
+    }
+}
+
+/// A collection path: /api/v1/namespaces/NS/RES or /apis/G/V/namespaces/NS/RES.
+fn is_collection(path: &str) -> bool {
+    let segs = path.trim_start_matches('/').split('/').count();
+    (path.starts_with("/api/") && segs == 5) || (path.starts_with("/apis/") && segs == 6)
+}
+
+fn query_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| {
+            v.replace("%3D", "=")
+                .replace("%2F", "/")
+                .replace("%2C", ",")
+        })
+    })
+}
+
+/// Whether `obj` matches the request's label and field selectors (equality only).
+fn selected(obj: &Value, query: &str) -> bool {
+    let labels_ok = query_param(query, "labelSelector").is_none_or(|sel| {
+        sel.split(',').all(|term| match term.split_once('=') {
+            Some((k, v)) => obj["metadata"]["labels"][k] == v,
+            None => false,
+        })
+    });
+    let fields_ok = query_param(query, "fieldSelector").is_none_or(|sel| {
+        sel.split(',').all(|term| match term.split_once('=') {
+            Some(("metadata.name", v)) => obj["metadata"]["name"] == v,
+            Some(("metadata.namespace", v)) => obj["metadata"]["namespace"] == v,
+            _ => false,
+        })
+    });
+    labels_ok && fields_ok
+}
+
+/// The objects directly under a collection path.
+fn in_collection<'a>(path: &'a str, p: &str) -> bool {
+    p.strip_prefix(path)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
 #[derive(Clone, Default)]
@@ -67,6 +132,10 @@ impl FakeApi {
                     .await
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
+                let query = parts.uri.query().unwrap_or("").to_string();
+                if parts.method == Method::GET && query.contains("watch=true") {
+                    return Ok::<_, Infallible>(api.watch(parts.uri.path(), &query).await);
+                }
                 let (code, value) = api.handle(
                     &parts.method,
                     &parts.uri,
@@ -86,8 +155,68 @@ impl FakeApi {
         Client::new(svc, "default")
     }
 
+    /// Stores an object as a controller or user would (a watch sees it).
     pub fn insert(&self, path: &str, obj: Value) {
-        self.0.lock().unwrap().objects.insert(path.into(), obj);
+        self.0.lock().unwrap().put(path, obj);
+    }
+
+    /// Answers a watch: the events after `resourceVersion` matching the
+    /// selectors, waiting a little for some, then ends the stream.
+    async fn watch(&self, path: &str, query: &str) -> Response<Full<Bytes>> {
+        let since: u64 = query_param(query, "resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(300);
+        loop {
+            let mut body = Vec::new();
+            {
+                let mut st = self.0.lock().unwrap();
+                st.requests.push(format!("WATCH {path}"));
+                if let Some(f) = st
+                    .failures
+                    .iter_mut()
+                    .find(|(m, frag, _, n)| m == Method::GET && frag == "watch" && *n > 0)
+                {
+                    f.3 -= 1;
+                    let code = f.2;
+                    let (_, v) = status(code, "Expired", "injected watch failure");
+                    // An expired resourceVersion comes as an ERROR event in a
+                    // successful stream, as the real API server sends it.
+                    if code == 410 {
+                        let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": v}))
+                            .expect("json");
+                        line.push(b'\n');
+                        return Response::builder()
+                            .status(StatusCode::OK)
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from(line)))
+                            .expect("response");
+                    }
+                    return Response::builder()
+                        .status(StatusCode::from_u16(code).expect("valid code"))
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(
+                            serde_json::to_vec(&v).expect("json"),
+                        )))
+                        .expect("response");
+                }
+                for (rv, kind, p, obj) in &st.events {
+                    if *rv > since && in_collection(path, p) && selected(obj, query) {
+                        let line = json!({"type": kind, "object": obj});
+                        body.extend(serde_json::to_vec(&line).expect("json"));
+                        body.push(b'\n');
+                    }
+                }
+            }
+            if !body.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)))
+                    .expect("response");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub fn get(&self, path: &str) -> Option<Value> {
@@ -153,15 +282,31 @@ impl FakeApi {
         st.rv += 1;
         let rv = st.rv;
         match *method {
+            Method::GET if is_collection(&path) && !st.objects.contains_key(&path) => {
+                let items: Vec<Value> = st
+                    .objects
+                    .iter()
+                    .filter(|(p, o)| in_collection(&path, p) && selected(o, query))
+                    .map(|(_, o)| o.clone())
+                    .collect();
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "List",
+                        "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+                )
+            }
             Method::GET => match st.objects.get(&path) {
                 Some(o) => (200, o.clone()),
                 None => status(404, "NotFound", &format!("{path} not found")),
             },
             Method::DELETE => match st.objects.remove(&path) {
-                Some(_) => (
-                    200,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
-                ),
+                Some(o) => {
+                    st.events.push((rv, "DELETED", path.clone(), o));
+                    (
+                        200,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+                    )
+                }
                 None => status(404, "NotFound", &format!("{path} not found")),
             },
             Method::POST => {
@@ -235,7 +380,10 @@ impl FakeApi {
                         obj["metadata"]["generation"] = json!(gen + 1);
                     }
                     obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                    return (if created { 201 } else { 200 }, obj.clone());
+                    let out = obj.clone();
+                    let kind = if created { "ADDED" } else { "MODIFIED" };
+                    st.events.push((rv, kind, path.clone(), out.clone()));
+                    return (if created { 201 } else { 200 }, out);
                 }
                 let Some(obj) = st.objects.get_mut(&path) else {
                     return status(404, "NotFound", &format!("{path} not found"));
