@@ -88,7 +88,7 @@ fn selected(obj: &Value, query: &str) -> bool {
 }
 
 /// The objects directly under a collection path.
-fn in_collection<'a>(path: &'a str, p: &str) -> bool {
+fn in_collection(path: &str, p: &str) -> bool {
     p.strip_prefix(path)
         .and_then(|rest| rest.strip_prefix('/'))
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
