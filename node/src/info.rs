@@ -74,7 +74,7 @@ pub fn render(shared: &Shared, settings: &Settings, asked: &[String], now_ms: u6
                     &crate::cmd::server::hello::REDIS_COMPAT_VERSION,
                 );
                 kv("shoal_version", &env!("CARGO_PKG_VERSION"));
-                kv("redis_mode", &"standalone");
+                kv("redis_mode", &shared.mode());
                 kv(
                     "os",
                     &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
@@ -167,7 +167,7 @@ pub fn render(shared: &Shared, settings: &Settings, asked: &[String], now_ms: u6
                 kv("used_cpu_sys", &format!("{sys:.6}"));
                 kv("used_cpu_user", &format!("{user:.6}"));
             }
-            "cluster" => kv("cluster_enabled", &0),
+            "cluster" => kv("cluster_enabled", &u8::from(shared.cluster.is_some())),
             "keyspace" => {
                 let st = shared.db.stats();
                 if st.keys > 0 {

@@ -66,6 +66,15 @@ impl Shared {
         self.settings.load_full()
     }
 
+    /// `cluster` or `standalone`, as HELLO and INFO report it.
+    pub fn mode(&self) -> &'static str {
+        if self.cluster.is_some() {
+            "cluster"
+        } else {
+            "standalone"
+        }
+    }
+
     /// Ready for traffic: serving, and in a cluster, holding a topology that
     /// names this node with every slot owned.
     pub fn is_ready(&self) -> bool {

@@ -35,7 +35,12 @@ pub fn info(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
          cluster_size:{size}\r\n\
          cluster_current_epoch:{epoch}\r\n\
          cluster_my_epoch:{my_epoch}\r\n\
+         cluster_stats_messages_ping_sent:0\r\n\
+         cluster_stats_messages_pong_sent:0\r\n\
          cluster_stats_messages_sent:0\r\n\
+         cluster_stats_messages_ping_received:0\r\n\
+         cluster_stats_messages_pong_received:0\r\n\
+         cluster_stats_messages_meet_received:0\r\n\
          cluster_stats_messages_received:0\r\n\
          total_cluster_links_buffer_limit_exceeded:0\r\n\
          shoal_topology_epoch:{epoch}\r\n\

@@ -14,16 +14,15 @@ pub fn keyslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     Ok(())
 }
 
-fn slot_arg(arg: &[u8]) -> Result<u16, CmdError> {
-    match parse_i64(arg) {
-        Some(n) if (0..i64::from(SLOTS)).contains(&n) => Ok(n as u16),
-        _ => Err(CmdError::err("Invalid slot")),
-    }
+/// A slot argument; None when it is a number but not a slot.
+fn slot_arg(arg: &[u8]) -> Result<Option<u16>, CmdError> {
+    let n = parse_i64(arg).ok_or(CmdError::NotInteger)?;
+    Ok((0..i64::from(SLOTS)).contains(&n).then_some(n as u16))
 }
 
 pub fn countkeysinslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     super::cluster(ctx)?;
-    let slot = slot_arg(args.get(2))?;
+    let slot = slot_arg(args.get(2))?.ok_or_else(|| CmdError::err("Invalid slot"))?;
     let mut n = 0i64;
     ctx.db().for_each(ctx.now, |e| {
         if key_slot(e.key()) == slot {
@@ -37,9 +36,9 @@ pub fn countkeysinslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError
 pub fn getkeysinslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     super::cluster(ctx)?;
     let slot = slot_arg(args.get(2))?;
-    let count = match parse_i64(args.get(3)) {
-        Some(n) if n >= 0 => n as usize,
-        _ => return Err(CmdError::err("Invalid number of keys")),
+    let count = parse_i64(args.get(3)).ok_or(CmdError::NotInteger)?;
+    let (Some(slot), Ok(count)) = (slot, usize::try_from(count)) else {
+        return Err(CmdError::err("Invalid slot or number of keys"));
     };
     let mut keys = Vec::new();
     ctx.db().for_each(ctx.now, |e| {

@@ -109,7 +109,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     ctx.out.bulk(b"id");
     ctx.out.int(ctx.session.client.id as i64);
     ctx.out.bulk(b"mode");
-    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(ctx.shared.mode().as_bytes());
     ctx.out.bulk(b"role");
     ctx.out.bulk(b"master");
     ctx.out.bulk(b"modules");
