@@ -336,6 +336,40 @@ shards:
         c.stop()
 
 
+def test_a_dead_owner_fails_only_its_own_keys_and_quickly():
+    c = LocalCluster(shards=2)
+    try:
+        a, b = c.ports
+        rc = RedisCluster(host="127.0.0.1", port=a)
+        on_a = next(f"k{i}" for i in range(100) if rc.get_node_from_key(f"k{i}").port == a)
+        on_b = next(f"k{i}" for i in range(100) if rc.get_node_from_key(f"k{i}").port == b)
+        rc.close()
+        plain = redis.Redis(port=a + FORWARD_OFFSET, socket_timeout=10)
+        plain.set(on_a, "1")
+        plain.set(on_b, "2")
+        pid = int(open(os.path.join(c.dir, f"node-{b}.pid")).read())
+        os.kill(pid, 9)
+        wait_for("node b gone", lambda: refuses(b))
+        start = time.time()
+        with pytest.raises(redis.exceptions.ResponseError, match="forwarding failed"):
+            plain.get(on_b)
+        assert time.time() - start < 5
+        assert plain.get(on_a) == b"1"
+        text = urllib.request.urlopen(f"http://127.0.0.1:{a + ADMIN_OFFSET}/metrics", timeout=5).read().decode()
+        assert "shoal_cluster_forward_errors_total 0" not in text
+        assert "shoal_cluster_peers 1" in text
+    finally:
+        c.stop()
+
+
+def refuses(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return False
+    except OSError:
+        return True
+
+
 def test_a_node_the_topology_does_not_name_is_not_ready(tmp_path):
     topo = tmp_path / "t.yaml"
     port = free_port()
