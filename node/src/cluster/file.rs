@@ -29,7 +29,8 @@ pub async fn watch(shared: Arc<Shared>, path: PathBuf, stop: CancellationToken) 
                     Ok(_) => {
                         // Without discovery, every node the file names counts as a peer.
                         if let Some(v) = cluster.view() {
-                            let others = v.topology.nodes().filter(|(_, n, _)| n.name != cluster.me);
+                            let others =
+                                v.topology.nodes().filter(|(_, n, _)| n.name != cluster.me);
                             cluster.set_peers(others.count(), &shared.metrics);
                         }
                         reported = None;
