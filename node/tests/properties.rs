@@ -175,3 +175,105 @@ proptest! {
         prop_assert_eq!(db.memory().dataset(), 0);
     }
 }
+
+mod topology {
+    use proptest::prelude::*;
+    use shoal_node::cluster::slot::{SlotRange, SLOTS};
+    use shoal_node::cluster::topology::{decide, Decision, Presence, Route, Shard};
+    use shoal_node::cluster::{NodeAddr, Topology, View};
+
+    fn node(i: usize) -> NodeAddr {
+        NodeAddr {
+            name: format!("n{i}"),
+            host: "127.0.0.1".into(),
+            port: 7000 + i as u16,
+        }
+    }
+
+    /// A topology whose shards own the ranges between sorted cut points, each
+    /// shard possibly holding several ranges, some slots possibly unassigned.
+    fn topology() -> impl Strategy<Value = Topology> {
+        (
+            1usize..8,
+            prop::collection::btree_set(1u16..SLOTS, 0..20),
+            any::<u64>(),
+            1u64..1000,
+        )
+            .prop_map(|(shards, cuts, seed, epoch)| {
+                let mut bounds: Vec<u16> = cuts.into_iter().collect();
+                bounds.insert(0, 0);
+                let mut t = Topology {
+                    epoch,
+                    cluster: String::new(),
+                    shards: (0..shards)
+                        .map(|i| Shard {
+                            slots: vec![],
+                            primary: node(i),
+                            replicas: vec![],
+                            migrating: vec![],
+                        })
+                        .collect(),
+                };
+                for (k, w) in bounds.iter().enumerate() {
+                    let end = bounds.get(k + 1).map_or(SLOTS - 1, |n| n - 1);
+                    // Some ranges stay unassigned.
+                    let pick = (seed.rotate_left(k as u32 * 7) % (shards as u64 + 1)) as usize;
+                    if pick < shards {
+                        t.shards[pick].slots.push(SlotRange::new(*w, end));
+                    }
+                }
+                t
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Every slot routes to the shard whose ranges contain it: locally on
+        /// that shard's primary, MOVED to it from everywhere else, down when no
+        /// range holds it.
+        #[test]
+        fn routes_follow_the_ranges(t in topology(), me in 0usize..8, probes in prop::collection::vec(0u16..SLOTS, 64)) {
+            prop_assert!(t.check().is_ok());
+            let view = View::new(t.clone(), &format!("n{me}")).unwrap();
+            for slot in probes {
+                let owner = t.shards.iter().position(|s| s.slots.iter().any(|r| r.contains(slot)));
+                let route = view.route(slot, false, || Presence::All);
+                match owner {
+                    None => prop_assert_eq!(route, Route::Down),
+                    Some(o) if o == me => prop_assert_eq!(route, Route::Local),
+                    Some(o) => prop_assert_eq!(route, Route::Moved(slot, &t.shards[o].primary)),
+                }
+            }
+            let assigned: usize = t.shards.iter().flat_map(|s| &s.slots).map(|r| r.len()).sum();
+            prop_assert_eq!(view.assigned(), assigned);
+            prop_assert_eq!(view.serving(), me < t.shards.len() && assigned == usize::from(SLOTS));
+            // The document survives its own serialization.
+            prop_assert_eq!(Topology::parse(&t.to_yaml()).unwrap(), t);
+        }
+
+        /// Whatever order documents arrive in (replays, reordering, stale
+        /// copies), the one held is the first copy of the highest epoch seen.
+        #[test]
+        fn the_held_epoch_is_the_highest_offered(epochs in prop::collection::vec(1u64..20, 1..40)) {
+            let mut held: Option<Topology> = None;
+            for e in &epochs {
+                let next = Topology::even(*e, 2, 0, |s, _| node(s));
+                if decide(held.as_ref(), &next) == Decision::Apply {
+                    held = Some(next);
+                }
+            }
+            prop_assert_eq!(held.map(|t| t.epoch), epochs.iter().copied().max());
+        }
+
+        /// Overlapping ranges are always refused.
+        #[test]
+        fn overlaps_are_refused(a in 0u16..SLOTS, len in 0u16..100) {
+            let end = a.saturating_add(len).min(SLOTS - 1);
+            let mut t = Topology::even(1, 2, 0, |s, _| node(s));
+            let other = if t.shards[0].slots[0].contains(a) { 1 } else { 0 };
+            t.shards[other].slots.push(SlotRange::new(a, end));
+            prop_assert!(t.check().is_err());
+        }
+    }
+}
