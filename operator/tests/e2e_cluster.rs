@@ -4,7 +4,8 @@
 //!
 //! It installs the CRD, runs the controller in-process against a fresh
 //! namespace, and checks: a 2-shard cluster becomes Running, a node answers
-//! PING through a port-forward, scaling replicas converges, pausing is reported,
+//! PING through a port-forward, its client port redirects to the owning shard and
+//! its forwarding port answers for it, scaling replicas converges, pausing is reported,
 //! and deleting the CacheCluster garbage-collects its StatefulSets.
 
 use futures::StreamExt;
@@ -164,7 +165,37 @@ async fn cache_cluster_lifecycle() {
         .expect("a reply in time")
         .unwrap();
     assert_eq!(&buf, b"+PONG\r\n");
+    // Shard 1 owns "foo" (slot 12182): the client port redirects to its
+    // primary's stable DNS name...
+    let moved = format!("-MOVED 12182 e2e-shard-1-0.e2e-nodes.{ns}.svc:6379\r\n");
+    stream.write_all(b"GET foo\r\n").await.unwrap();
+    let mut buf = vec![0u8; moved.len()];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut buf))
+        .await
+        .expect("a reply in time")
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&buf), moved);
     drop(stream);
+    // ...and the forwarding port (the client Service's target) answers it, over
+    // the node-to-node link.
+    let mut pf = pods
+        .portforward("e2e-shard-0-0", &[6380])
+        .await
+        .expect("port-forward");
+    let mut stream = pf.take_stream(6380).expect("a stream");
+    stream
+        .write_all(b"SET foo bar\r\nGET foo\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 14];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut buf))
+        .await
+        .expect("a reply in time")
+        .unwrap();
+    assert_eq!(&buf, b"+OK\r\n$3\r\nbar\r\n");
+    drop(stream);
+    let status = clusters.get("e2e").await.unwrap().status.unwrap();
+    assert_eq!(status.epoch, 1, "one topology published");
 
     // Scaling converges.
     clusters
