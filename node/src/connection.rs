@@ -6,7 +6,7 @@
 //! through TCP instead of growing memory) and by `client-output-buffer-limit`.
 
 use crate::client::ClientInfo;
-use crate::cluster::link::{self, Forwarded};
+use crate::cluster::link::{self, ForwardError, Forwarded};
 use crate::cmd::{dispatch, Ctx, Dispatched, Session};
 use crate::config::Settings;
 use crate::metrics::LocalStats;
@@ -51,9 +51,17 @@ struct Conn<'s, S> {
     stream: S,
     client: Arc<ClientInfo>,
     stats: LocalStats,
-    /// Forwarded commands of this batch: where their reply goes in the output
-    /// (an offset in the reply buffer), and where it will arrive from.
-    pending: Vec<(usize, tokio::sync::oneshot::Receiver<Forwarded>)>,
+    /// Forwarded commands of this batch, in order.
+    pending: Vec<Pending>,
+}
+
+/// A forwarded command awaiting its reply.
+struct Pending {
+    /// Where its reply goes: an offset in the batch's reply buffer.
+    offset: usize,
+    rx: tokio::sync::oneshot::Receiver<Forwarded>,
+    /// The encoded command, to send on if the owner redirects it.
+    payload: bytes::Bytes,
 }
 
 /// Serves one client until it disconnects, quits or is killed. `forwarding`:
@@ -168,12 +176,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                     if !args.is_empty() {
                         if let Dispatched::Forward { host, port, asking } = dispatch(&mut ctx, args)
                         {
-                            let hello = link::Handshake {
-                                resp3: ctx.out.resp3(),
-                                password: ctx.settings.requirepass.clone(),
-                            };
-                            let rx = link::forward(&host, port, &hello, asking, args.iter());
-                            self.pending.push((ctx.out.len(), rx));
+                            let hello = handshake(ctx.out, &ctx.settings);
+                            let payload = link::encode(args.iter());
+                            let rx = link::forward(&host, port, &hello, asking, payload.clone());
+                            self.pending.push(Pending {
+                                offset: ctx.out.len(),
+                                rx,
+                                payload,
+                            });
                             self.shared.metrics.cluster.forwarded.inc();
                         }
                     }
@@ -182,7 +192,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                         break;
                     }
                     if ctx.out.len() >= FLUSH_AT || self.pending.len() >= MAX_PENDING_FORWARDS {
-                        splice_forwarded(&mut self.pending, ctx.out, self.shared).await;
+                        splice_forwarded(
+                            &mut self.pending,
+                            ctx.out,
+                            self.shared,
+                            &ctx.settings,
+                            &ctx.session.client,
+                        )
+                        .await;
                         let (obuf, settings) = (&mut *ctx.out, ctx.settings.clone());
                         write_replies(
                             &mut self.stream,
@@ -219,7 +236,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         // client in one burst before sleeping: a load generator then wakes once
         // for many replies instead of once per connection.
         tokio::task::yield_now().await;
-        splice_forwarded(&mut self.pending, out, self.shared).await;
+        splice_forwarded(
+            &mut self.pending,
+            out,
+            self.shared,
+            &settings,
+            &session.client,
+        )
+        .await;
         write_replies(
             &mut self.stream,
             out,
@@ -236,36 +260,92 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     }
 }
 
+/// How links for this client introduce themselves to peers.
+fn handshake(out: &Reply, settings: &Settings) -> link::Handshake {
+    link::Handshake {
+        resp3: out.resp3(),
+        password: settings.requirepass.clone(),
+    }
+}
+
+/// The target of a `-MOVED`/`-ASK` reply: (asking, host, port).
+fn redirect(reply: &[u8]) -> Option<(bool, String, u16)> {
+    let text = std::str::from_utf8(reply).ok()?.trim_end();
+    let (asking, rest) = if let Some(r) = text.strip_prefix("-MOVED ") {
+        (false, r)
+    } else {
+        (true, text.strip_prefix("-ASK ")?)
+    };
+    let addr = rest.split(' ').nth(1)?;
+    let (host, port) = addr.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((asking, host.to_string(), port.parse().ok()?))
+}
+
 /// Puts the replies of forwarded commands in their places among the local
-/// replies, waiting for each (bounded by [`FORWARD_TIMEOUT`]). A lost or slow
-/// peer yields an error reply for that command only.
+/// replies. The batch waits at most [`FORWARD_TIMEOUT`] in all, and not at all
+/// once the client is killed; a command the owner redirects (MOVED/ASK from a
+/// newer topology) is sent on once; the output buffer limit applies as replies
+/// arrive. A lost or slow peer yields an error for its commands only.
 async fn splice_forwarded(
-    pending: &mut Vec<(usize, tokio::sync::oneshot::Receiver<Forwarded>)>,
+    pending: &mut Vec<Pending>,
     out: &mut Reply,
     shared: &Shared,
+    settings: &Settings,
+    client: &ClientInfo,
 ) {
     if pending.is_empty() {
         return;
     }
+    let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
+    let hello = handshake(out, settings);
+    let hard = settings.obuf_normal.hard;
     let local = out.buffer_mut().split();
     let mut at = 0;
-    for (offset, rx) in pending.drain(..) {
-        out.raw(&local[at..offset]);
-        at = offset;
-        match tokio::time::timeout(FORWARD_TIMEOUT, rx).await {
-            Ok(Ok(Ok(reply))) => out.raw(&reply),
-            Ok(Ok(Err(why))) => {
-                shared.metrics.cluster.forward_errors.inc();
-                out.error(&format!("TRYAGAIN forwarding failed: {why}"));
+    let mut give_up = false;
+    for p in pending.drain(..) {
+        out.raw(&local[at..p.offset]);
+        at = p.offset;
+        if give_up || out.overflowed() {
+            continue;
+        }
+        let mut rx = p.rx;
+        let mut sent_on = false;
+        let result = loop {
+            let got = tokio::select! {
+                biased;
+                r = tokio::time::timeout_at(deadline, &mut rx) => r,
+                _ = client.killed() => {
+                    give_up = true;
+                    break Err(ForwardError::Lost("client closed".into()));
+                }
+            };
+            match got {
+                Ok(Ok(Ok(reply))) => match redirect(&reply) {
+                    Some((asking, host, port)) if !sent_on => {
+                        sent_on = true;
+                        rx = link::forward(&host, port, &hello, asking, p.payload.clone());
+                    }
+                    _ => break Ok(reply),
+                },
+                Ok(Ok(Err(e))) => break Err(e),
+                Ok(Err(_)) => break Err(ForwardError::Lost("link to the owner lost".into())),
+                Err(_) => {
+                    break Err(ForwardError::Lost(
+                        "the owner did not answer in time".into(),
+                    ))
+                }
             }
-            Ok(Err(_)) => {
+        };
+        match result {
+            Ok(reply) => out.raw(&reply),
+            Err(e) => {
                 shared.metrics.cluster.forward_errors.inc();
-                out.error("TRYAGAIN forwarding failed: link to the owner lost");
+                out.error(&e.to_string());
             }
-            Err(_) => {
-                shared.metrics.cluster.forward_errors.inc();
-                out.error("TRYAGAIN forwarding failed: the owner did not answer in time");
-            }
+        }
+        if hard > 0 && out.len() as u64 > hard {
+            out.overflow();
         }
     }
     out.raw(&local[at..]);
@@ -330,4 +410,28 @@ async fn write_replies<S: AsyncWrite + Unpin>(
         reply.clear();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect;
+
+    #[test]
+    fn redirections_name_their_target() {
+        assert_eq!(
+            redirect(b"-MOVED 3999 10.0.0.1:6381\r\n"),
+            Some((false, "10.0.0.1".into(), 6381))
+        );
+        assert_eq!(
+            redirect(b"-ASK 12 cache-shard-1-0.cache-nodes.apps.svc:6379\r\n"),
+            Some((true, "cache-shard-1-0.cache-nodes.apps.svc".into(), 6379))
+        );
+        assert_eq!(
+            redirect(b"-ASK 12 [::1]:7000\r\n"),
+            Some((true, "::1".into(), 7000))
+        );
+        assert_eq!(redirect(b"-ERR MOVED 1 a:1\r\n"), None);
+        assert_eq!(redirect(b"-MOVED 1 nohost\r\n"), None);
+        assert_eq!(redirect(b"$5\r\nMOVED\r\n"), None);
+    }
 }

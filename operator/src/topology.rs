@@ -49,7 +49,10 @@ pub fn next_epoch(
 ) -> u64 {
     match published {
         Some(p) if p.epoch >= reported && *p == document(cc, namespace, p.epoch) => p.epoch,
-        _ => published.map_or(0, |p| p.epoch).max(reported) + 1,
+        _ => published
+            .map_or(0, |p| p.epoch)
+            .max(reported)
+            .saturating_add(1),
     }
 }
 

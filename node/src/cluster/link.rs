@@ -4,14 +4,21 @@
 //!
 //! A link is a writer task and a reader task over one TCP connection. The writer
 //! queues each request's waiter before writing its bytes, and the reader hands
-//! each complete reply frame to the oldest waiter, so replies match requests by
-//! order, as in any Redis pipeline. A broken link fails its waiters and is
-//! replaced on next use.
+//! each complete reply to the oldest waiter, so replies match requests by order,
+//! as in any Redis pipeline. Replies are delimited by a resumable scanner and
+//! relayed as raw bytes, never decoded.
+//!
+//! Failure handling: a peer that cannot be reached fails commands at once for
+//! [`DOWN_BACKOFF`] before the next connection attempt (no connect storm); a
+//! link whose peer stops answering for [`STALL`] while commands wait is dropped;
+//! a dropped link fails its waiters and is replaced on next use.
 
-use crate::resp::frame::Frame;
+use crate::resp::frame::{Frame, Scanner};
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,16 +26,33 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How long connecting to a peer may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a failed connection, commands for that peer fail at once this long.
+pub const DOWN_BACKOFF: Duration = Duration::from_secs(1);
+/// A peer silent this long while commands wait is taken as gone.
+pub const STALL: Duration = Duration::from_secs(5);
 /// Largest reply accepted from a peer before the link is dropped.
 const MAX_PEER_REPLY: usize = 1 << 30;
+const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
+
+/// Why a forwarded command has no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForwardError {
+    /// Never sent: the peer could not be reached. Safe to retry.
+    #[error("TRYAGAIN forwarding failed: {0}")]
+    Unreachable(String),
+    /// Sent, but the link was lost before the reply: it may have run.
+    #[error("ERR forwarding failed, the command may or may not have run: {0}")]
+    Lost(String),
+}
 
 /// A forwarded reply: the peer's raw reply bytes, or why there is none.
-pub type Forwarded = Result<Bytes, String>;
+pub type Forwarded = Result<Bytes, ForwardError>;
 
 struct Job {
+    /// The command, RESP-encoded.
     payload: Bytes,
-    /// Replies to discard before the one wanted (ASKING's +OK).
-    skip: usize,
+    /// Precede it with ASKING (whose +OK is then skipped).
+    asking: bool,
     done: oneshot::Sender<Forwarded>,
 }
 
@@ -55,24 +79,28 @@ pub struct Handshake {
     pub password: Option<String>,
 }
 
-/// Sends `args` (preceded by ASKING when `asking`) to `host:port` and returns
-/// where its reply will arrive. Must run inside a tokio runtime.
-pub fn forward<A: AsRef<[u8]>>(
+/// Encodes a command for [`forward`].
+pub fn encode<A: AsRef<[u8]>>(args: impl Iterator<Item = A>) -> Bytes {
+    let args: Vec<A> = args.collect();
+    let mut payload = BytesMut::new();
+    Frame::encode_command(&args, &mut payload);
+    payload.freeze()
+}
+
+/// Sends `payload` (a command, preceded by ASKING when `asking`) to
+/// `host:port` and returns where its reply will arrive. Must run inside a tokio
+/// runtime.
+pub fn forward(
     host: &str,
     port: u16,
     hello: &Handshake,
     asking: bool,
-    args: impl ExactSizeIterator<Item = A>,
+    payload: Bytes,
 ) -> oneshot::Receiver<Forwarded> {
-    let mut payload = BytesMut::new();
-    if asking {
-        payload.extend_from_slice(b"*1\r\n$6\r\nASKING\r\n");
-    }
-    Frame::encode_command(&args.collect::<Vec<_>>(), &mut payload);
     let (done, rx) = oneshot::channel();
     let mut job = Job {
-        payload: payload.freeze(),
-        skip: usize::from(asking),
+        payload,
+        asking,
         done,
     };
     let key = Key {
@@ -82,7 +110,7 @@ pub fn forward<A: AsRef<[u8]>>(
     };
     LINKS.with(|links| {
         let mut links = links.borrow_mut();
-        // A link that died is replaced once; the job comes back on failure.
+        // A link that ended is replaced once; the job comes back on failure.
         for _ in 0..2 {
             let tx = links
                 .entry(key.clone())
@@ -95,7 +123,9 @@ pub fn forward<A: AsRef<[u8]>>(
                 }
             }
         }
-        let _ = job.done.send(Err("no link to the peer".into()));
+        let _ = job
+            .done
+            .send(Err(ForwardError::Unreachable("no link to the peer".into())));
     });
     rx
 }
@@ -107,12 +137,24 @@ fn spawn(key: Key, hello: Handshake) -> mpsc::UnboundedSender<Job> {
 }
 
 async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let peer = format!("{}:{}", key.host, key.port);
     let stream = match connect(&key, &hello).await {
         Ok(s) => s,
         Err(e) => {
-            let why = format!("cannot reach {}:{}: {e}", key.host, key.port);
-            tracing::warn!(peer = %format!("{}:{}", key.host, key.port), error = %e, "forwarding link failed");
-            // Fail what is queued; later jobs find the channel closed and retry.
+            tracing::warn!(%peer, error = %e, "forwarding link failed");
+            // Keep answering for the peer, quickly, for a while: a peer that is
+            // down is not asked again for every command.
+            let why = ForwardError::Unreachable(format!("cannot reach {peer}: {e}"));
+            let until = tokio::time::Instant::now() + DOWN_BACKOFF;
+            loop {
+                tokio::select! {
+                    job = jobs.recv() => match job {
+                        Some(job) => { let _ = job.done.send(Err(why.clone())); }
+                        None => return,
+                    },
+                    _ = tokio::time::sleep_until(until) => break,
+                }
+            }
             jobs.close();
             while let Some(job) = jobs.recv().await {
                 let _ = job.done.send(Err(why.clone()));
@@ -122,19 +164,23 @@ async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>)
     };
     let (mut read, mut write) = stream.into_split();
     let (waiters_tx, mut waiters) = mpsc::unbounded_channel::<Waiter>();
-    // When either half ends, dropping the other drops every pending waiter,
-    // whose receiver then reports the link as lost.
+    // Replies owed by the peer; the reader watches for a silent peer only then.
+    let owed = Arc::new(AtomicUsize::new(0));
+    let owed_by_reader = owed.clone();
+    // When either half ends, dropping the other drops every pending waiter.
     let reader = async move {
         let mut buf = BytesMut::with_capacity(16 * 1024);
+        let mut scanner = Scanner::new();
         let mut head: Option<Waiter> = None;
         loop {
             loop {
-                let len = match Frame::parse(&buf) {
-                    Ok(Some((_, len))) => len,
+                let len = match scanner.scan(&buf) {
+                    Ok(Some(len)) => len,
                     Ok(None) => break,
                     Err(e) => return format!("bad reply from peer: {e}"),
                 };
                 let frame = buf.split_to(len).freeze();
+                owed_by_reader.fetch_sub(1, Ordering::Relaxed);
                 let mut w = match head.take() {
                     Some(w) => w,
                     None => match waiters.recv().await {
@@ -152,7 +198,20 @@ async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>)
             if buf.len() > MAX_PEER_REPLY {
                 return "peer reply too large".to_string();
             }
-            match read.read_buf(&mut buf).await {
+            // Grow geometrically, so a large reply takes few reads.
+            if buf.capacity() - buf.len() < 8 * 1024 {
+                buf.reserve(buf.len().max(16 * 1024));
+            }
+            let read = read.read_buf(&mut buf);
+            let got = if owed_by_reader.load(Ordering::Relaxed) > 0 {
+                match tokio::time::timeout(STALL, read).await {
+                    Ok(r) => r,
+                    Err(_) => return format!("peer silent for {STALL:?}"),
+                }
+            } else {
+                read.await
+            };
+            match got {
                 Ok(0) => return "peer closed the link".to_string(),
                 Ok(_) => {}
                 Err(e) => return format!("reading from peer: {e}"),
@@ -170,9 +229,14 @@ async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>)
                 }
             }
             for job in batch {
+                if job.asking {
+                    out.extend_from_slice(ASKING);
+                }
                 out.extend_from_slice(&job.payload);
+                let skip = usize::from(job.asking);
+                owed.fetch_add(1 + skip, Ordering::Relaxed);
                 let waiter = Waiter {
-                    skip: job.skip,
+                    skip,
                     done: job.done,
                 };
                 if waiters_tx.send(waiter).is_err() {
@@ -186,7 +250,7 @@ async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>)
         }
     };
     tokio::select! {
-        why = reader => tracing::debug!(peer = %format!("{}:{}", key.host, key.port), reason = %why, "forwarding link closed"),
+        why = reader => tracing::debug!(%peer, reason = %why, "forwarding link closed"),
         () = writer => {}
     }
 }
@@ -199,6 +263,11 @@ async fn connect(key: &Key, hello: &Handshake) -> std::io::Result<TcpStream> {
     .await
     .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
+    // Idle links to a peer that vanished without a FIN are found by keepalive.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5));
+    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
     let mut req = BytesMut::new();
     match (&hello.password, hello.resp3) {
         (Some(pw), true) => {

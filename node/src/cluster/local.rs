@@ -63,8 +63,12 @@ pub fn plan(
             "--shards must be between 1 and 1000".into(),
         ));
     }
-    let per_shard = replicas + 1;
-    let count = shards * per_shard;
+    if replicas > 10 {
+        return Err(LocalError::Invalid(
+            "--replicas must be between 0 and 10".into(),
+        ));
+    }
+    let count = shards * (replicas + 1);
     if count > usize::from(FORWARD_OFFSET) {
         return Err(LocalError::Invalid(format!(
             "{count} nodes do not fit: at most {FORWARD_OFFSET}"
@@ -115,7 +119,7 @@ fn pid_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.pid"))
 }
 
-/// Pids recorded in `dir` whose process is still a shoal-node.
+/// Pids recorded in `dir` whose process is still one of its nodes.
 fn running(dir: &Path) -> Vec<(PathBuf, i32)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -128,14 +132,21 @@ fn running(dir: &Path) -> Vec<(PathBuf, i32)> {
             let pid = std::fs::read_to_string(&p).ok()?.trim().parse().ok()?;
             Some((p, pid))
         })
-        .filter(|&(_, pid)| is_shoal(pid))
+        .filter(|&(_, pid)| is_node_of(pid, dir))
         .collect()
 }
 
-/// Whether `pid` is alive and runs shoal-node (a pid may have been reused).
-fn is_shoal(pid: i32) -> bool {
+/// Whether `pid` is alive and is a node of the cluster in `dir`: a recycled pid,
+/// or another cluster's node, is never signalled.
+fn is_node_of(pid: i32, dir: &Path) -> bool {
+    let topology = dir.join(TOPOLOGY_FILE);
+    let want = topology.as_os_str().as_encoded_bytes();
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains("shoal-node"))
+        .map(|c| {
+            let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
+            args.windows(2)
+                .any(|w| w[0] == b"--cluster-topology-file" && w[1] == want)
+        })
         .unwrap_or(false)
 }
 
@@ -158,19 +169,37 @@ pub fn start(
     let topology_path = dir.join(TOPOLOGY_FILE);
     write_atomically(&topology_path, &topology.to_yaml())?;
     let exe = std::env::current_exe().map_err(io(Path::new("current executable")))?;
+    let started = spawn_all(&exe, &nodes, &dir, &topology_path, extra);
+    // Nothing half-started stays behind.
+    let result = started.and_then(|children| wait_serving(children, &dir, timeout));
+    if result.is_err() {
+        let _ = stop(&dir);
+    }
+    result.map(|()| nodes)
+}
+
+type Started = Vec<(LocalNode, std::process::Child, PathBuf)>;
+
+fn spawn_all(
+    exe: &Path,
+    nodes: &[LocalNode],
+    dir: &Path,
+    topology_path: &Path,
+    extra: &[String],
+) -> Result<Started, LocalError> {
     let mut children = Vec::new();
-    for n in &nodes {
+    for n in nodes {
         let log = dir.join(format!("{}.log", n.name));
         let out = std::fs::File::create(&log).map_err(io(&log))?;
         let err = out.try_clone().map_err(io(&log))?;
-        let mut cmd = Command::new(&exe);
+        let mut cmd = Command::new(exe);
         cmd.args(["--bind", "127.0.0.1", "--admin-bind", "127.0.0.1"])
             .args(["--port", &n.port.to_string()])
             .args(["--forward-port", &n.forward_port.to_string()])
             .args(["--admin-port", &n.admin_port.to_string()])
             .args(["--cluster-node-name", &n.name])
             .arg("--cluster-topology-file")
-            .arg(&topology_path)
+            .arg(topology_path)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(out)
@@ -178,16 +207,19 @@ pub fn start(
         // Own process group: the nodes outlive this command and a Ctrl-C in its
         // terminal.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().map_err(io(&exe))?;
-        let pid_path = pid_file(&dir, &n.name);
+        let child = cmd.spawn().map_err(io(exe))?;
+        let pid_path = pid_file(dir, &n.name);
         std::fs::write(&pid_path, format!("{}\n", child.id())).map_err(io(&pid_path))?;
         children.push((n.clone(), child, log));
     }
+    Ok(children)
+}
+
+fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<(), LocalError> {
     let deadline = Instant::now() + timeout;
     for (n, child, log) in &mut children {
         loop {
             if let Ok(Some(_)) = child.try_wait() {
-                let _ = stop(&dir);
                 return Err(LocalError::Died {
                     name: n.name.clone(),
                     log: log.clone(),
@@ -197,13 +229,12 @@ pub fn start(
                 break;
             }
             if Instant::now() > deadline {
-                let _ = stop(&dir);
-                return Err(LocalError::Timeout(timeout, dir));
+                return Err(LocalError::Timeout(timeout, dir.to_path_buf()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    Ok(nodes)
+    Ok(())
 }
 
 /// Whether the node on `port` reports `cluster_state:ok`.
@@ -244,16 +275,17 @@ pub fn stop(dir: &Path) -> Result<usize, LocalError> {
             dir.display()
         )));
     }
+    let dir = &dir.canonicalize().map_err(io(dir))?;
     let nodes = running(dir);
     for &(_, pid) in &nodes {
         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while nodes.iter().any(|&(_, pid)| is_shoal(pid)) && Instant::now() < deadline {
+    while nodes.iter().any(|&(_, pid)| is_node_of(pid, dir)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     for &(_, pid) in &nodes {
-        if is_shoal(pid) {
+        if is_node_of(pid, dir) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
@@ -293,5 +325,6 @@ mod tests {
         assert!(plan(0, 0, 7000).is_err());
         assert!(plan(3, 0, 64000).is_err());
         assert!(plan(3, 0, 80).is_err());
+        assert!(plan(3, usize::MAX, 7000).is_err());
     }
 }

@@ -79,6 +79,8 @@ pub enum TopologyError {
     ZeroEpoch,
     #[error("topology has no shards")]
     NoShards,
+    #[error("topology has {0} shards; at most 16384 can own slots")]
+    TooManyShards(usize),
     #[error("slot {slot} is claimed by shards {first} and {second}")]
     Overlap {
         slot: u16,
@@ -133,6 +135,10 @@ impl Topology {
         }
         if self.shards.is_empty() {
             return Err(TopologyError::NoShards);
+        }
+        // Shard indexes are stored in 16 bits, u16::MAX meaning unowned.
+        if self.shards.len() >= usize::from(UNOWNED) {
+            return Err(TopologyError::TooManyShards(self.shards.len()));
         }
         let mut names = HashSet::new();
         for (_, n, _) in self.nodes() {
@@ -321,9 +327,15 @@ impl View {
     }
 
     /// Where a command whose keys all hash to `slot` runs. `asking`: the client
-    /// sent ASKING just before. `presence` tells which of the keys are here; it
-    /// is consulted only for a slot migrating away.
-    pub fn route(&self, slot: u16, asking: bool, presence: impl FnOnce() -> Presence) -> Route<'_> {
+    /// sent ASKING just before. `multi`: it has several keys. `presence` tells
+    /// which of the keys are here; it is consulted only for a migrating slot.
+    pub fn route(
+        &self,
+        slot: u16,
+        asking: bool,
+        multi: bool,
+        presence: impl FnOnce() -> Presence,
+    ) -> Route<'_> {
         let Some(owner) = self.owner(slot) else {
             return Route::Down;
         };
@@ -340,7 +352,15 @@ impl View {
                     Presence::Some => Route::TryAgain,
                 }
             }
-            Some(me) if me.primary && asking && usize::from(target) == me.shard => Route::Local,
+            // The importing side takes the slot's keys after ASKING; a multi-key
+            // command whose keys are not all here yet must wait, as in Redis.
+            Some(me) if me.primary && asking && usize::from(target) == me.shard => {
+                if multi && presence() != Presence::All {
+                    Route::TryAgain
+                } else {
+                    Route::Local
+                }
+            }
             _ => Route::Moved(slot, &shards[owner].primary),
         }
     }
@@ -444,11 +464,13 @@ mod tests {
         assert_eq!(replica.my_addr().map(|n| n.port), Some(7011));
         assert!(primary.serving() && replica.serving() && !stranger.serving());
         let all = || Presence::All;
-        assert_eq!(primary.route(6000, false, all), Route::Local);
+        assert_eq!(primary.route(6000, false, false, all), Route::Local);
         let moved = Route::Moved(6000, &primary.topology.shards[1].primary);
-        assert_eq!(replica.route(6000, false, all), moved);
-        assert_eq!(stranger.route(6000, false, all), moved);
-        assert!(matches!(primary.route(100, false, all), Route::Moved(100, n) if n.name == "n0-0"));
+        assert_eq!(replica.route(6000, false, false, all), moved);
+        assert_eq!(stranger.route(6000, false, false, all), moved);
+        assert!(
+            matches!(primary.route(100, false, false, all), Route::Moved(100, n) if n.name == "n0-0")
+        );
     }
 
     #[test]
@@ -460,21 +482,43 @@ mod tests {
         });
         let source = View::new(t.clone(), "n0-0").unwrap();
         let target = View::new(t.clone(), "n1-0").unwrap();
-        assert_eq!(source.route(15, false, || Presence::All), Route::Local);
-        assert!(
-            matches!(source.route(15, false, || Presence::None), Route::Ask(15, n) if n.name == "n1-0")
+        assert_eq!(
+            source.route(15, false, false, || Presence::All),
+            Route::Local
         );
-        assert_eq!(source.route(15, false, || Presence::Some), Route::TryAgain);
         assert!(
-            matches!(target.route(15, false, || Presence::None), Route::Moved(15, n) if n.name == "n0-0")
+            matches!(source.route(15, false, false, || Presence::None), Route::Ask(15, n) if n.name == "n1-0")
         );
-        assert_eq!(target.route(15, true, || Presence::None), Route::Local);
+        assert_eq!(
+            source.route(15, false, false, || Presence::Some),
+            Route::TryAgain
+        );
+        assert!(
+            matches!(target.route(15, false, false, || Presence::None), Route::Moved(15, n) if n.name == "n0-0")
+        );
+        assert_eq!(
+            target.route(15, true, false, || Presence::None),
+            Route::Local
+        );
+        // Several keys after ASKING: all must have arrived.
+        assert_eq!(
+            target.route(15, true, true, || Presence::Some),
+            Route::TryAgain
+        );
+        assert_eq!(
+            target.route(15, true, true, || Presence::None),
+            Route::TryAgain
+        );
+        assert_eq!(target.route(15, true, true, || Presence::All), Route::Local);
         assert!(matches!(
-            target.route(30, true, || Presence::None),
+            target.route(30, true, false, || Presence::None),
             Route::Moved(30, _)
         ));
         // Presence is only asked about for migrating slots.
-        assert_eq!(source.route(30, false, || unreachable!()), Route::Local);
+        assert_eq!(
+            source.route(30, false, false, || unreachable!()),
+            Route::Local
+        );
     }
 
     #[test]
@@ -483,6 +527,6 @@ mod tests {
         t.shards[1].slots.clear();
         let v = View::new(t, "n0-0").unwrap();
         assert!(!v.serving());
-        assert_eq!(v.route(16000, false, || Presence::All), Route::Down);
+        assert_eq!(v.route(16000, false, false, || Presence::All), Route::Down);
     }
 }

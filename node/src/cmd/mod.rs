@@ -117,6 +117,8 @@ pub struct Session {
     /// In a cluster: forward commands for other nodes' slots (plain clients)
     /// rather than answer MOVED/ASK (cluster-aware clients).
     pub forwarding: bool,
+    /// The connection came in on the forwarding port (what RESET restores).
+    pub forwarding_port: bool,
     /// The previous command was ASKING.
     pub asking: bool,
     /// READONLY was sent: the client accepts reads from replicas.
@@ -134,6 +136,7 @@ impl Session {
             authenticated,
             close: false,
             forwarding,
+            forwarding_port: forwarding,
             asking: false,
             readonly: false,
         }
@@ -338,7 +341,8 @@ fn route(
             _ => Presence::Some,
         }
     };
-    let (kind, slot, node) = match view.route(slot, asking, presence) {
+    let multi = keys().nth(1).is_some();
+    let (kind, slot, node) = match view.route(slot, asking, multi, presence) {
         Route::Local => return None,
         Route::Down => {
             ctx.out.error("CLUSTERDOWN Hash slot not served");

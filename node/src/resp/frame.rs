@@ -123,6 +123,93 @@ impl Frame {
     }
 }
 
+/// Finds where one RESP value ends without building it, resuming where the
+/// previous call stopped: for relaying replies between nodes, where rescanning
+/// (or copying) a large reply on every read would cost its size each time.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    /// Where scanning resumes: just after the last whole element.
+    pos: usize,
+    /// Elements still expected by each open aggregate, innermost last.
+    open: Vec<usize>,
+    started: bool,
+}
+
+impl Scanner {
+    pub fn new() -> Scanner {
+        Scanner::default()
+    }
+
+    /// The length of the value at the start of `buf` once it is complete. Call
+    /// again with the same buffer, grown, after `Ok(None)`; the scanner resets
+    /// after returning a length.
+    pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        loop {
+            if self.started && self.open.is_empty() {
+                let len = self.pos;
+                *self = Scanner::default();
+                return Ok(Some(len));
+            }
+            let Some(&kind) = buf.get(self.pos) else {
+                return Ok(None);
+            };
+            let mut pos = self.pos + 1;
+            let Some(l) = line(buf, &mut pos) else {
+                return Ok(None);
+            };
+            match kind {
+                b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => {}
+                b'$' | b'=' | b'!' => {
+                    let n = number(l)?;
+                    if n >= 0 {
+                        let n = n as usize;
+                        if n > MAX_BULK {
+                            return Err(FrameError::TooLarge);
+                        }
+                        if buf.len() < pos + n + 2 {
+                            return Ok(None);
+                        }
+                        if &buf[pos + n..pos + n + 2] != b"\r\n" {
+                            return Err(FrameError::MissingCrlf);
+                        }
+                        pos += n + 2;
+                    }
+                }
+                b'*' | b'~' | b'>' | b'%' => {
+                    let n = number(l)?;
+                    if n > 0 {
+                        if n as usize > MAX_ELEMENTS {
+                            return Err(FrameError::TooLarge);
+                        }
+                        if self.open.len() >= MAX_DEPTH {
+                            return Err(FrameError::TooDeep);
+                        }
+                        self.pos = pos;
+                        self.started = true;
+                        self.open.push(if kind == b'%' {
+                            2 * n as usize
+                        } else {
+                            n as usize
+                        });
+                        continue;
+                    }
+                }
+                other => return Err(FrameError::BadType(other)),
+            }
+            self.pos = pos;
+            self.started = true;
+            // One element done: close every aggregate it completes.
+            while let Some(left) = self.open.last_mut() {
+                *left -= 1;
+                if *left > 0 {
+                    break;
+                }
+                self.open.pop();
+            }
+        }
+    }
+}
+
 fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     let start = *pos;
     let rel = buf[start..].windows(2).position(|w| w == b"\r\n")?;
@@ -255,6 +342,40 @@ mod tests {
         for cut in 0..out.len() {
             assert_eq!(Frame::parse(&out[..cut]).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn the_scanner_agrees_with_the_parser_however_bytes_arrive() {
+        let f = Frame::Array(vec![
+            Frame::Map(vec![(Frame::Simple("k".into()), Frame::Array(vec![]))]),
+            Frame::Bulk(Bytes::from_static(b"hello\r\nworld")),
+            Frame::Null,
+            Frame::Array(vec![Frame::Array(vec![Frame::Integer(-3)])]),
+            Frame::Error("ERR x".into()),
+        ]);
+        let mut out = BytesMut::new();
+        f.encode(&mut out);
+        out.extend_from_slice(b"+NEXT\r\n");
+        let whole = Frame::parse(&out).unwrap().unwrap().1;
+        for step in [1, 2, 3, 7, out.len()] {
+            let mut sc = Scanner::new();
+            let mut seen = 0;
+            let found = loop {
+                seen = (seen + step).min(out.len());
+                if let Some(n) = sc.scan(&out[..seen]).unwrap() {
+                    break n;
+                }
+                assert!(seen < out.len(), "never complete");
+            };
+            assert_eq!(found, whole, "step {step}");
+            assert_eq!(sc.scan(&out[found..]).unwrap(), Some(7));
+        }
+        assert_eq!(Scanner::new().scan(b"*0\r\n").unwrap(), Some(4));
+        assert_eq!(Scanner::new().scan(b"$-1\r\n").unwrap(), Some(5));
+        assert_eq!(
+            Scanner::new().scan(b"?\r\n"),
+            Err(FrameError::BadType(b'?'))
+        );
     }
 
     #[test]

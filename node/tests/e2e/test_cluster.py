@@ -7,6 +7,7 @@ epochs, migrating slots)."""
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -217,6 +218,9 @@ def test_asking_for_the_slot_map_switches_a_connection_to_redirects(cluster):
     assert raw.call("GET", "foo") == b"$1\r\nx\r\n"
     raw.call("CLUSTER", "SLOTS")
     assert raw.call("GET", "foo").startswith(b"-MOVED ")
+    # RESET returns the connection to what its port gives.
+    assert raw.call("RESET") == b"+RESET\r\n"
+    assert raw.call("GET", "foo") == b"$1\r\nx\r\n"
     raw.close()
 
 
@@ -326,6 +330,9 @@ shards:
         # ASKING, and gets the value.
         fwd = redis.Redis(port=a + FORWARD_OFFSET)
         assert fwd.get("foo") == b"moved"
+        # Through the target's forwarding port: it forwards to the owner, which
+        # answers ASK, and the target follows it (ASKING, then the command).
+        assert redis.Redis(port=b + FORWARD_OFFSET).get("foo") == b"moved"
         # redis-py's cluster client follows ASK too.
         rc = RedisCluster(host="127.0.0.1", port=a)
         assert rc.get("foo") == b"moved"
@@ -359,6 +366,39 @@ def test_a_dead_owner_fails_only_its_own_keys_and_quickly():
         assert "shoal_cluster_forward_errors_total 0" not in text
         assert "shoal_cluster_peers 1" in text
     finally:
+        c.stop()
+
+
+def test_a_stalled_owner_costs_a_bounded_wait_and_forwarding_recovers():
+    c = LocalCluster(shards=2)
+    a, b = c.ports
+    pid = int(open(os.path.join(c.dir, f"node-{b}.pid")).read())
+    try:
+        rc = RedisCluster(host="127.0.0.1", port=a)
+        on_b = next(f"k{i}" for i in range(100) if rc.get_node_from_key(f"k{i}").port == b)
+        rc.close()
+        plain = redis.Redis(port=a + FORWARD_OFFSET, socket_timeout=30)
+        plain.set(on_b, "before")
+        os.kill(pid, signal.SIGSTOP)
+        start = time.time()
+        # A pipeline of many forwarded commands waits once, not once each.
+        pipe = plain.pipeline(transaction=False)
+        for _ in range(20):
+            pipe.get(on_b)
+        replies = pipe.execute(raise_on_error=False)
+        waited = time.time() - start
+        assert all(isinstance(r, redis.exceptions.ResponseError) for r in replies), replies
+        assert "did not answer in time" in str(replies[0])
+        assert waited < 15, waited
+        os.kill(pid, signal.SIGCONT)
+        def answers():
+            try:
+                return plain.get(on_b) == b"before"
+            except redis.exceptions.ResponseError:
+                return False  # A command caught by the stall's end.
+        wait_for("forwarding again", answers, timeout=20)
+    finally:
+        os.kill(pid, signal.SIGCONT)
         c.stop()
 
 

@@ -19,6 +19,10 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
     *c.name.lock() = None;
     *c.user.lock() = "default".into();
     ctx.session.authenticated = ctx.settings.requirepass.is_none();
+    // Routing goes back to what the connection's port gives.
+    ctx.session.forwarding = ctx.session.forwarding_port;
+    ctx.session.readonly = false;
+    ctx.session.asking = false;
     ctx.out.simple("RESET");
     Ok(())
 }
