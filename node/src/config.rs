@@ -364,6 +364,22 @@ impl Settings {
     }
 }
 
+/// Reads a password file (a mounted Secret): one line, a trailing newline ignored,
+/// never empty.
+pub fn read_password_file(path: &std::path::Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid("requirepass-file", format!("{}: {e}", path.display())))?;
+    let pw = text.strip_suffix('\n').unwrap_or(&text);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        return Err(invalid(
+            "requirepass-file",
+            format!("{} is empty", path.display()),
+        ));
+    }
+    Ok(pw.to_string())
+}
+
 /// Startup configuration: where to listen and how to run, plus initial settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -377,6 +393,9 @@ pub struct Config {
     pub log_json: bool,
     pub config_file: Option<PathBuf>,
     pub forward_port: u16,
+    /// Where the default user's password comes from, re-read when it changes
+    /// (a rotated Secret reaches the node without a restart).
+    pub requirepass_file: Option<PathBuf>,
     /// Cluster mode, when a topology source is set.
     pub cluster: Option<ClusterConfig>,
     pub settings: Settings,
@@ -420,6 +439,7 @@ impl Default for Config {
             log_json: false,
             config_file: None,
             forward_port: 0,
+            requirepass_file: None,
             cluster: None,
             settings: Settings::default(),
         }
@@ -512,17 +532,8 @@ impl Config {
                     "set requirepass or requirepass-file, not both",
                 ));
             }
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| invalid("requirepass-file", format!("{}: {e}", path.display())))?;
-            let pw = text.strip_suffix('\n').unwrap_or(&text);
-            let pw = pw.strip_suffix('\r').unwrap_or(pw);
-            if pw.is_empty() {
-                return Err(invalid(
-                    "requirepass-file",
-                    format!("{} is empty", path.display()),
-                ));
-            }
-            requirepass = Some(pw.to_string());
+            requirepass = Some(read_password_file(path)?);
+            c.requirepass_file = Some(path.clone());
         }
         // Runtime settings go through the same code as CONFIG SET, so a value is
         // valid at startup exactly when it is valid at runtime.

@@ -495,6 +495,7 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
     /// Keys expired per shard per pass; a pass that hits it runs again at once.
     const EXPIRE_BUDGET: usize = 200;
     let mut last_idle_check = 0;
+    let mut password = PasswordFile::new(&shared);
     loop {
         let hz = shared.settings.load().hz.max(1);
         let tick = Duration::from_millis(1000 / u64::from(hz));
@@ -514,12 +515,63 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
         shared.db.memory().refresh();
         let now = shared.clock.now_ms();
         let timeout = shared.settings.load().timeout;
+        password.check(&shared, now);
         if timeout > 0 && now.saturating_sub(last_idle_check) >= 1000 {
             last_idle_check = now;
             let n = shared.clients.kill_idle(now, timeout * 1000);
             if n > 0 {
                 debug!(clients = n, "closed idle clients");
             }
+        }
+    }
+}
+
+/// The default user's password file (a mounted Secret), re-read every second:
+/// when its content changes, new authentications use the new password, and
+/// connections already authenticated stay so (as after CONFIG SET requirepass).
+/// A password set with CONFIG SET stays until the file itself changes.
+struct PasswordFile {
+    path: Option<std::path::PathBuf>,
+    last: Option<String>,
+    checked_ms: u64,
+    warned: bool,
+}
+
+impl PasswordFile {
+    fn new(shared: &Shared) -> PasswordFile {
+        PasswordFile {
+            path: shared.config.requirepass_file.clone(),
+            last: shared.settings.load().requirepass.clone(),
+            checked_ms: 0,
+            warned: false,
+        }
+    }
+
+    fn check(&mut self, shared: &Shared, now_ms: u64) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        if now_ms.saturating_sub(self.checked_ms) < 1000 {
+            return;
+        }
+        self.checked_ms = now_ms;
+        match crate::config::read_password_file(path) {
+            Ok(pw) => {
+                self.warned = false;
+                if self.last.as_deref() == Some(pw.as_str()) {
+                    return;
+                }
+                let mut next = (**shared.settings.load()).clone();
+                next.requirepass = Some(pw.clone());
+                shared.apply_settings(Arc::new(next), now_ms);
+                self.last = Some(pw);
+                info!(file = %path.display(), "password file changed; new authentications use the new password");
+            }
+            Err(e) if !self.warned => {
+                self.warned = true;
+                warn!(error = %e, "password file unreadable; keeping the current password");
+            }
+            Err(_) => {}
         }
     }
 }

@@ -114,3 +114,37 @@ def test_help_lists_flags_and_env_vars():
     for flag in ("--bind", "--port", "--admin-port", "--maxmemory", "--maxmemory-policy", "--config", "SHOAL_PORT"):
         assert flag in out.stdout
     assert os.path.basename(node_binary()) == "shoal-node"
+
+
+def test_a_rotated_password_file_applies_without_restart(tmp_path):
+    """A mounted Secret changes in place: new authentications use the new
+    password within about a second; authenticated connections stay so."""
+    pw = tmp_path / "password"
+    pw.write_text("first-secret\n")
+    p = start_shoal("--requirepass-file", str(pw))
+    try:
+        old_conn = redis.Redis(port=p.port, password="first-secret")
+        assert old_conn.set("k", "v")
+        # Rotate as the kubelet does: write elsewhere, then swap in.
+        tmp = tmp_path / "password.new"
+        tmp.write_text("second-secret\n")
+        os.rename(tmp, pw)
+        deadline = time.time() + 10
+        while True:
+            try:
+                assert redis.Redis(port=p.port, password="second-secret").get("k") == b"v"
+                break
+            except redis.exceptions.AuthenticationError:
+                assert time.time() < deadline, "the new password was never picked up"
+                time.sleep(0.1)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis(port=p.port, password="first-secret").ping()
+        assert old_conn.get("k") == b"v", "an authenticated connection stays authenticated"
+        # A file that disappears mid-rotation keeps the current password.
+        pw.unlink()
+        time.sleep(1.5)
+        assert redis.Redis(port=p.port, password="second-secret").ping()
+        # Never logged.
+        assert "second-secret" not in p.output() and "first-secret" not in p.output()
+    finally:
+        p.close()

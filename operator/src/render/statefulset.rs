@@ -264,8 +264,9 @@ pub(super) fn stateful_set(
         },
     ];
     if let Some(auth) = spec.auth.as_ref().filter(|a| a.enabled) {
-        // Mounted, never passed in env or args. The node reads the file when it
-        // starts; a rotated value reaches running nodes on their next restart.
+        // Mounted (a whole volume, no subPath, so the kubelet updates it in
+        // place), never passed in env or args. The node re-reads the file every
+        // second: a rotated password applies without restarting pods.
         let (secret, key) = match &auth.secret_ref {
             Some(r) => (r.name.clone(), r.key.clone()),
             None => (names.auth_secret(), super::PASSWORD_KEY.to_string()),
