@@ -75,6 +75,10 @@ pub struct Options {
     /// trailing newline is ignored. Keeps the password out of args and env.
     #[arg(long, env = "SHOAL_REQUIREPASS_FILE")]
     pub requirepass_file: Option<PathBuf>,
+    /// ACL file (Redis syntax: `user <name> <rules>…` per line): users with
+    /// passwords, command and key permissions. Reloaded by ACL LOAD.
+    #[arg(long, env = "SHOAL_ACLFILE")]
+    pub aclfile: Option<PathBuf>,
     /// Largest single argument a client may send.
     #[arg(long, env = "SHOAL_PROTO_MAX_BULK_LEN")]
     pub proto_max_bulk_len: Option<MemSize>,
@@ -164,6 +168,7 @@ impl Options {
             maxmemory_samples,
             requirepass,
             requirepass_file,
+            aclfile,
             proto_max_bulk_len,
             proto_max_multibulk_len,
             proto_inline_max_size,
@@ -396,6 +401,9 @@ pub struct Config {
     /// Where the default user's password comes from, re-read when it changes
     /// (a rotated Secret reaches the node without a restart).
     pub requirepass_file: Option<PathBuf>,
+    /// Users and permissions, when an ACL file is given.
+    pub aclfile: Option<PathBuf>,
+    pub acl: Option<crate::acl::Acl>,
     /// Cluster mode, when a topology source is set.
     pub cluster: Option<ClusterConfig>,
     pub settings: Settings,
@@ -440,6 +448,8 @@ impl Default for Config {
             config_file: None,
             forward_port: 0,
             requirepass_file: None,
+            aclfile: None,
+            acl: None,
             cluster: None,
             settings: Settings::default(),
         }
@@ -523,6 +533,17 @@ impl Config {
                 "forward-port",
                 "only a clustered node forwards; set a topology source",
             ));
+        }
+        if let Some(path) = &o.aclfile {
+            if o.requirepass.is_some() || o.requirepass_file.is_some() {
+                return Err(invalid(
+                    "aclfile",
+                    "set the default user's password in the ACL file, not with requirepass",
+                ));
+            }
+            c.acl =
+                Some(crate::acl::Acl::load(path).map_err(|e| invalid("aclfile", e.to_string()))?);
+            c.aclfile = Some(path.clone());
         }
         let mut requirepass = o.requirepass;
         if let Some(path) = &o.requirepass_file {

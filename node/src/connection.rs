@@ -77,8 +77,9 @@ where
         client: client.clone(),
         pending: Vec::new(),
     };
-    let authenticated = shared.settings.load().requirepass.is_none();
+    let (authenticated, user) = shared.initial_login();
     let mut session = Session::new(client, authenticated, forwarding);
+    session.user = user;
     let end = conn.run(&mut session).await;
     conn.stats.flush(&shared.metrics);
     match end {

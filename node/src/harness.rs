@@ -28,9 +28,11 @@ impl Harness {
     pub fn with_shared(shared: Arc<Shared>) -> Harness {
         let addr = "127.0.0.1:0".parse().expect("valid address");
         let client = shared.register_client(addr, addr);
-        let authenticated = shared.settings.load().requirepass.is_none();
+        let (authenticated, user) = shared.initial_login();
+        let mut session = Session::new(client, authenticated, false);
+        session.user = user;
         Harness {
-            session: Session::new(client, authenticated, false),
+            session,
             reply: Reply::new(),
             stats: LocalStats::new(crate::cmd::table::all().len()),
             shared,

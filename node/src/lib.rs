@@ -5,6 +5,7 @@
 //! [`cmd`] (one module per command), [`connection`] and [`server`] (I/O), [`admin`]
 //! (HTTP metrics and health).
 
+pub mod acl;
 pub mod admin;
 pub mod client;
 pub mod clock;

@@ -31,6 +31,9 @@ pub struct Shared {
     pub run_id: String,
     /// Accepting clients and serving; false while starting and shutting down.
     pub ready: AtomicBool,
+    /// ACL users, when an ACL file is configured; None: the default user only,
+    /// guarded by requirepass, with no per-command checks.
+    pub acl: arc_swap::ArcSwapOption<crate::acl::Acl>,
     /// Cluster membership; None for a standalone node, which owns every key.
     pub cluster: Option<crate::cluster::Cluster>,
 }
@@ -48,7 +51,9 @@ impl Shared {
             .cluster
             .as_ref()
             .map(|c| crate::cluster::Cluster::new(c.node_name.clone()));
+        let acl = arc_swap::ArcSwapOption::from(config.acl.clone().map(Arc::new));
         Arc::new(Shared {
+            acl,
             cluster,
             db,
             settings: ArcSwap::from_pointee(config.settings.clone()),
@@ -64,6 +69,19 @@ impl Shared {
 
     pub fn settings(&self) -> Arc<Settings> {
         self.settings.load_full()
+    }
+
+    /// A new connection's user and whether it is authenticated: the default
+    /// user, logged in when it needs no password.
+    pub fn initial_login(&self) -> (bool, Option<Arc<crate::acl::User>>) {
+        match self.acl.load().as_ref() {
+            Some(acl) => {
+                let user = acl.user(b"default");
+                let open = user.as_ref().is_some_and(|u| u.enabled && u.nopass);
+                (open, user)
+            }
+            None => (self.settings.load().requirepass.is_none(), None),
+        }
     }
 
     /// `cluster` or `standalone`, as HELLO and INFO report it.

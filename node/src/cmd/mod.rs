@@ -123,6 +123,9 @@ pub struct Session {
     pub asking: bool,
     /// READONLY was sent: the client accepts reads from replicas.
     pub readonly: bool,
+    /// The ACL user, when an ACL file is in use (None: the default user of a
+    /// node without one, which may run everything).
+    pub user: Option<Arc<crate::acl::User>>,
 }
 
 impl Session {
@@ -139,6 +142,7 @@ impl Session {
             forwarding_port: forwarding,
             asking: false,
             readonly: false,
+            user: None,
         }
     }
 }
@@ -273,6 +277,23 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     if !ctx.session.authenticated && spec.flags & flags::NO_AUTH == 0 {
         ctx.out.error(&CmdError::NoAuth.to_string());
         return Dispatched::Done;
+    }
+    if let Some(user) = &ctx.session.user {
+        if spec.flags & flags::NO_AUTH == 0 {
+            match crate::acl::denied(user, id, args) {
+                None => {}
+                Some(crate::acl::Denial::Command(name)) => {
+                    ctx.out.error(&format!(
+                        "NOPERM this user has no permissions to run the '{name}' command"
+                    ));
+                    return Dispatched::Done;
+                }
+                Some(crate::acl::Denial::Key(_)) => {
+                    ctx.out.error("NOPERM this user has no permissions to access one of the keys used as arguments");
+                    return Dispatched::Done;
+                }
+            }
+        }
     }
     if ctx.shared.cluster.is_some() && spec.keys.0 > 0 {
         if let Some(elsewhere) = route(ctx, spec, args, asking) {

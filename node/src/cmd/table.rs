@@ -230,6 +230,16 @@ pub static TABLE: &[CommandSpec] = &[
     c!("readonly", 1, CONN, (0, 0, 0), "fast connection", "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", cluster::conn::readonly),
     c!("readwrite", 1, CONN, (0, 0, 0), "fast connection", "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node", cluster::conn::readwrite),
     c!("asking", 1, FAST, (0, 0, 0), "fast connection", "cluster", "3.0.0", "Sent by cluster clients after an -ASK redirect", cluster::conn::asking),
+    container!("acl", -2, 0, "slow", "server", "6.0.0", "A container for Access List Control commands", None, &[
+        c!("acl|whoami", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "slow", "server", "6.0.0", "Return the name of the user associated to the current connection", s::acl::whoami),
+        c!("acl|users", 2, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "6.0.0", "List the username of all the configured ACL rules", s::acl::users_cmd),
+        c!("acl|list", 2, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "6.0.0", "List the current ACL rules in ACL config file format", s::acl::list),
+        c!("acl|cat", -2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "slow", "server", "6.0.0", "List the ACL categories or the commands inside a category", s::acl::cat),
+        c!("acl|getuser", 3, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "6.0.0", "Get the rules for a specific ACL user", s::acl::getuser),
+        c!("acl|dryrun", -4, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "7.0.0", "Returns whether the user can execute the given command without executing the command.", s::acl::dryrun),
+        c!("acl|load", 2, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "6.0.0", "Reload the ACLs from the configured ACL file", s::acl::load),
+        c!("acl|help", 2, LOADING | STALE, (0, 0, 0), "slow", "server", "6.0.0", "Show helpful text about the different subcommands", s::acl::help),
+    ]),
     container!("memory", -2, 0, "slow", "server", "4.0.0", "A container for memory diagnostics commands", None, &[
         c!("memory|usage", -3, READONLY, (2, 2, 1), "read slow", "server", "4.0.0", "Estimate the memory usage of a key", s::memory::usage),
         c!("memory|help", 2, LOADING | STALE, (0, 0, 0), "slow", "server", "4.0.0", "Show helpful text about the different subcommands", s::memory::help),

@@ -18,6 +18,16 @@ fn wrongpass() -> CmdError {
 /// Checks credentials against the default user. Without `requirepass` the default
 /// user has no password, so any password is accepted, as in Redis.
 fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), CmdError> {
+    if let Some(acl) = ctx.shared.acl.load_full() {
+        let found = acl.user(user).filter(|u| u.password_ok(password));
+        let Some(found) = found else {
+            return Err(wrongpass());
+        };
+        *ctx.session.client.user.lock() = found.name.clone();
+        ctx.session.user = Some(found);
+        ctx.session.authenticated = true;
+        return Ok(());
+    }
     if user != b"default" {
         return Err(wrongpass());
     }
@@ -38,7 +48,11 @@ pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         return Err(CmdError::Syntax);
     }
     if args.len() == 2 {
-        if ctx.settings.requirepass.is_none() {
+        let default_open = match ctx.shared.acl.load().as_ref() {
+            Some(acl) => acl.user(b"default").is_some_and(|u| u.nopass),
+            None => ctx.settings.requirepass.is_none(),
+        };
+        if default_open {
             return Err(CmdError::err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }
         authenticate(ctx, b"default", args.get(1))?;

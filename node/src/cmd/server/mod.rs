@@ -1,5 +1,6 @@
 //! Connection and server commands.
 
+pub mod acl;
 pub mod client;
 pub mod command;
 pub mod config;

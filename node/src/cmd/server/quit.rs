@@ -18,7 +18,9 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
     c.resp.store(2, Ordering::Relaxed);
     *c.name.lock() = None;
     *c.user.lock() = "default".into();
-    ctx.session.authenticated = ctx.settings.requirepass.is_none();
+    let (authenticated, user) = ctx.shared.initial_login();
+    ctx.session.authenticated = authenticated;
+    ctx.session.user = user;
     // Routing goes back to what the connection's port gives.
     ctx.session.forwarding = ctx.session.forwarding_port;
     ctx.session.readonly = false;
