@@ -1,31 +1,8 @@
-//! Hash slots: CRC16/XMODEM of the key, or of its first non-empty `{hash tag}`,
-//! modulo 16384 — exactly Redis Cluster's `keyHashSlot`, so every cluster client
-//! computes the same owner we do.
+//! Slot arithmetic for clustering: ranges of slots, and the one slot a
+//! multi-key command hashes to. The key → slot function itself lives with the
+//! keyspace, which shards by it ([`crate::store::slot`]).
 
-use crc::{Crc, CRC_16_XMODEM};
-
-/// Hash slots in a cluster.
-pub const SLOTS: u16 = 16384;
-
-const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_XMODEM);
-
-/// The part of `key` that is hashed: the text between the first `{` and the
-/// next `}` when that is not empty, otherwise the whole key.
-pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{') {
-        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
-            if len > 0 {
-                return &key[open + 1..open + 1 + len];
-            }
-        }
-    }
-    key
-}
-
-/// The slot of `key`.
-pub fn key_slot(key: &[u8]) -> u16 {
-    CRC16.checksum(hash_tag(key)) & (SLOTS - 1)
-}
+pub use crate::store::slot::{hash_tag, key_slot, SLOTS};
 
 /// Keys of one request that hash to different slots (Redis' CROSSSLOT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -142,30 +119,6 @@ impl<'de> serde::Deserialize<'de> for SlotRange {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn published_vectors() {
-        // From the Redis Cluster specification and redis-server's CLUSTER KEYSLOT.
-        assert_eq!(CRC16.checksum(b"123456789"), 0x31C3);
-        assert_eq!(key_slot(b"123456789"), 12739);
-        assert_eq!(key_slot(b"foo"), 12182);
-        assert_eq!(key_slot(b"bar"), 5061);
-        assert_eq!(key_slot(b""), 0);
-    }
-
-    #[test]
-    fn hash_tags_follow_the_spec() {
-        assert_eq!(hash_tag(b"{user1000}.following"), b"user1000");
-        assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
-        assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
-        assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
-        assert_eq!(hash_tag(b"{"), b"{");
-        assert_eq!(hash_tag(b"}{"), b"}{");
-        assert_eq!(
-            key_slot(b"{user1000}.following"),
-            key_slot(b"{user1000}.followers")
-        );
-    }
 
     #[test]
     fn multi_key_commands_need_one_slot() {

@@ -215,6 +215,18 @@ impl Db {
         }
     }
 
+    /// Calls `visit` for every live key in the shard that holds `slot`'s keys
+    /// (the keyspace shards by slot, so a slot's keys are all in one shard).
+    pub fn for_each_in_slot(&self, slot: u16, now: u64, mut visit: impl FnMut(&Entry)) {
+        self.shards[slot as usize & self.mask]
+            .lock()
+            .for_each(now, |e| {
+                if slot::key_slot(e.key()) == slot {
+                    visit(e)
+                }
+            });
+    }
+
     /// Calls `visit` for every live key (KEYS).
     pub fn for_each(&self, now: u64, mut visit: impl FnMut(&Entry)) {
         for s in self.shards.iter() {

@@ -36,6 +36,7 @@ mod tests {
         assert_eq!(key_slot(b"foo"), 12182);
         assert_eq!(key_slot(b"bar"), 5061);
         assert_eq!(key_slot(b"hello"), 866);
+        assert_eq!(key_slot(b"123456789"), 12739);
         assert_eq!(key_slot(b""), 0);
     }
 
@@ -46,6 +47,8 @@ mod tests {
         assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
         assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
         assert_eq!(hash_tag(b"{}"), b"{}");
+        assert_eq!(hash_tag(b"{"), b"{");
+        assert_eq!(hash_tag(b"}{"), b"}{");
         assert_eq!(hash_tag(b"no tag"), b"no tag");
         assert_eq!(
             key_slot(b"{user1000}.following"),
