@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ROOT, free_port, ratio, wait_port  # noqa: E402
+from compare import free_port, prepare, ratio, wait_port  # noqa: E402
 
 
 def ports_free(ports):
@@ -150,13 +150,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200_000, help="requests per test at -P 16 (-P 1 runs a fifth)")
     ap.add_argument("--bin", help="shoal-node binary (default: build release)")
     args = ap.parse_args()
-    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} not found: run scripts/install-test-deps")
-    if not args.bin:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "shoal-node"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-        args.bin = os.path.join(target, "release", "shoal-node")
+    prepare(args)
 
     print(f"machine: {os.cpu_count()} CPUs; redis-benchmark -c 50 -d 100 -r 100000; "
           f"{args.rounds} alternating rounds; medians\n")

@@ -130,6 +130,17 @@ def load_keys(server, n):
     os.unlink(path)
 
 
+def prepare(args):
+    """Checks the Redis tools are installed and builds shoal-node unless --bin names one."""
+    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: run scripts/install-test-deps")
+    if not args.bin:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "shoal-node"], cwd=ROOT, check=True)
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+        args.bin = os.path.join(target, "release", "shoal-node")
+
+
 def ratio(a, b):
     return a / b if b else float("nan")
 
@@ -144,14 +155,7 @@ def main():
     ap.add_argument("--threads", type=int, help="shoal I/O threads when unpinned (default: its own default)")
     ap.add_argument("--bin", help="shoal-node binary (default: build release)")
     args = ap.parse_args()
-
-    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} not found: run scripts/install-test-deps")
-    if not args.bin:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "shoal-node"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-        args.bin = os.path.join(target, "release", "shoal-node")
+    prepare(args)
     ncpu = os.cpu_count() or 1
     pin = not args.no_pin and ncpu >= 2
     server_cpu, client_cpu = (ncpu - 1, 0) if pin else (None, None)

@@ -204,7 +204,7 @@ impl User {
                 return Err(AclError::Unknown(rule.to_string()));
             }
             for (id, spec) in all.iter().enumerate() {
-                if cat == "all" || spec.acl.split(' ').any(|c| c == cat) {
+                if cat == "all" || spec.in_category(cat.as_bytes()) {
                     self.allowed[id] = allow;
                 }
             }

@@ -34,6 +34,13 @@ impl CommandSpec {
         }
     }
 
+    /// Whether the command is in ACL category `cat` (without `@`, any case).
+    pub fn in_category(&self, cat: &[u8]) -> bool {
+        self.acl
+            .split_whitespace()
+            .any(|c| c.as_bytes().eq_ignore_ascii_case(cat))
+    }
+
     pub fn flag_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         NAMES
             .iter()

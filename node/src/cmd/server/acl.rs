@@ -69,7 +69,7 @@ pub fn cat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     }
     let names: Vec<&str> = table::all()
         .iter()
-        .filter(|s| s.acl.split(' ').any(|c| c == want))
+        .filter(|s| s.in_category(want.as_bytes()))
         .map(|s| s.name)
         .collect();
     ctx.out.array(names.len());

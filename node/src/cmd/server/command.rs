@@ -126,10 +126,7 @@ pub fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         .filter(|s| match filter {
             None => true,
             Some((false, p)) => glob::matches(p, s.name.as_bytes(), true),
-            Some((true, cat)) => s
-                .acl
-                .split_whitespace()
-                .any(|c| c.as_bytes().eq_ignore_ascii_case(cat)),
+            Some((true, cat)) => s.in_category(cat),
         })
         .map(|s| s.name)
         .collect();
