@@ -3,6 +3,9 @@
 //! order within one pipelined write, RESP3 kept), CROSSSLOT, and no answer
 //! before a topology arrives.
 
+mod common;
+
+use common::{cmd_str as cmd, roundtrip, WAIT};
 use shoal_node::clock::Clock;
 use shoal_node::cluster::slot::key_slot;
 use shoal_node::cluster::{NodeAddr, Topology};
@@ -14,26 +17,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn cmd(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    out
-}
-
-async fn roundtrip(stream: &mut TcpStream, req: &[u8], want: &[u8]) {
-    stream.write_all(req).await.unwrap();
-    let mut got = vec![0u8; want.len()];
-    timeout(WAIT, stream.read_exact(&mut got))
-        .await
-        .expect("reply in time")
-        .expect("reply bytes");
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
-}
 
 /// Reads one whole reply, whatever its length.
 async fn read_frame(stream: &mut TcpStream) -> Vec<u8> {

@@ -2,6 +2,9 @@
 //! pipelining, inline commands, malformed and oversized input, and every limit a
 //! client can run into.
 
+mod common;
+
+use common::{cmd, expect, roundtrip, WAIT};
 use shoal_node::clock::Clock;
 use shoal_node::config::{Config, ObufLimit};
 use shoal_node::{Node, Shared};
@@ -10,8 +13,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(10);
-
 async fn start(config: Config) -> Node {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     Node::start_with(Shared::new(config, Clock::Wall), listener, None)
@@ -19,16 +20,6 @@ async fn start(config: Config) -> Node {
 
 async fn connect(node: &Node) -> TcpStream {
     TcpStream::connect(node.addr).await.unwrap()
-}
-
-/// Reads exactly `want.len()` bytes and compares them.
-async fn expect(stream: &mut TcpStream, want: &[u8]) {
-    let mut got = vec![0u8; want.len()];
-    timeout(WAIT, stream.read_exact(&mut got))
-        .await
-        .expect("reply in time")
-        .expect("reply bytes");
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
 }
 
 /// Asserts the server closes the connection, with nothing more to read.
@@ -44,26 +35,11 @@ async fn expect_closed(stream: &mut TcpStream) {
     }
 }
 
-async fn roundtrip(stream: &mut TcpStream, req: &[u8], want: &[u8]) {
-    stream.write_all(req).await.unwrap();
-    expect(stream, want).await;
-}
-
 /// A fresh connection sends `req`, gets exactly `want`, and is closed.
 async fn answered_then_closed(node: &Node, req: &[u8], want: &[u8]) {
     let mut c = connect(node).await;
     roundtrip(&mut c, req, want).await;
     expect_closed(&mut c).await;
-}
-
-fn cmd(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 #[tokio::test]

@@ -58,45 +58,45 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
     let mut rolling = false;
     for i in 0..shards {
         let sts_name = names.shard(i);
-        let Some(sets) = observed.stateful_sets else {
+        let ready = match observed.stateful_sets {
             // Unknown: keep what was reported last, and what it said about rollout.
-            let prev = previous.shards.iter().find(|p| p.index == i);
-            rolling |= previous
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Progressing" && c.status == "True")
-                || prev.is_none();
-            shard_status.push(ShardStatus {
-                index: i,
-                stateful_set: sts_name,
-                primary: names.shard_primary(i),
-                slots: shard_slots(i, shards),
-                replicas: per_shard,
-                ready_replicas: prev.map_or(0, |p| p.ready_replicas),
-            });
-            continue;
+            None => {
+                let prev = previous.shards.iter().find(|p| p.index == i);
+                rolling |= previous
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Progressing" && c.status == "True")
+                    || prev.is_none();
+                prev.map_or(0, |p| p.ready_replicas)
+            }
+            Some(sets) => {
+                let sts = sets
+                    .iter()
+                    .find(|s| s.metadata.name.as_deref() == Some(&sts_name));
+                let st = sts.and_then(|s| s.status.as_ref());
+                let ready = st.and_then(|s| s.ready_replicas).unwrap_or(0);
+                let updated = st.and_then(|s| s.updated_replicas).unwrap_or(0);
+                let stale = match (
+                    sts.and_then(|s| s.metadata.generation),
+                    st.and_then(|s| s.observed_generation),
+                ) {
+                    (Some(g), Some(o)) => o < g,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                let revision_pending = st.is_some_and(|s| {
+                    s.update_revision.is_some()
+                        && s.current_revision.is_some()
+                        && s.update_revision != s.current_revision
+                });
+                rolling |= sts.is_none()
+                    || ready < per_shard
+                    || updated < per_shard
+                    || stale
+                    || revision_pending;
+                ready
+            }
         };
-        let sts = sets
-            .iter()
-            .find(|s| s.metadata.name.as_deref() == Some(&sts_name));
-        let st = sts.and_then(|s| s.status.as_ref());
-        let ready = st.and_then(|s| s.ready_replicas).unwrap_or(0);
-        let updated = st.and_then(|s| s.updated_replicas).unwrap_or(0);
-        let stale = match (
-            sts.and_then(|s| s.metadata.generation),
-            st.and_then(|s| s.observed_generation),
-        ) {
-            (Some(g), Some(o)) => o < g,
-            (Some(_), None) => true,
-            _ => false,
-        };
-        let revision_pending = st.is_some_and(|s| {
-            s.update_revision.is_some()
-                && s.current_revision.is_some()
-                && s.update_revision != s.current_revision
-        });
-        rolling |=
-            sts.is_none() || ready < per_shard || updated < per_shard || stale || revision_pending;
         shard_status.push(ShardStatus {
             index: i,
             stateful_set: sts_name,
