@@ -44,6 +44,8 @@ enum End {
     QueryBufferLimit,
     OutputBufferLimit,
     Io(std::io::Error),
+    /// PSYNC: the connection becomes a replication link.
+    Replicate,
 }
 
 struct Conn<'s, S> {
@@ -82,6 +84,11 @@ where
     session.user = user;
     let end = conn.run(&mut session).await;
     conn.stats.flush(&shared.metrics);
+    if let (End::Replicate, Some(req)) = (&end, session.sync.take()) {
+        let addr = session.client.addr.ip().to_string();
+        crate::repl::primary::serve(shared, conn.stream, req, addr).await;
+        return;
+    }
     match end {
         End::Eof | End::Quit | End::Killed => {
             debug!(id = session.client.id, reason = ?end, "client closed")
@@ -137,6 +144,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             if session.close {
                 return End::Quit;
             }
+            if session.sync.is_some() {
+                return End::Replicate;
+            }
             if inbuf.is_empty() && inbuf.capacity() > SHRINK_ABOVE {
                 inbuf = BytesMut::with_capacity(INITIAL);
             }
@@ -154,6 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         settings: Arc<Settings>,
         now: u64,
     ) -> Result<usize, End> {
+        let shared = self.shared;
         let mut ctx = Ctx {
             shared: self.shared,
             settings,
@@ -189,7 +200,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                         }
                     }
                     start += consumed;
-                    if ctx.session.close || ctx.out.overflowed() {
+                    if let Some(w) = ctx.session.wait.take() {
+                        let client = ctx.session.client.clone();
+                        let n = tokio::select! {
+                            n = shared.repl.wait(w.offset, w.replicas, w.timeout) => n as i64,
+                            _ = client.killed() => return Err(End::Killed),
+                        };
+                        ctx.out.int(n);
+                        ctx.now = shared.clock.now_ms();
+                    }
+                    if ctx.session.close || ctx.out.overflowed() || ctx.session.sync.is_some() {
                         break;
                     }
                     if ctx.out.len() >= FLUSH_AT || self.pending.len() >= MAX_PENDING_FORWARDS {

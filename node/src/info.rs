@@ -156,12 +156,7 @@ pub fn render(shared: &Shared, settings: &Settings, asked: &[String], now_ms: u6
                     &m.output_limit_disconnects.get(),
                 );
             }
-            "replication" => {
-                kv("role", &"master");
-                kv("connected_slaves", &0);
-                kv("master_replid", &shared.run_id);
-                kv("master_repl_offset", &0);
-            }
+            "replication" => shared.repl.info(&shared.db, now_ms, &mut |k, v| kv(k, v)),
             "cpu" => {
                 let (user, sys) = cpu_seconds();
                 kv("used_cpu_sys", &format!("{sys:.6}"));

@@ -1,7 +1,7 @@
 //! Shoal's cache node: a Redis-protocol server over a sharded in-memory store.
 //!
 //! Layers, bottom up: [`store`] (keyspace, expiry, eviction), [`resp`] (protocol),
-//! [`cluster`] (slots, topology, routing, forwarding),
+//! [`cluster`] (slots, topology, routing, forwarding), [`repl`] (replication),
 //! [`cmd`] (one module per command), [`connection`] and [`server`] (I/O), [`admin`]
 //! (HTTP metrics and health).
 
@@ -17,6 +17,7 @@ pub mod harness;
 pub mod info;
 pub mod logging;
 pub mod metrics;
+pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod store;

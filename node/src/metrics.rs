@@ -40,6 +40,84 @@ pub struct Metrics {
     pub protocol_errors: IntCounter,
     pub output_limit_disconnects: IntCounter,
     pub cluster: ClusterMetrics,
+    pub repl: ReplMetrics,
+}
+
+/// Replication metrics: offsets, lag, links and syncs.
+pub struct ReplMetrics {
+    /// 1 on a primary, 0 on a replica.
+    pub primary: IntGauge,
+    pub offset: IntGauge,
+    pub connected_replicas: IntGauge,
+    /// Bytes each replica still has to acknowledge, by replica name.
+    pub replica_lag: IntGaugeVec,
+    /// 1 while a replica's link to its primary is up.
+    pub link_up: IntGauge,
+    /// 1 while this replica refuses a primary that came back empty.
+    pub primary_lost_data: IntGauge,
+    pub full_syncs: IntCounter,
+    pub partial_syncs: IntCounter,
+}
+
+impl ReplMetrics {
+    fn new(r: &Registry) -> ReplMetrics {
+        let g = |n: &str, h: &str| IntGauge::new(n, h).expect("valid metric");
+        let c = |n: &str, h: &str| IntCounter::new(n, h).expect("valid metric");
+        let m = ReplMetrics {
+            primary: g(
+                "shoal_repl_primary",
+                "1 when this node is a primary, 0 when a replica.",
+            ),
+            offset: g(
+                "shoal_repl_offset",
+                "Replication offset: bytes of the replication stream this node holds.",
+            ),
+            connected_replicas: g(
+                "shoal_repl_connected_replicas",
+                "Replicas attached to this primary.",
+            ),
+            replica_lag: IntGaugeVec::new(
+                Opts::new(
+                    "shoal_repl_replica_lag_bytes",
+                    "Stream bytes a replica has not acknowledged yet, by replica.",
+                ),
+                &["replica"],
+            )
+            .expect("valid metric"),
+            link_up: g(
+                "shoal_repl_link_up",
+                "1 while this replica's link to its primary is up.",
+            ),
+            primary_lost_data: g(
+                "shoal_repl_primary_lost_data",
+                "1 while this replica keeps its data because its primary restarted empty.",
+            ),
+            full_syncs: c(
+                "shoal_repl_full_syncs_total",
+                "Full resyncs (snapshots) served to replicas.",
+            ),
+            partial_syncs: c(
+                "shoal_repl_partial_syncs_total",
+                "Partial resyncs (from the backlog) served to replicas.",
+            ),
+        };
+        m.primary.set(1);
+        for x in [
+            &m.primary,
+            &m.offset,
+            &m.connected_replicas,
+            &m.link_up,
+            &m.primary_lost_data,
+        ] {
+            r.register(Box::new(x.clone())).expect("unique metric");
+        }
+        for x in [&m.full_syncs, &m.partial_syncs] {
+            r.register(Box::new(x.clone())).expect("unique metric");
+        }
+        r.register(Box::new(m.replica_lag.clone()))
+            .expect("unique metric");
+        m
+    }
 }
 
 /// Cluster metrics: what this node holds of the topology and how it routes.
@@ -242,6 +320,7 @@ impl Metrics {
                 "Clients closed for exceeding the output buffer limit.",
             ),
             cluster: ClusterMetrics::new(&registry),
+            repl: ReplMetrics::new(&registry),
             registry,
         };
         let r = &m.registry;

@@ -36,6 +36,8 @@ pub struct Shared {
     pub acl: arc_swap::ArcSwapOption<crate::acl::Acl>,
     /// Cluster membership; None for a standalone node, which owns every key.
     pub cluster: Option<crate::cluster::Cluster>,
+    /// Replication role, history and attached replicas.
+    pub repl: crate::repl::Replication,
 }
 
 impl Shared {
@@ -64,6 +66,7 @@ impl Shared {
             started_ms,
             run_id,
             ready: AtomicBool::new(false),
+            repl: crate::repl::Replication::new(),
         })
     }
 
@@ -158,6 +161,19 @@ impl Shared {
         m.memory_rss
             .set(crate::store::memory::process_rss().unwrap_or(0) as i64);
         m.connected_clients.set(self.clients.len() as i64);
+        let end = self.db.journal().end();
+        m.repl.offset.set(end as i64);
+        m.repl.primary.set(i64::from(self.repl.is_primary()));
+        let attached = self.repl.attached();
+        m.repl.connected_replicas.set(attached.len() as i64);
+        m.repl.replica_lag.reset();
+        for a in attached {
+            let ack = a.ack.load(std::sync::atomic::Ordering::Relaxed);
+            m.repl
+                .replica_lag
+                .with_label_values(&[&a.name])
+                .set(end.saturating_sub(ack) as i64);
+        }
     }
 }
 
@@ -254,6 +270,13 @@ impl Node {
         let forward_addr = forward.as_ref().and_then(|l| l.local_addr().ok());
         let stop = CancellationToken::new();
         crate::cluster::start_sources(&shared, &stop);
+        tokio::spawn(crate::repl::replica::follow(shared.clone(), stop.clone()));
+        if shared.cluster.is_some() {
+            tokio::spawn(crate::repl::roles_from_topology(
+                shared.clone(),
+                stop.clone(),
+            ));
+        }
         if let Some(admin) = admin {
             let stopped = stop.clone();
             tokio::spawn(crate::admin::serve(shared.clone(), admin, async move {

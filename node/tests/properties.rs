@@ -238,7 +238,7 @@ mod topology {
             let view = View::new(t.clone(), &format!("n{me}")).unwrap();
             for slot in probes {
                 let owner = t.shards.iter().position(|s| s.slots.iter().any(|r| r.contains(slot)));
-                let route = view.route(slot, false, false, || Presence::All);
+                let route = view.route(slot, false, false, false, || Presence::All);
                 match owner {
                     None => prop_assert_eq!(route, Route::Down),
                     Some(o) if o == me => prop_assert_eq!(route, Route::Local),

@@ -65,6 +65,9 @@ pub struct Cluster {
     offering: Mutex<()>,
     /// Ready peers seen by discovery; -1 until discovery reports.
     peers: AtomicI64,
+    /// The epoch of the last topology applied, for those that follow changes
+    /// (replication roles).
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 impl Cluster {
@@ -74,6 +77,7 @@ impl Cluster {
             view: ArcSwapOption::empty(),
             offering: Mutex::new(()),
             peers: AtomicI64::new(-1),
+            applied: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -105,7 +109,9 @@ impl Cluster {
                     "topology applied"
                 );
                 metrics.cluster.record_view(&view);
+                let epoch = view.epoch();
                 self.view.store(Some(Arc::new(view)));
+                self.applied.send_replace(epoch);
             }
             Decision::Same => {}
             Decision::Refuse(why) => {
@@ -114,6 +120,11 @@ impl Cluster {
             }
         }
         Ok(decision)
+    }
+
+    /// Follows the epochs of applied topologies.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
     }
 
     /// Whether the node can serve its slots (readiness).

@@ -327,13 +327,16 @@ impl View {
     }
 
     /// Where a command whose keys all hash to `slot` runs. `asking`: the client
-    /// sent ASKING just before. `multi`: it has several keys. `presence` tells
-    /// which of the keys are here; it is consulted only for a migrating slot.
+    /// sent ASKING just before. `multi`: it has several keys. `replica_read`: a
+    /// read a replica of the slot's shard may answer (READONLY client, synced
+    /// replica). `presence` tells which of the keys are here; it is consulted
+    /// only for a migrating slot.
     pub fn route(
         &self,
         slot: u16,
         asking: bool,
         multi: bool,
+        replica_read: bool,
         presence: impl FnOnce() -> Presence,
     ) -> Route<'_> {
         let Some(owner) = self.owner(slot) else {
@@ -360,6 +363,9 @@ impl View {
                 } else {
                     Route::Local
                 }
+            }
+            Some(me) if !me.primary && me.shard == owner && replica_read && target == UNOWNED => {
+                Route::Local
             }
             _ => Route::Moved(slot, &shards[owner].primary),
         }
@@ -464,12 +470,15 @@ mod tests {
         assert_eq!(replica.my_addr().map(|n| n.port), Some(7011));
         assert!(primary.serving() && replica.serving() && !stranger.serving());
         let all = || Presence::All;
-        assert_eq!(primary.route(6000, false, false, all), Route::Local);
+        assert_eq!(primary.route(6000, false, false, false, all), Route::Local);
         let moved = Route::Moved(6000, &primary.topology.shards[1].primary);
-        assert_eq!(replica.route(6000, false, false, all), moved);
-        assert_eq!(stranger.route(6000, false, false, all), moved);
+        assert_eq!(replica.route(6000, false, false, false, all), moved);
+        // A synced replica answers READONLY reads for its own shard only.
+        assert_eq!(replica.route(6000, false, false, true, all), Route::Local);
+        assert_eq!(stranger.route(6000, false, false, true, all), moved);
+        assert_eq!(stranger.route(6000, false, false, false, all), moved);
         assert!(
-            matches!(primary.route(100, false, false, all), Route::Moved(100, n) if n.name == "n0-0")
+            matches!(primary.route(100, false, false, false, all), Route::Moved(100, n) if n.name == "n0-0")
         );
     }
 
@@ -483,40 +492,43 @@ mod tests {
         let source = View::new(t.clone(), "n0-0").unwrap();
         let target = View::new(t.clone(), "n1-0").unwrap();
         assert_eq!(
-            source.route(15, false, false, || Presence::All),
+            source.route(15, false, false, false, || Presence::All),
             Route::Local
         );
         assert!(
-            matches!(source.route(15, false, false, || Presence::None), Route::Ask(15, n) if n.name == "n1-0")
+            matches!(source.route(15, false, false, false, || Presence::None), Route::Ask(15, n) if n.name == "n1-0")
         );
         assert_eq!(
-            source.route(15, false, false, || Presence::Some),
+            source.route(15, false, false, false, || Presence::Some),
             Route::TryAgain
         );
         assert!(
-            matches!(target.route(15, false, false, || Presence::None), Route::Moved(15, n) if n.name == "n0-0")
+            matches!(target.route(15, false, false, false, || Presence::None), Route::Moved(15, n) if n.name == "n0-0")
         );
         assert_eq!(
-            target.route(15, true, false, || Presence::None),
+            target.route(15, true, false, false, || Presence::None),
             Route::Local
         );
         // Several keys after ASKING: all must have arrived.
         assert_eq!(
-            target.route(15, true, true, || Presence::Some),
+            target.route(15, true, true, false, || Presence::Some),
             Route::TryAgain
         );
         assert_eq!(
-            target.route(15, true, true, || Presence::None),
+            target.route(15, true, true, false, || Presence::None),
             Route::TryAgain
         );
-        assert_eq!(target.route(15, true, true, || Presence::All), Route::Local);
+        assert_eq!(
+            target.route(15, true, true, false, || Presence::All),
+            Route::Local
+        );
         assert!(matches!(
-            target.route(30, true, false, || Presence::None),
+            target.route(30, true, false, false, || Presence::None),
             Route::Moved(30, _)
         ));
         // Presence is only asked about for migrating slots.
         assert_eq!(
-            source.route(30, false, false, || unreachable!()),
+            source.route(30, false, false, false, || unreachable!()),
             Route::Local
         );
     }
@@ -527,6 +539,9 @@ mod tests {
         t.shards[1].slots.clear();
         let v = View::new(t, "n0-0").unwrap();
         assert!(!v.serving());
-        assert_eq!(v.route(16000, false, false, || Presence::All), Route::Down);
+        assert_eq!(
+            v.route(16000, false, false, false, || Presence::All),
+            Route::Down
+        );
     }
 }

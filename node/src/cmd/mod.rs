@@ -33,6 +33,8 @@ pub mod flags {
     pub const STALE: u32 = 1 << 7;
     pub const NO_AUTH: u32 = 1 << 8;
     pub const ALLOW_BUSY: u32 = 1 << 9;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 10;
+    pub const NO_MULTI: u32 = 1 << 11;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -45,6 +47,8 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (ALLOW_BUSY, "allow_busy"),
         (FAST, "fast"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
     ];
 }
 
@@ -126,6 +130,18 @@ pub struct Session {
     /// The ACL user, when an ACL file is in use (None: the default user of a
     /// node without one, which may run everything).
     pub user: Option<Arc<crate::acl::User>>,
+    /// WAIT ran: the connection waits for acknowledgements before going on.
+    pub wait: Option<Wait>,
+    /// PSYNC ran: the connection becomes a replication link.
+    pub sync: Option<crate::repl::SyncRequest>,
+}
+
+/// A pending WAIT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    pub offset: u64,
+    pub replicas: usize,
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Session {
@@ -143,6 +159,8 @@ impl Session {
             asking: false,
             readonly: false,
             user: None,
+            wait: None,
+            sync: None,
         }
     }
 }
@@ -300,6 +318,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
             return elsewhere;
         }
     }
+    if spec.flags & flags::WRITE != 0 && !ctx.shared.repl.is_primary() {
+        ctx.out
+            .error("READONLY You can't write against a read only replica.");
+        return Dispatched::Done;
+    }
     // quanta reads the TSC: a few ns, where clock_gettime took 4% of a GET.
     let start = quanta::Instant::now();
     let result = check_memory(ctx, spec).and_then(|()| match spec.handler {
@@ -363,7 +386,10 @@ fn route(
         }
     };
     let multi = keys().nth(1).is_some();
-    let (kind, slot, node) = match view.route(slot, asking, multi, presence) {
+    // READONLY clients read from a replica that holds a complete copy.
+    let replica_read =
+        ctx.session.readonly && spec.flags & flags::READONLY != 0 && ctx.shared.repl.serves_reads();
+    let (kind, slot, node) = match view.route(slot, asking, multi, replica_read, presence) {
         Route::Local => return None,
         Route::Down => {
             ctx.out.error("CLUSTERDOWN Hash slot not served");

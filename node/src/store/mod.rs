@@ -5,9 +5,11 @@
 //! Commands on several keys lock their shards in ascending order ([`Db::lock_keys`]),
 //! which keeps multi-key commands atomic without deadlocks.
 
+pub mod effect;
 pub mod entry;
 pub mod evict;
 pub mod hash;
+pub mod journal;
 pub mod memory;
 pub mod shard;
 pub mod slot;
@@ -16,10 +18,12 @@ pub mod table;
 pub use entry::{Entry, Kind, Obj, Value, ValueRef};
 pub use evict::{AccessMode, Policy};
 pub use hash::HashObj;
+pub use journal::Journal;
 pub use memory::MemoryCounters;
 pub use shard::{EntryMut, Shard, Ttl};
 
 use parking_lot::{Mutex, MutexGuard};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -36,6 +40,53 @@ pub struct Db {
     shift: u32,
     mem: Arc<MemoryCounters>,
     evicted: AtomicU64,
+    /// Effects of tracked changes, for replicas (see `effect`, `journal`).
+    journal: Journal,
+}
+
+/// A locked shard. When it is released, the changes made under the lock go to
+/// the journal, still under the lock, so the journal orders every key's changes
+/// as the keyspace did.
+pub struct ShardGuard<'a> {
+    guard: MutexGuard<'a, Shard>,
+    idx: usize,
+    db: &'a Db,
+}
+
+impl std::ops::Deref for ShardGuard<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for ShardGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.guard
+    }
+}
+
+thread_local! {
+    /// Effects are encoded here before the journal's lock is taken.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Drop for ShardGuard<'_> {
+    fn drop(&mut self) {
+        if !self.guard.has_changes() {
+            return;
+        }
+        let of = self.db.shards.len();
+        SCRATCH.with(|s| {
+            let mut buf = s.borrow_mut();
+            buf.clear();
+            self.guard.take_changes(self.idx, of, &mut buf);
+            self.db.journal.append(&buf);
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::new();
+            }
+        });
+    }
 }
 
 /// Key and TTL counts for INFO keyspace and metrics.
@@ -64,6 +115,44 @@ impl Db {
             shift: n.trailing_zeros(),
             mem,
             evicted: AtomicU64::new(0),
+            journal: Journal::new(journal::DEFAULT_CAPACITY),
+        }
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    fn guard(&self, idx: usize) -> ShardGuard<'_> {
+        ShardGuard {
+            guard: self.shards[idx].lock(),
+            idx,
+            db: self,
+        }
+    }
+
+    /// Starts or stops recording changes in the journal. Every change made after
+    /// this returns is recorded.
+    pub fn set_tracking(&self, on: bool) {
+        for s in self.shards.iter() {
+            s.lock().set_tracking(on);
+        }
+    }
+
+    /// Removes every key whose slot satisfies `pred` (a replica applying a flush
+    /// of a primary's shard).
+    pub fn remove_slots_where(&self, pred: impl Fn(u16) -> bool) {
+        for idx in 0..self.shards.len() {
+            let mut s = self.guard(idx);
+            let mut doomed = Vec::new();
+            s.for_each(0, |e| {
+                if pred(slot::key_slot(e.key())) {
+                    doomed.push(e.key().to_vec());
+                }
+            });
+            for k in doomed {
+                s.remove_any(&k);
+            }
         }
     }
 
@@ -80,12 +169,12 @@ impl Db {
     }
 
     /// Locks the shard holding `key`.
-    pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
-        self.shards[self.shard_of(key)].lock()
+    pub fn lock(&self, key: &[u8]) -> ShardGuard<'_> {
+        self.guard(self.shard_of(key))
     }
 
-    pub fn lock_index(&self, idx: usize) -> MutexGuard<'_, Shard> {
-        self.shards[idx].lock()
+    pub fn lock_index(&self, idx: usize) -> ShardGuard<'_> {
+        self.guard(idx)
     }
 
     /// Locks every shard that holds one of `keys`, in ascending order.
@@ -95,10 +184,7 @@ impl Db {
         idx.dedup();
         Locked {
             db: self,
-            guards: idx
-                .into_iter()
-                .map(|i| (i, self.shards[i].lock()))
-                .collect(),
+            guards: idx.into_iter().map(|i| (i, self.guard(i))).collect(),
         }
     }
 
@@ -106,12 +192,7 @@ impl Db {
     pub fn lock_all(&self) -> Locked<'_> {
         Locked {
             db: self,
-            guards: self
-                .shards
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (i, s.lock()))
-                .collect(),
+            guards: (0..self.shards.len()).map(|i| (i, self.guard(i))).collect(),
         }
     }
 
@@ -176,7 +257,7 @@ impl Db {
                     }
                 })
                 .unwrap_or(0);
-            if let Some(k) = self.shards[idx].lock().random_key(now) {
+            if let Some(k) = self.guard(idx).random_key(now) {
                 return Some(k);
             }
         }
@@ -239,8 +320,8 @@ impl Db {
     pub fn expire_cycle(&self, now: u64, budget: usize) -> (usize, bool) {
         let mut total = 0;
         let mut more = false;
-        for s in self.shards.iter() {
-            let (n, m) = s.lock().expire_due(now, budget);
+        for idx in 0..self.shards.len() {
+            let (n, m) = self.guard(idx).expire_due(now, budget);
             total += n;
             more |= m;
         }
@@ -302,11 +383,7 @@ impl Db {
             let Some(best) = best else {
                 return Err(OutOfMemory);
             };
-            if self.shards[best.shard]
-                .lock()
-                .remove_any(&best.key)
-                .is_some()
-            {
+            if self.guard(best.shard).remove_any(&best.key).is_some() {
                 evicted += 1;
                 self.evicted.fetch_add(1, Ordering::Relaxed);
             }
@@ -318,7 +395,7 @@ impl Db {
 /// Shards locked together for one multi-key command.
 pub struct Locked<'a> {
     db: &'a Db,
-    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    guards: Vec<(usize, ShardGuard<'a>)>,
 }
 
 impl Locked<'_> {

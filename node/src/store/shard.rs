@@ -42,6 +42,12 @@ pub struct Shard {
     access: AccessMode,
     /// Keys removed because their deadline passed.
     expired: u64,
+    /// Record changed keys for replication ([`Shard::take_changes`]).
+    track: bool,
+    /// Keys changed since the last `take_changes` (only while tracking).
+    dirty: Vec<Box<[u8]>>,
+    /// The shard was emptied since the last `take_changes` (only while tracking).
+    flushed: bool,
 }
 
 impl Shard {
@@ -53,7 +59,53 @@ impl Shard {
             mem,
             access: AccessMode::default(),
             expired: 0,
+            track: false,
+            dirty: Vec::new(),
+            flushed: false,
         }
+    }
+
+    /// Starts or stops recording changed keys for replication.
+    pub fn set_tracking(&mut self, on: bool) {
+        self.track = on;
+        if !on {
+            self.dirty.clear();
+            self.flushed = false;
+        }
+    }
+
+    fn changed(&mut self, key: &[u8]) {
+        if self.track {
+            self.dirty.push(Box::from(key));
+        }
+    }
+
+    /// Whether changes wait to be taken.
+    pub fn has_changes(&self) -> bool {
+        self.flushed || !self.dirty.is_empty()
+    }
+
+    /// Encodes the changes since the last call as replication effects (see
+    /// `effect`): the present state of every changed key, after a flush of this
+    /// shard's slots if it was emptied. `idx`/`of`: this shard's place in the
+    /// keyspace.
+    pub fn take_changes(&mut self, idx: usize, of: usize, out: &mut Vec<u8>) {
+        if std::mem::take(&mut self.flushed) {
+            super::effect::encode_flush(idx, of, out);
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        if dirty.len() > 1 {
+            dirty.sort_unstable();
+            dirty.dedup();
+        }
+        for key in &dirty {
+            let hash = self.hash_of(key);
+            let entry = self.index_of(hash, key).map(|i| self.entry_at(i));
+            super::effect::encode_state(key, entry, out);
+        }
+        dirty.clear();
+        // Keep the allocation for the next command.
+        self.dirty = dirty;
     }
 
     pub fn set_access_mode(&mut self, mode: AccessMode) {
@@ -133,6 +185,7 @@ impl Shard {
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<EntryMut<'_>> {
         let (idx, hash) = self.find_live(key, now)?;
         self.touch(idx, now);
+        self.changed(key);
         let size_before = self.entry_at(idx).mem_size();
         Some(EntryMut {
             shard: self,
@@ -145,6 +198,7 @@ impl Shard {
 
     /// Creates or overwrites a key.
     pub fn set(&mut self, key: &[u8], value: Value<'_>, ttl: Ttl, now: u64) {
+        self.changed(key);
         let hash = self.hash_of(key);
         let mode = self.access;
         match self.index_of(hash, key) {
@@ -210,6 +264,9 @@ impl Shard {
 
     fn remove_at(&mut self, idx: usize, hash: u64) -> Entry {
         let entry = self.map.remove(idx);
+        if self.track {
+            self.dirty.push(Box::from(entry.key()));
+        }
         self.reindex_expire(hash, entry.expire_at, 0);
         self.account(entry.mem_size(), 0);
         entry
@@ -220,6 +277,7 @@ impl Shard {
     pub fn insert_entry(&mut self, entry: Entry, now: u64) {
         let key = entry.key().to_vec();
         self.remove(&key, now);
+        self.changed(&key);
         let hash = self.hash_of(&key);
         let expire = entry.expire_at;
         let size = entry.mem_size();
@@ -274,6 +332,10 @@ impl Shard {
         let expires = std::mem::take(&mut self.expires);
         let used = self.used;
         self.account(used, 0);
+        if self.track {
+            self.flushed = true;
+            self.dirty.clear();
+        }
         (map, expires)
     }
 

@@ -4,6 +4,7 @@
 //! shapes follow redis-server 7.0 in cluster mode.
 
 pub mod conn;
+pub mod failover;
 pub mod info;
 pub mod keys;
 pub mod topology;
@@ -42,6 +43,8 @@ pub fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
         &[
             "COUNTKEYSINSLOT <slot>",
             "    Return the number of keys in <slot>.",
+            "FAILOVER [FORCE|TAKEOVER]",
+            "    Promote current replica node to being a master.",
             "GETKEYSINSLOT <slot> <count>",
             "    Return key names stored by current node in a slot.",
             "INFO",

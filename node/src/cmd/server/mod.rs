@@ -10,6 +10,7 @@ pub mod info;
 pub mod memory;
 pub mod ping;
 pub mod quit;
+pub mod replication;
 pub mod select;
 pub mod time;
 

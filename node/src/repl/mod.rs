@@ -1,0 +1,538 @@
+//! Replication: a primary streams the effects of its writes (see
+//! `store::effect`) to its replicas; replicas apply them and acknowledge
+//! offsets, which `WAIT` counts.
+//!
+//! - [`primary`] serves a replica after `PSYNC`: a partial resync from the
+//!   backlog when the replica's id and offset allow, otherwise a full resync from
+//!   a chunked snapshot, then the stream.
+//! - [`replica`] is the follower: connects to its primary, loads, applies, acks,
+//!   and reconnects.
+//! - Roles come from the topology in a cluster (one writer decides failovers),
+//!   or from `REPLICAOF` for a standalone node.
+//!
+//! Replication ids and offsets follow Redis' PSYNC2: a promoted replica takes a
+//! new id and remembers the old one with the offset it ended at, so the other
+//! replicas (and the old primary, if it kept nothing more) continue without a
+//! full resync.
+
+pub mod primary;
+pub mod replica;
+pub mod snapshot;
+
+use crate::store::Db;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The id a node without history uses, and Redis' "no secondary id".
+pub const NO_ID: &str = "0000000000000000000000000000000000000000";
+
+/// A node to replicate from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Its identity (the topology's node name, or `host:port` for REPLICAOF).
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Replica(Target),
+}
+
+/// The replica side's link to its primary, as INFO reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    Down,
+    Connecting,
+    /// Loading a snapshot.
+    Sync,
+    Up,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub role: Role,
+    /// The history this node's data and offsets belong to.
+    pub replid: String,
+    /// The history before the last promotion, valid up to `second_offset`.
+    pub replid2: String,
+    pub second_offset: Option<u64>,
+    pub link: Link,
+    /// The data is a complete copy of a primary's (a replica that has finished
+    /// a full or partial sync, or any primary). Only such a node may be promoted.
+    pub synced: bool,
+    /// The primary (by name) whose history the replica's data belongs to.
+    pub synced_from: Option<String>,
+    /// Unix ms of the last byte from the primary.
+    pub last_io_ms: u64,
+    /// The primary came back empty under its old name: this replica keeps its
+    /// data and waits for a failover instead of following it.
+    pub primary_lost_data: bool,
+    /// `CLUSTER FAILOVER` asked for this replica's promotion.
+    pub failover_requested: bool,
+    /// Why the last sync attempt ended, for INFO.
+    pub last_error: Option<String>,
+}
+
+/// A replica attached to this primary.
+pub struct Attached {
+    pub id: u64,
+    pub name: String,
+    pub addr: String,
+    pub port: u16,
+    /// Highest offset the replica acknowledged.
+    pub ack: AtomicU64,
+    pub last_ack_ms: AtomicU64,
+    /// Past its snapshot, receiving the stream.
+    pub online: AtomicBool,
+}
+
+pub struct Replication {
+    state: Mutex<State>,
+    attached: Mutex<Vec<Arc<Attached>>>,
+    acked: tokio::sync::Notify,
+    target: tokio::sync::watch::Sender<Option<Target>>,
+    next_id: AtomicU64,
+    pub full_syncs: AtomicU64,
+    pub partial_syncs: AtomicU64,
+}
+
+/// What a primary answers to `PSYNC`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Stream from this offset (the replica has everything before it).
+    Continue {
+        replid: String,
+        from: u64,
+    },
+    /// Snapshot from the start, then the stream from `offset`.
+    Full {
+        replid: String,
+        offset: u64,
+    },
+    /// Carry on with an interrupted snapshot from `cursor`.
+    Resume {
+        replid: String,
+        offset: u64,
+        cursor: u64,
+    },
+    Refuse(String),
+}
+
+/// A replica's `PSYNC replid offset [RESUME cursor snapshot-offset]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRequest {
+    pub replid: String,
+    /// -1: no history.
+    pub offset: i64,
+    pub name: String,
+    pub port: u16,
+    /// An interrupted snapshot: (cursor after the last good chunk, its offset).
+    pub resume: Option<(u64, u64)>,
+}
+
+/// The primary's decision for `req`, given its history and backlog `bounds`
+/// (first offset held, next offset). Pure, so every case is unit-tested.
+pub fn answer(state: &State, bounds: (u64, u64), req: &SyncRequest) -> Answer {
+    if state.role != Role::Primary {
+        return Answer::Refuse("ERR this node is a replica; sync from its primary".into());
+    }
+    let (start, end) = bounds;
+    if let Some((cursor, offset)) = req.resume {
+        if req.replid == state.replid && offset >= start && offset <= end {
+            return Answer::Resume {
+                replid: state.replid.clone(),
+                offset,
+                cursor,
+            };
+        }
+    }
+    if req.resume.is_none() && req.offset >= 0 {
+        let from = req.offset as u64;
+        let known = req.replid == state.replid
+            || (req.replid == state.replid2 && state.second_offset.is_some_and(|s| from <= s));
+        if known && from >= start && from <= end {
+            return Answer::Continue {
+                replid: state.replid.clone(),
+                from,
+            };
+        }
+    }
+    Answer::Full {
+        replid: state.replid.clone(),
+        offset: end,
+    }
+}
+
+fn new_id() -> String {
+    (0..40)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("digit < 16"))
+        .collect()
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication::new()
+    }
+}
+
+impl Replication {
+    pub fn new() -> Replication {
+        Replication {
+            state: Mutex::new(State {
+                role: Role::Primary,
+                replid: new_id(),
+                replid2: NO_ID.into(),
+                second_offset: None,
+                link: Link::Down,
+                synced: true,
+                synced_from: None,
+                last_io_ms: 0,
+                primary_lost_data: false,
+                failover_requested: false,
+                last_error: None,
+            }),
+            attached: Mutex::new(Vec::new()),
+            acked: tokio::sync::Notify::new(),
+            target: tokio::sync::watch::channel(None).0,
+            next_id: AtomicU64::new(1),
+            full_syncs: AtomicU64::new(0),
+            partial_syncs: AtomicU64::new(0),
+        }
+    }
+
+    pub fn state(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.state.lock().role == Role::Primary
+    }
+
+    /// A replica whose data is complete enough to answer READONLY reads.
+    pub fn serves_reads(&self) -> bool {
+        let s = self.state.lock();
+        matches!(s.role, Role::Replica(_)) && s.synced && s.link == Link::Up
+    }
+
+    /// What the follower should replicate from (None: nothing).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<Target>> {
+        self.target.subscribe()
+    }
+
+    /// Changes role. Promotion starts a new history (remembering the old one for
+    /// PSYNC2) and starts journaling writes; demotion stops journaling and
+    /// points the follower at the new primary.
+    pub fn set_role(&self, role: Role, db: &Db) {
+        let mut s = self.state.lock();
+        if s.role == role {
+            return;
+        }
+        let was_primary = s.role == Role::Primary;
+        match &role {
+            Role::Primary => {
+                s.replid2 = std::mem::replace(&mut s.replid, new_id());
+                s.second_offset = Some(db.journal().end());
+                s.link = Link::Down;
+                s.failover_requested = false;
+                s.primary_lost_data = false;
+                s.role = role;
+                drop(s);
+                db.set_tracking(true);
+                let _ = self.target.send_replace(None);
+                tracing::info!(offset = db.journal().end(), "promoted to primary");
+            }
+            Role::Replica(t) => {
+                let t = t.clone();
+                s.role = role;
+                s.link = Link::Connecting;
+                // Promotable again only once this history is confirmed by a sync.
+                s.synced = false;
+                drop(s);
+                if was_primary {
+                    db.set_tracking(false);
+                    self.attached.lock().clear();
+                }
+                tracing::info!(primary = %t.name, "following a primary");
+                let _ = self.target.send_replace(Some(t));
+            }
+        }
+    }
+
+    /// Records a replica attaching after PSYNC.
+    pub fn attach(&self, name: &str, addr: String, port: u16) -> Arc<Attached> {
+        let a = Arc::new(Attached {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            name: name.to_string(),
+            addr,
+            port,
+            ack: AtomicU64::new(0),
+            last_ack_ms: AtomicU64::new(0),
+            online: AtomicBool::new(false),
+        });
+        let mut all = self.attached.lock();
+        // A replica that reconnects replaces its old entry.
+        all.retain(|o| o.name != name);
+        all.push(a.clone());
+        a
+    }
+
+    pub fn detach(&self, id: u64) {
+        self.attached.lock().retain(|a| a.id != id);
+        self.acked.notify_waiters();
+    }
+
+    pub fn attached(&self) -> Vec<Arc<Attached>> {
+        self.attached.lock().clone()
+    }
+
+    pub fn record_ack(&self, a: &Attached, offset: u64, now_ms: u64) {
+        a.ack.fetch_max(offset, Ordering::Relaxed);
+        a.last_ack_ms.store(now_ms, Ordering::Relaxed);
+        self.acked.notify_waiters();
+    }
+
+    fn acked_at_least(&self, offset: u64) -> usize {
+        self.attached
+            .lock()
+            .iter()
+            .filter(|a| a.online.load(Ordering::Relaxed) && a.ack.load(Ordering::Relaxed) >= offset)
+            .count()
+    }
+
+    /// WAIT: how many replicas acknowledged `offset`, once `n` have or the
+    /// timeout passes (None: no timeout).
+    pub async fn wait(&self, offset: u64, n: usize, timeout: Option<Duration>) -> usize {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let notified = self.acked.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let have = self.acked_at_least(offset);
+            if have >= n {
+                return have;
+            }
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d, notified).await.is_err() {
+                        return self.acked_at_least(offset);
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// The INFO `replication` section's fields.
+    pub fn info(&self, db: &Db, now_ms: u64, kv: &mut dyn FnMut(&str, &dyn std::fmt::Display)) {
+        let s = self.state.lock();
+        let (start, end) = db.journal().bounds();
+        match &s.role {
+            Role::Primary => {
+                kv("role", &"master");
+                let attached = self.attached();
+                kv("connected_slaves", &attached.len());
+                for (i, a) in attached.iter().enumerate() {
+                    let ack = a.ack.load(Ordering::Relaxed);
+                    let lag = now_ms.saturating_sub(a.last_ack_ms.load(Ordering::Relaxed)) / 1000;
+                    let state = if a.online.load(Ordering::Relaxed) {
+                        "online"
+                    } else {
+                        "send_bulk"
+                    };
+                    kv(
+                        &format!("slave{i}"),
+                        &format!(
+                            "ip={},port={},state={state},offset={ack},lag={lag},name={}",
+                            a.addr, a.port, a.name
+                        ),
+                    );
+                }
+            }
+            Role::Replica(t) => {
+                kv("role", &"slave");
+                kv("master_host", &t.host);
+                kv("master_port", &t.port);
+                kv("master_name", &t.name);
+                let up = s.link == Link::Up;
+                kv("master_link_status", &if up { "up" } else { "down" });
+                let io = if s.last_io_ms == 0 {
+                    -1
+                } else {
+                    (now_ms.saturating_sub(s.last_io_ms) / 1000) as i64
+                };
+                kv("master_last_io_seconds_ago", &io);
+                kv("master_sync_in_progress", &u8::from(s.link == Link::Sync));
+                kv("slave_read_repl_offset", &end);
+                kv("slave_repl_offset", &end);
+                kv("slave_priority", &100);
+                kv("slave_read_only", &1);
+                kv("replica_announced", &1);
+                kv("connected_slaves", &0);
+            }
+        }
+        kv("master_failover_state", &"no-failover");
+        kv("master_replid", &s.replid);
+        kv("master_replid2", &s.replid2);
+        kv("master_repl_offset", &end);
+        match s.second_offset {
+            Some(o) => kv("second_repl_offset", &o),
+            None => kv("second_repl_offset", &-1),
+        }
+        kv("repl_backlog_active", &1);
+        kv("repl_backlog_size", &db.journal().capacity());
+        kv("repl_backlog_first_byte_offset", &start);
+        kv("repl_backlog_histlen", &(end - start));
+        // Shoal's own fields, read by the failover supervisor.
+        kv("shoal_synced", &u8::from(s.synced));
+        kv("shoal_primary_lost_data", &u8::from(s.primary_lost_data));
+        kv("shoal_failover_requested", &u8::from(s.failover_requested));
+        if let Some(e) = &s.last_error {
+            kv("shoal_last_sync_error", &e.replace(['\r', '\n'], " "));
+        }
+    }
+}
+
+/// This node's role in a topology; None when the topology does not name it.
+pub fn role_in(view: &crate::cluster::View) -> Option<Role> {
+    let me = view.me?;
+    if me.primary {
+        return Some(Role::Primary);
+    }
+    let p = &view.topology.shards[me.shard].primary;
+    Some(Role::Replica(Target {
+        name: p.name.clone(),
+        host: p.host.clone(),
+        port: p.port,
+    }))
+}
+
+/// In a cluster, takes the role each applied topology gives this node.
+pub async fn roles_from_topology(
+    shared: Arc<crate::server::Shared>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let Some(cluster) = shared.cluster.as_ref() else {
+        return;
+    };
+    let mut rx = cluster.subscribe();
+    loop {
+        if let Some(role) = cluster.view().as_deref().and_then(role_in) {
+            shared.repl.set_role(role, &shared.db);
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return },
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(replid: &str, replid2: &str, second: Option<u64>) -> State {
+        State {
+            role: Role::Primary,
+            replid: replid.into(),
+            replid2: replid2.into(),
+            second_offset: second,
+            link: Link::Down,
+            synced: true,
+            synced_from: None,
+            last_io_ms: 0,
+            primary_lost_data: false,
+            failover_requested: false,
+            last_error: None,
+        }
+    }
+
+    fn req(replid: &str, offset: i64, resume: Option<(u64, u64)>) -> SyncRequest {
+        SyncRequest {
+            replid: replid.into(),
+            offset,
+            name: "r".into(),
+            port: 1,
+            resume,
+        }
+    }
+
+    #[test]
+    fn psync_continues_only_within_the_history_and_the_backlog() {
+        let s = state("A", "OLD", Some(500));
+        let cont = |from| Answer::Continue {
+            replid: "A".into(),
+            from,
+        };
+        let full = Answer::Full {
+            replid: "A".into(),
+            offset: 900,
+        };
+        assert_eq!(answer(&s, (100, 900), &req("A", 300, None)), cont(300));
+        assert_eq!(answer(&s, (100, 900), &req("A", 900, None)), cont(900));
+        // Fell out of the backlog, or claims more than was written.
+        assert_eq!(answer(&s, (100, 900), &req("A", 50, None)), full);
+        assert_eq!(answer(&s, (100, 900), &req("A", 901, None)), full);
+        // The old history holds up to where the promotion happened, not beyond:
+        // a demoted primary that took more writes must resync.
+        assert_eq!(answer(&s, (100, 900), &req("OLD", 500, None)), cont(500));
+        assert_eq!(answer(&s, (100, 900), &req("OLD", 501, None)), full);
+        assert_eq!(answer(&s, (100, 900), &req("B", 300, None)), full);
+        assert_eq!(answer(&s, (100, 900), &req("?", -1, None)), full);
+    }
+
+    #[test]
+    fn snapshots_resume_while_their_offset_is_held() {
+        let s = state("A", NO_ID, None);
+        assert_eq!(
+            answer(&s, (100, 900), &req("A", -1, Some((42, 200)))),
+            Answer::Resume {
+                replid: "A".into(),
+                offset: 200,
+                cursor: 42
+            }
+        );
+        assert!(matches!(
+            answer(&s, (300, 900), &req("A", -1, Some((42, 200)))),
+            Answer::Full { .. }
+        ));
+        assert!(matches!(
+            answer(&s, (100, 900), &req("B", -1, Some((42, 200)))),
+            Answer::Full { .. }
+        ));
+    }
+
+    #[test]
+    fn replicas_do_not_serve_syncs() {
+        let mut s = state("A", NO_ID, None);
+        s.role = Role::Replica(Target {
+            name: "p".into(),
+            host: "h".into(),
+            port: 1,
+        });
+        assert!(matches!(
+            answer(&s, (0, 0), &req("A", 0, None)),
+            Answer::Refuse(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn wait_counts_online_replicas_that_acknowledged() {
+        let r = Arc::new(Replication::new());
+        let a = r.attach("r1", "127.0.0.1".into(), 1);
+        a.online.store(true, Ordering::Relaxed);
+        assert_eq!(r.wait(10, 1, Some(Duration::from_millis(10))).await, 0);
+        let waiter = {
+            let r = r.clone();
+            tokio::spawn(async move { r.wait(10, 1, None).await })
+        };
+        tokio::task::yield_now().await;
+        r.record_ack(&a, 12, 0);
+        assert_eq!(waiter.await.unwrap(), 1);
+        assert_eq!(r.wait(10, 0, None).await, 1);
+    }
+}

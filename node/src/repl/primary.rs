@@ -1,0 +1,200 @@
+//! The primary's side of one replica connection, after `PSYNC`.
+//!
+//! The connection is taken over from the command loop: the answer line, then a
+//! snapshot (full resync) and the stream from the backlog. Acknowledgements are
+//! read on a separate task so a replica slow to read never delays them. A
+//! replica that falls out of the backlog is dropped and resyncs; one that
+//! stops acknowledging is dropped after [`ACK_TIMEOUT`].
+
+use super::{snapshot, Answer, Attached, SyncRequest};
+use crate::resp::request::Parsed;
+use crate::resp::{RequestLimits, RequestParser};
+use crate::server::Shared;
+use bytes::BytesMut;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::{debug, info, warn};
+
+/// Most bytes sent from the backlog in one write.
+const SEND_MAX: usize = 1 << 20;
+/// A heartbeat goes out when the stream has been idle this long.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A replica silent this long is dropped.
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves replica `req` on `stream` until it goes away, falls behind, or this
+/// node stops being its primary.
+pub async fn serve<S>(shared: &Shared, stream: S, req: SyncRequest, addr: String)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let journal = shared.db.journal();
+    let decision = {
+        let state = shared.repl.state();
+        super::answer(&state, journal.bounds(), &req)
+    };
+    let (rd, mut wr) = tokio::io::split(stream);
+    let (from, snapshot_from) = match &decision {
+        Answer::Refuse(why) => {
+            let _ = wr.write_all(format!("-{why}\r\n").as_bytes()).await;
+            return;
+        }
+        Answer::Continue { replid, from } => {
+            shared.repl.partial_syncs.fetch_add(1, Ordering::Relaxed);
+            shared.metrics.repl.partial_syncs.inc();
+            let line = format!("+CONTINUE {replid}\r\n");
+            if wr.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            (*from, None)
+        }
+        Answer::Full { replid, offset } => {
+            shared.repl.full_syncs.fetch_add(1, Ordering::Relaxed);
+            shared.metrics.repl.full_syncs.inc();
+            let line = format!("+FULLRESYNC {replid} {offset}\r\n");
+            if wr.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            (*offset, Some(0))
+        }
+        Answer::Resume {
+            replid,
+            offset,
+            cursor,
+        } => {
+            shared.metrics.repl.full_syncs.inc();
+            let line = format!("+RESUME {replid} {offset} {cursor}\r\n");
+            if wr.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            (*offset, Some(*cursor))
+        }
+    };
+    info!(replica = %req.name, answer = ?decision, "replica attached");
+    // Writes from now on must reach the backlog (a no-op once tracking).
+    shared.db.set_tracking(true);
+    let me = shared.repl.attach(&req.name, addr, req.port);
+    // Both halves in one task: acknowledgements are read even while a write to
+    // a slow replica waits.
+    let result = tokio::select! {
+        r = send(shared, &mut wr, &me, from, snapshot_from) => r,
+        () = read_acks(shared, &me, rd) => Err("the replica closed the link".into()),
+    };
+    shared.repl.detach(me.id);
+    match result {
+        Ok(()) => info!(replica = %req.name, "replica detached"),
+        Err(why) => warn!(replica = %req.name, reason = %why, "replica dropped"),
+    }
+}
+
+async fn send<W: AsyncWrite + Unpin>(
+    shared: &Shared,
+    wr: &mut W,
+    me: &Attached,
+    from: u64,
+    snapshot_from: Option<u64>,
+) -> Result<(), String> {
+    let journal = shared.db.journal();
+    let mut buf = Vec::with_capacity(snapshot::CHUNK_BYTES);
+    if let Some(mut cursor) = snapshot_from {
+        loop {
+            let (raw, next) = snapshot::read(&shared.db, cursor);
+            buf.clear();
+            snapshot::encode(next, &raw, &mut buf);
+            wr.write_all(&buf).await.map_err(|e| e.to_string())?;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+            if !shared.repl.is_primary() {
+                return Err("no longer the primary".into());
+            }
+        }
+        if journal.bounds().0 > from {
+            return Err("the backlog moved past the snapshot during the transfer; a larger repl-backlog-size avoids this".into());
+        }
+        buf.clear();
+        snapshot::encode_end(from, &mut buf);
+        wr.write_all(&buf).await.map_err(|e| e.to_string())?;
+        debug!(replica = %me.name, "snapshot sent");
+    }
+    me.online.store(true, Ordering::Relaxed);
+    me.last_ack_ms
+        .store(shared.clock.now_ms(), Ordering::Relaxed);
+    let mut sent = from;
+    loop {
+        if !shared.repl.is_primary() {
+            return Ok(());
+        }
+        let idle = shared
+            .clock
+            .now_ms()
+            .saturating_sub(me.last_ack_ms.load(Ordering::Relaxed));
+        if idle > ACK_TIMEOUT.as_millis() as u64 {
+            return Err(format!("no acknowledgement for {idle} ms"));
+        }
+        buf.clear();
+        let n = journal
+            .read(sent, SEND_MAX, &mut buf)
+            .map_err(|_| "fell out of the backlog; it will resync".to_string())?;
+        if n > 0 {
+            wr.write_all(&buf).await.map_err(|e| e.to_string())?;
+            sent += n as u64;
+            continue;
+        }
+        // `sent` is the end of the backlog, between two effects: a heartbeat
+        // may go here without splitting one.
+        wr.flush().await.map_err(|e| e.to_string())?;
+        if tokio::time::timeout(HEARTBEAT, journal.wait_past(sent))
+            .await
+            .is_err()
+        {
+            wr.write_all(b"+PING\r\n")
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+}
+
+/// Reads `REPLCONF ACK offset` from the replica.
+async fn read_acks<R: AsyncRead + Unpin>(shared: &Shared, me: &Attached, mut rd: R) {
+    let limits = RequestLimits {
+        max_bulk: 64,
+        max_args: 8,
+        max_inline: 256,
+    };
+    let mut parser = RequestParser::new();
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut at = 0;
+        loop {
+            match parser.parse(&buf[at..], &limits) {
+                Ok(Parsed::Incomplete) => break,
+                Ok(Parsed::Request { consumed }) => {
+                    let args = parser.args(&buf[at..]);
+                    if args.len() == 3
+                        && args.get(0).eq_ignore_ascii_case(b"REPLCONF")
+                        && args.get(1).eq_ignore_ascii_case(b"ACK")
+                    {
+                        if let Some(off) = crate::util::num::parse_i64(args.get(2)) {
+                            shared
+                                .repl
+                                .record_ack(me, off.max(0) as u64, shared.clock.now_ms());
+                        }
+                    }
+                    at += consumed;
+                }
+                Err(_) => return,
+            }
+        }
+        let _ = buf.split_to(at);
+        if buf.len() > 4096 {
+            return;
+        }
+    }
+}
