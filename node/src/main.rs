@@ -60,6 +60,15 @@ struct LocalCluster {
     /// Seconds to wait for every slot to be served.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// Do not start the supervisor (no failover, no restarts).
+    #[arg(long)]
+    no_supervisor: bool,
+    /// A primary unreachable this long (ms) is replaced by a replica.
+    #[arg(long, default_value_t = 1000)]
+    down_after_ms: u64,
+    /// Run as the supervisor of the cluster in --dir (started by local-cluster).
+    #[arg(long, hide = true)]
+    supervise: bool,
     /// Options for every node, after `--` (e.g. `-- --maxmemory 100mb`).
     #[arg(last = true)]
     node_options: Vec<String>,
@@ -72,13 +81,26 @@ fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
         println!("stopped {n} nodes in {}", a.dir.display());
         return Ok(());
     }
+    if a.supervise {
+        let (_, nodes) = local::plan(a.shards, a.replicas, a.base_port)?;
+        let dir = a.dir.canonicalize()?;
+        let policy = shoal_node::cluster::failover::Policy {
+            down_after_ms: a.down_after_ms,
+        };
+        shoal_node::cluster::supervisor::run(&dir, &nodes, &a.node_options, policy)?;
+        return Ok(());
+    }
     let nodes = local::start(
-        a.shards,
-        a.replicas,
-        a.base_port,
+        &local::Options {
+            shards: a.shards,
+            replicas: a.replicas,
+            base_port: a.base_port,
+            extra: a.node_options.clone(),
+            timeout: std::time::Duration::from_secs(a.timeout),
+            supervise: !a.no_supervisor,
+            down_after: std::time::Duration::from_millis(a.down_after_ms),
+        },
         &a.dir,
-        &a.node_options,
-        std::time::Duration::from_secs(a.timeout),
     )?;
     println!(
         "local cluster up: {} shards, {} replicas each, every slot served",

@@ -136,30 +136,58 @@ fn running(dir: &Path) -> Vec<(PathBuf, i32)> {
         .collect()
 }
 
-/// Whether `pid` is alive and is a node of the cluster in `dir`: a recycled pid,
-/// or another cluster's node, is never signalled.
+/// Whether `pid` is alive and is a node (or the supervisor) of the cluster in
+/// `dir`: a recycled pid, or another cluster's process, is never signalled.
 fn is_node_of(pid: i32, dir: &Path) -> bool {
     let topology = dir.join(TOPOLOGY_FILE);
     let want = topology.as_os_str().as_encoded_bytes();
+    let want_dir = dir.as_os_str().as_encoded_bytes();
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|c| {
             let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
-            args.windows(2)
-                .any(|w| w[0] == b"--cluster-topology-file" && w[1] == want)
+            let supervisor = args.contains(&&b"--supervise"[..])
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == b"--dir" && w[1] == want_dir);
+            supervisor
+                || args
+                    .windows(2)
+                    .any(|w| w[0] == b"--cluster-topology-file" && w[1] == want)
         })
         .unwrap_or(false)
 }
 
-/// Starts a local cluster in `dir` and waits until it serves every slot.
-/// `extra` options are passed to every node.
-pub fn start(
-    shards: usize,
-    replicas: usize,
-    base_port: u16,
-    dir: &Path,
-    extra: &[String],
-    timeout: Duration,
-) -> Result<Vec<LocalNode>, LocalError> {
+/// Whether the node `name` of the cluster in `dir` is running.
+pub fn node_alive(dir: &Path, name: &str) -> bool {
+    std::fs::read_to_string(pid_file(dir, name))
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .is_some_and(|pid| is_node_of(pid, dir))
+}
+
+/// The supervisor's name in the cluster directory (pid and log files).
+pub const SUPERVISOR: &str = "supervisor";
+
+/// How a local cluster is started.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub shards: usize,
+    pub replicas: usize,
+    pub base_port: u16,
+    /// Options passed to every node.
+    pub extra: Vec<String>,
+    pub timeout: Duration,
+    /// Start the supervisor (failover and restarts).
+    pub supervise: bool,
+    /// A primary unreachable this long is replaced.
+    pub down_after: Duration,
+}
+
+/// Starts a local cluster in `dir` and waits until it serves every slot, then
+/// starts its supervisor.
+pub fn start(o: &Options, dir: &Path) -> Result<Vec<LocalNode>, LocalError> {
+    let (shards, replicas, base_port, extra, timeout) =
+        (o.shards, o.replicas, o.base_port, &o.extra[..], o.timeout);
     let (topology, nodes) = plan(shards, replicas, base_port)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let dir = dir.canonicalize().map_err(io(dir))?;
@@ -171,11 +199,36 @@ pub fn start(
     let exe = std::env::current_exe().map_err(io(Path::new("current executable")))?;
     let started = spawn_all(&exe, &nodes, &dir, &topology_path, extra);
     // Nothing half-started stays behind.
-    let result = started.and_then(|children| wait_serving(children, &dir, timeout));
+    let mut result = started.and_then(|children| wait_serving(children, &dir, timeout));
+    if result.is_ok() && o.supervise {
+        result = spawn_supervisor(&exe, o, &dir);
+    }
     if result.is_err() {
         let _ = stop(&dir);
     }
     result.map(|()| nodes)
+}
+
+fn spawn_supervisor(exe: &Path, o: &Options, dir: &Path) -> Result<(), LocalError> {
+    let log = dir.join(format!("{SUPERVISOR}.log"));
+    let out = std::fs::File::create(&log).map_err(io(&log))?;
+    let err = out.try_clone().map_err(io(&log))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["local-cluster", "--supervise", "--dir"])
+        .arg(dir)
+        .args(["--shards", &o.shards.to_string()])
+        .args(["--replicas", &o.replicas.to_string()])
+        .args(["--base-port", &o.base_port.to_string()])
+        .args(["--down-after-ms", &o.down_after.as_millis().to_string()])
+        .arg("--")
+        .args(&o.extra)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().map_err(io(exe))?;
+    let pid_path = pid_file(dir, SUPERVISOR);
+    std::fs::write(&pid_path, format!("{}\n", child.id())).map_err(io(&pid_path))
 }
 
 type Started = Vec<(LocalNode, std::process::Child, PathBuf)>;
@@ -189,8 +242,30 @@ fn spawn_all(
 ) -> Result<Started, LocalError> {
     let mut children = Vec::new();
     for n in nodes {
+        let (child, log) = spawn_node(exe, n, dir, topology_path, extra, false)?;
+        children.push((n.clone(), child, log));
+    }
+    Ok(children)
+}
+
+/// Starts one node (`append`: keep its log, for a restart) and records its pid.
+pub fn spawn_node(
+    exe: &Path,
+    n: &LocalNode,
+    dir: &Path,
+    topology_path: &Path,
+    extra: &[String],
+    append: bool,
+) -> Result<(std::process::Child, PathBuf), LocalError> {
+    {
         let log = dir.join(format!("{}.log", n.name));
-        let out = std::fs::File::create(&log).map_err(io(&log))?;
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&log)
+            .map_err(io(&log))?;
         let err = out.try_clone().map_err(io(&log))?;
         let mut cmd = Command::new(exe);
         cmd.args(["--bind", "127.0.0.1", "--admin-bind", "127.0.0.1"])
@@ -210,9 +285,8 @@ fn spawn_all(
         let child = cmd.spawn().map_err(io(exe))?;
         let pid_path = pid_file(dir, &n.name);
         std::fs::write(&pid_path, format!("{}\n", child.id())).map_err(io(&pid_path))?;
-        children.push((n.clone(), child, log));
+        Ok((child, log))
     }
-    Ok(children)
 }
 
 fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<(), LocalError> {
@@ -276,6 +350,18 @@ pub fn stop(dir: &Path) -> Result<usize, LocalError> {
         )));
     }
     let dir = &dir.canonicalize().map_err(io(dir))?;
+    // The supervisor first, so it restarts nothing that is being stopped.
+    if let Some(pid) = std::fs::read_to_string(pid_file(dir, SUPERVISOR))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .filter(|&pid| is_node_of(pid, dir))
+    {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while is_node_of(pid, dir) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let nodes = running(dir);
     for &(_, pid) in &nodes {
         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);

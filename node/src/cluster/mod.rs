@@ -5,11 +5,13 @@
 //! feed documents into [`Cluster::offer`], and [`link`] carries forwarded
 //! commands.
 
+pub mod failover;
 pub mod file;
 pub mod kubernetes;
 pub mod link;
 pub mod local;
 pub mod slot;
+pub mod supervisor;
 pub mod topology;
 
 use crate::metrics::Metrics;

@@ -250,8 +250,11 @@ impl Replication {
                 let t = t.clone();
                 s.role = role;
                 s.link = Link::Connecting;
-                // Promotable again only once this history is confirmed by a sync.
+                // Promotable again only once this history is confirmed by a sync;
+                // what was said of the previous primary no longer holds.
                 s.synced = false;
+                s.primary_lost_data = false;
+                s.failover_requested = false;
                 drop(s);
                 if was_primary {
                     db.set_tracking(false);

@@ -43,12 +43,16 @@ def pick_base(nodes, offsets=(0, FORWARD_OFFSET, ADMIN_OFFSET)):
 
 
 class LocalCluster:
-    def __init__(self, shards=3, replicas=0, extra=()):
+    def __init__(self, shards=3, replicas=0, extra=(), supervise=True, down_after_ms=None):
         self.dir = tempfile.mkdtemp(prefix="shoal-lc-")
         self.n = shards * (replicas + 1)
         self.base = pick_base(self.n)
         args = [node_binary(), "local-cluster", "--shards", str(shards), "--replicas", str(replicas),
                 "--base-port", str(self.base), "--dir", self.dir]
+        if not supervise:
+            args.append("--no-supervisor")
+        if down_after_ms is not None:
+            args += ["--down-after-ms", str(down_after_ms)]
         if extra:
             args += ["--", *extra]
         out = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -86,7 +90,7 @@ def owner_port(cluster, key):
 
 def test_local_cluster_writes_pid_files_and_serves_every_slot(cluster):
     pids = sorted(f for f in os.listdir(cluster.dir) if f.endswith(".pid"))
-    assert pids == [f"node-{p}.pid" for p in cluster.ports]
+    assert pids == [f"node-{p}.pid" for p in cluster.ports] + ["supervisor.pid"]
     assert os.path.exists(cluster.topology_path())
     for port in cluster.ports:
         info = redis.Redis(port=port).execute_command("CLUSTER", "INFO").decode()
@@ -108,7 +112,7 @@ def test_a_second_start_in_the_same_dir_is_refused(cluster):
 def test_stop_stops_every_node():
     c = LocalCluster(shards=2)
     pids = [int(open(os.path.join(c.dir, f)).read()) for f in os.listdir(c.dir) if f.endswith(".pid")]
-    assert len(pids) == 2
+    assert len(pids) == 3  # two nodes and the supervisor
     out = c.stop()
     assert out.returncode == 0 and "stopped 2 nodes" in out.stdout, out.stdout + out.stderr
     for pid in pids:
@@ -287,7 +291,7 @@ shards:
 
 
 def test_newer_epochs_apply_older_ones_do_not_and_migrating_slots_ask():
-    c = LocalCluster(shards=2)
+    c = LocalCluster(shards=2, supervise=False)
     try:
         a, b = c.ports
         r = redis.Redis(port=a)
@@ -344,7 +348,8 @@ shards:
 
 
 def test_a_dead_owner_fails_only_its_own_keys_and_quickly():
-    c = LocalCluster(shards=2)
+    # Without the supervisor, which would restart the node.
+    c = LocalCluster(shards=2, supervise=False)
     try:
         a, b = c.ports
         rc = RedisCluster(host="127.0.0.1", port=a)
@@ -370,7 +375,7 @@ def test_a_dead_owner_fails_only_its_own_keys_and_quickly():
 
 
 def test_a_stalled_owner_costs_a_bounded_wait_and_forwarding_recovers():
-    c = LocalCluster(shards=2)
+    c = LocalCluster(shards=2, supervise=False)
     a, b = c.ports
     pid = int(open(os.path.join(c.dir, f"node-{b}.pid")).read())
     try:

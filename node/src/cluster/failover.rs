@@ -1,0 +1,328 @@
+//! The failover decision: given a topology and what was last observed of each
+//! node, which replica (if any) becomes its shard's primary. Pure, so every
+//! situation is tested without processes; the one topology writer (the
+//! operator in Kubernetes, `local-cluster`'s supervisor outside it) calls it
+//! and publishes the result with the next epoch.
+//!
+//! Rules:
+//! - A primary is lost when it has been unreachable for `down_after`
+//!   continuously, or when one of its replicas reports that it came back
+//!   without its data (it restarted empty under the same name).
+//! - Only a reachable replica that completed a sync is promoted, never one still
+//!   loading or one that never synced: promoting it would serve an empty or
+//!   partial copy as the truth.
+//! - Among those, the highest acknowledged offset wins (it holds every write
+//!   any replica acknowledged, so every write `WAIT` confirmed), then the name.
+//! - A requested failover (`CLUSTER FAILOVER`) waits until the replica has
+//!   caught up with a live primary.
+//! - One decision per shard; a shard with no candidate is reported, not touched.
+
+use super::topology::{NodeAddr, Topology};
+use std::collections::HashMap;
+
+/// What the writer last saw of one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    pub reachable: bool,
+    /// How long it has been unreachable without a break (0 when reachable).
+    pub down_ms: u64,
+    /// It reports itself a primary.
+    pub primary: bool,
+    pub offset: u64,
+    /// Completed a sync (replicas) — a primary always counts as synced.
+    pub synced: bool,
+    /// A replica whose primary came back empty.
+    pub primary_lost_data: bool,
+    /// `CLUSTER FAILOVER` was sent to this replica.
+    pub failover_requested: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Unreachable this long, a primary is lost.
+    pub down_after_ms: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            down_after_ms: 1000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    PrimaryDown,
+    PrimaryLostData,
+    Requested,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Promote `replica` to primary of `shard`.
+    Promote {
+        shard: usize,
+        replica: String,
+        reason: Reason,
+    },
+    /// The primary is lost and no replica may take over.
+    Stuck { shard: usize, why: String },
+}
+
+/// Decides for every shard of `topology`.
+pub fn decide(
+    topology: &Topology,
+    health: &HashMap<String, Health>,
+    policy: Policy,
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for (i, shard) in topology.shards.iter().enumerate() {
+        if let Some(v) = decide_shard(i, &shard.primary, &shard.replicas, health, policy) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn decide_shard(
+    shard: usize,
+    primary: &NodeAddr,
+    replicas: &[NodeAddr],
+    health: &HashMap<String, Health>,
+    policy: Policy,
+) -> Option<Verdict> {
+    let p = health.get(&primary.name)?;
+    let seen: Vec<(&NodeAddr, &Health)> = replicas
+        .iter()
+        .filter_map(|r| health.get(&r.name).map(|h| (r, h)))
+        .collect();
+    let eligible = |h: &Health| h.reachable && h.synced && !h.primary;
+    let best = || {
+        seen.iter()
+            .filter(|(_, h)| eligible(h))
+            .max_by(|(a, ha), (b, hb)| ha.offset.cmp(&hb.offset).then_with(|| b.name.cmp(&a.name)))
+            .map(|(r, _)| r.name.clone())
+    };
+    let reason = if !p.reachable && p.down_ms >= policy.down_after_ms {
+        Some(Reason::PrimaryDown)
+    } else if p.reachable && seen.iter().any(|(_, h)| h.reachable && h.primary_lost_data) {
+        Some(Reason::PrimaryLostData)
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        return Some(match best() {
+            Some(replica) => Verdict::Promote {
+                shard,
+                replica,
+                reason,
+            },
+            None => Verdict::Stuck {
+                shard,
+                why: format!(
+                    "primary {} is lost ({reason:?}) and no reachable replica has completed a sync",
+                    primary.name
+                ),
+            },
+        });
+    }
+    // A requested failover: the replica must have everything the primary has.
+    if !p.reachable {
+        return None;
+    }
+    seen.iter()
+        .find(|(_, h)| h.failover_requested && eligible(h) && h.offset >= p.offset)
+        .map(|(r, _)| Verdict::Promote {
+            shard,
+            replica: r.name.clone(),
+            reason: Reason::Requested,
+        })
+}
+
+/// The topology after promoting `replica` in `shard`: the old primary becomes
+/// its replica (it resyncs when it comes back), at the next epoch.
+pub fn promote(topology: &Topology, shard: usize, replica: &str) -> Option<Topology> {
+    let mut next = topology.clone();
+    let s = next.shards.get_mut(shard)?;
+    let pos = s.replicas.iter().position(|r| r.name == replica)?;
+    let new_primary = s.replicas.remove(pos);
+    let old = std::mem::replace(&mut s.primary, new_primary);
+    s.replicas.push(old);
+    next.epoch = topology.epoch.checked_add(1)?;
+    Some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo() -> Topology {
+        Topology::even(7, 2, 2, |s, r| NodeAddr {
+            name: format!("n{s}-{r}"),
+            host: "127.0.0.1".into(),
+            port: 7000 + (s * 10 + r) as u16,
+        })
+    }
+
+    fn up(primary: bool, offset: u64) -> Health {
+        Health {
+            reachable: true,
+            primary,
+            offset,
+            synced: true,
+            ..Health::default()
+        }
+    }
+
+    fn down(ms: u64) -> Health {
+        Health {
+            reachable: false,
+            down_ms: ms,
+            ..Health::default()
+        }
+    }
+
+    fn healthy() -> HashMap<String, Health> {
+        let mut h = HashMap::new();
+        for s in 0..2 {
+            h.insert(format!("n{s}-0"), up(true, 100));
+            h.insert(format!("n{s}-1"), up(false, 100));
+            h.insert(format!("n{s}-2"), up(false, 100));
+        }
+        h
+    }
+
+    const P: Policy = Policy {
+        down_after_ms: 1000,
+    };
+
+    #[test]
+    fn a_healthy_cluster_is_left_alone() {
+        assert_eq!(decide(&topo(), &healthy(), P), vec![]);
+        // Nothing known yet about a primary: no decision on guesswork.
+        let mut h = healthy();
+        h.remove("n0-0");
+        assert_eq!(decide(&topo(), &h, P), vec![]);
+    }
+
+    #[test]
+    fn a_lost_primary_is_replaced_by_the_most_advanced_synced_replica() {
+        let mut h = healthy();
+        h.insert("n0-0".into(), down(1500));
+        h.insert("n0-1".into(), up(false, 90));
+        h.insert("n0-2".into(), up(false, 95));
+        assert_eq!(
+            decide(&topo(), &h, P),
+            vec![Verdict::Promote {
+                shard: 0,
+                replica: "n0-2".into(),
+                reason: Reason::PrimaryDown
+            }]
+        );
+        // Equal offsets: the name decides, so every writer picks the same one.
+        h.insert("n0-2".into(), up(false, 90));
+        assert!(
+            matches!(&decide(&topo(), &h, P)[0], Verdict::Promote { replica, .. } if replica == "n0-1")
+        );
+    }
+
+    #[test]
+    fn a_short_outage_or_flapping_does_not_fail_over() {
+        let mut h = healthy();
+        h.insert("n1-0".into(), down(999));
+        assert_eq!(decide(&topo(), &h, P), vec![]);
+        // Answering again resets the clock: the writer passes down_ms = 0.
+        h.insert("n1-0".into(), up(true, 100));
+        assert_eq!(decide(&topo(), &h, P), vec![]);
+    }
+
+    #[test]
+    fn replicas_that_never_synced_are_never_promoted() {
+        let mut h = healthy();
+        h.insert("n0-0".into(), down(5000));
+        let mut loading = up(false, 500);
+        loading.synced = false;
+        h.insert("n0-1".into(), loading);
+        h.insert("n0-2".into(), down(5000));
+        assert!(matches!(
+            &decide(&topo(), &h, P)[0],
+            Verdict::Stuck { shard: 0, .. }
+        ));
+        // A lagging but synced replica is still better than none.
+        h.insert("n0-2".into(), up(false, 3));
+        assert!(
+            matches!(&decide(&topo(), &h, P)[0], Verdict::Promote { replica, .. } if replica == "n0-2")
+        );
+    }
+
+    #[test]
+    fn two_failures_in_a_shard_leave_it_stuck_and_others_unaffected() {
+        let mut h = healthy();
+        h.insert("n0-0".into(), down(5000));
+        h.insert("n0-1".into(), down(5000));
+        h.insert("n0-2".into(), down(5000));
+        h.insert("n1-0".into(), down(5000));
+        let v = decide(&topo(), &h, P);
+        assert_eq!(v.len(), 2);
+        assert!(matches!(&v[0], Verdict::Stuck { shard: 0, .. }));
+        assert!(matches!(&v[1], Verdict::Promote { shard: 1, replica, .. } if replica == "n1-1"));
+    }
+
+    #[test]
+    fn a_primary_back_without_its_data_is_replaced() {
+        let mut h = healthy();
+        // Restarted empty: reachable, offset 0, and its replica refuses it.
+        h.insert("n1-0".into(), up(true, 0));
+        let mut keeper = up(false, 100);
+        keeper.primary_lost_data = true;
+        h.insert("n1-2".into(), keeper);
+        h.insert("n1-1".into(), up(false, 80));
+        assert_eq!(
+            decide(&topo(), &h, P),
+            vec![Verdict::Promote {
+                shard: 1,
+                replica: "n1-2".into(),
+                reason: Reason::PrimaryLostData
+            }]
+        );
+    }
+
+    #[test]
+    fn a_requested_failover_waits_for_the_replica_to_catch_up() {
+        let mut h = healthy();
+        let mut asked = up(false, 90);
+        asked.failover_requested = true;
+        h.insert("n0-1".into(), asked.clone());
+        assert_eq!(decide(&topo(), &h, P), vec![]);
+        asked.offset = 100;
+        h.insert("n0-1".into(), asked);
+        assert_eq!(
+            decide(&topo(), &h, P),
+            vec![Verdict::Promote {
+                shard: 0,
+                replica: "n0-1".into(),
+                reason: Reason::Requested
+            }]
+        );
+    }
+
+    #[test]
+    fn promotion_swaps_roles_at_the_next_epoch() {
+        let t = topo();
+        let next = promote(&t, 1, "n1-2").unwrap();
+        assert_eq!(next.epoch, t.epoch + 1);
+        assert_eq!(next.shards[1].primary.name, "n1-2");
+        let names: Vec<&str> = next.shards[1]
+            .replicas
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["n1-1", "n1-0"]);
+        assert_eq!(next.shards[0], t.shards[0]);
+        assert_eq!(next.shards[1].slots, t.shards[1].slots);
+        next.check().unwrap();
+        assert!(promote(&t, 1, "n0-1").is_none());
+        assert!(promote(&t, 9, "n1-1").is_none());
+    }
+}
