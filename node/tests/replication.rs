@@ -1,0 +1,330 @@
+//! The replication stream under faults, in-process on ephemeral ports: a proxy
+//! between replica and primary cuts the link in the middle of a snapshot,
+//! corrupts a snapshot chunk, or cuts the stream after the snapshot. The
+//! replica must end with exactly the primary's data, resuming the snapshot from
+//! its last good chunk and the stream from the backlog rather than starting
+//! over.
+
+mod common;
+
+use common::{cmd_str as cmd, WAIT};
+use shoal_node::clock::Clock;
+use shoal_node::config::Config;
+use shoal_node::{Node, Shared};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+async fn node() -> Node {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Node::start_with(Shared::new(Config::default(), Clock::Wall), listener, None)
+}
+
+/// Sends one command and reads one reply (small replies only).
+async fn call(port: u16, args: &[&str]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(&cmd(args)).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Writes `n` keys with incompressible 1 KiB values, pipelined.
+async fn fill(port: u16, n: usize, prefix: &str) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut req = Vec::new();
+    for i in 0..n {
+        let v: String = (0..1024)
+            .map(|_| char::from(b'a' + fastrand::u8(..26)))
+            .collect();
+        req.extend_from_slice(&cmd(&["SET", &format!("{prefix}{i}"), &v]));
+    }
+    s.write_all(&req).await.unwrap();
+    let want = b"+OK\r\n".len() * n;
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while got < want {
+        got += timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+    }
+}
+
+/// What the proxy does to the primary's bytes on each connection.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    None,
+    /// Close both sides once this many bytes went to the replica.
+    CutAfter(usize),
+    /// Flip one byte this far after the start of the `n`th CHUNK frame.
+    Corrupt {
+        chunk: usize,
+        at: usize,
+    },
+}
+
+/// A TCP proxy to `upstream` that applies the next fault from `faults` to each
+/// new connection, and records what the replica sent.
+struct Proxy {
+    port: u16,
+    sent_by_replica: Arc<Mutex<Vec<String>>>,
+}
+
+async fn proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let log = sent.clone();
+    tokio::spawn(async move {
+        let mut faults = faults.into_iter();
+        loop {
+            let Ok((down, _)) = listener.accept().await else {
+                return;
+            };
+            let fault = faults.next().unwrap_or(Fault::None);
+            let up = TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
+            let (mut dr, mut dw) = down.into_split();
+            let (mut ur, mut uw) = up.into_split();
+            let log = log.clone();
+            let to_primary = tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match dr.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if text.contains("PSYNC") {
+                        log.lock().unwrap().push(text);
+                    }
+                    if uw.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut seen: Vec<u8> = Vec::new();
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut flipped = false;
+                loop {
+                    let n = match ur.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let start = seen.len();
+                    seen.extend_from_slice(&buf[..n]);
+                    match fault {
+                        Fault::CutAfter(limit) if seen.len() >= limit => {
+                            let keep = limit.saturating_sub(start).min(n);
+                            let _ = dw.write_all(&buf[..keep]).await;
+                            break;
+                        }
+                        Fault::Corrupt { chunk, at } if !flipped => {
+                            let marker = b"$5\r\nCHUNK\r\n";
+                            let pos = seen
+                                .windows(marker.len())
+                                .enumerate()
+                                .filter(|(_, w)| *w == marker)
+                                .nth(chunk)
+                                .map(|(i, _)| i + at);
+                            if let Some(p) = pos.filter(|p| *p >= start && *p < seen.len()) {
+                                buf[p - start] ^= 0x55;
+                                flipped = true;
+                            }
+                        }
+                        _ => {}
+                    }
+                    if dw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                to_primary.abort();
+            });
+        }
+    });
+    Proxy {
+        port,
+        sent_by_replica: sent,
+    }
+}
+
+fn field(info: &str, name: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+        .map(|v| v.trim().to_string())
+}
+
+/// Waits until the replica is linked and holds the primary's offset.
+async fn caught_up(primary: &Node, replica: &Node) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = call(replica.addr.port(), &["INFO", "replication"]).await;
+        let want = primary.shared.db.journal().end();
+        if field(&info, "master_link_status").as_deref() == Some("up")
+            && replica.shared.db.journal().end() == want
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica never caught up: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The replica holds exactly the primary's keys and values.
+fn same_data(primary: &Node, replica: &Node) {
+    let dump = |n: &Node| {
+        let mut v = Vec::new();
+        n.shared.db.for_each(0, |e| {
+            v.push((e.key().to_vec(), format!("{:?}", e.as_str()), e.expire_at()))
+        });
+        v.sort();
+        v
+    };
+    let (p, r) = (dump(primary), dump(replica));
+    assert_eq!(p.len(), r.len());
+    assert!(p == r, "replica data differs from the primary's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_cut_midway_resumes_from_the_last_good_chunk() {
+    let primary = node().await;
+    fill(primary.addr.port(), 3000, "k").await;
+    // About 3 MB of snapshot; cut after 1 MB.
+    let proxy = proxy(primary.addr.port(), vec![Fault::CutAfter(1 << 20)]).await;
+    let replica = node().await;
+    let reply = call(
+        replica.addr.port(),
+        &["REPLICAOF", "127.0.0.1", &proxy.port.to_string()],
+    )
+    .await;
+    assert_eq!(reply, "+OK\r\n");
+    caught_up(&primary, &replica).await;
+    same_data(&primary, &replica);
+    let psyncs = proxy.sent_by_replica.lock().unwrap().clone();
+    assert_eq!(psyncs.len(), 2, "one cut, one reconnection: {psyncs:?}");
+    assert!(!psyncs[0].contains("RESUME"));
+    assert!(psyncs[1].contains("RESUME"), "{}", psyncs[1]);
+    // It resumed past the first chunk, not from the start.
+    assert!(
+        !psyncs[1].contains("RESUME\r\n$1\r\n0\r\n"),
+        "{}",
+        psyncs[1]
+    );
+    // Writes after the sync stream in.
+    assert_eq!(
+        call(primary.addr.port(), &["SET", "after", "1"]).await,
+        "+OK\r\n"
+    );
+    caught_up(&primary, &replica).await;
+    same_data(&primary, &replica);
+    replica.shutdown().await;
+    primary.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_chunk_is_caught_by_its_checksum_and_fetched_again() {
+    let primary = node().await;
+    fill(primary.addr.port(), 3000, "k").await;
+    let proxy = proxy(
+        primary.addr.port(),
+        vec![Fault::Corrupt { chunk: 2, at: 4000 }],
+    )
+    .await;
+    let replica = node().await;
+    call(
+        replica.addr.port(),
+        &["REPLICAOF", "127.0.0.1", &proxy.port.to_string()],
+    )
+    .await;
+    caught_up(&primary, &replica).await;
+    same_data(&primary, &replica);
+    let info = call(replica.addr.port(), &["INFO", "replication"]).await;
+    assert_eq!(
+        field(&info, "shoal_last_sync_error").as_deref(),
+        Some("chunk checksum mismatch"),
+        "{info}"
+    );
+    let psyncs = proxy.sent_by_replica.lock().unwrap().clone();
+    assert_eq!(psyncs.len(), 2, "{psyncs:?}");
+    assert!(psyncs[1].contains("RESUME"));
+    replica.shutdown().await;
+    primary.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_after_the_snapshot_continues_from_the_backlog() {
+    let primary = node().await;
+    fill(primary.addr.port(), 200, "k").await;
+    // The snapshot of 200 keys is well under 1 MB; the stream is cut at 1 MB.
+    let proxy = proxy(primary.addr.port(), vec![Fault::CutAfter(1 << 20)]).await;
+    let replica = node().await;
+    call(
+        replica.addr.port(),
+        &["REPLICAOF", "127.0.0.1", &proxy.port.to_string()],
+    )
+    .await;
+    caught_up(&primary, &replica).await;
+    // 2000 more keys (2 MB) of stream: the cut falls in the middle of them.
+    fill(primary.addr.port(), 2000, "more").await;
+    caught_up(&primary, &replica).await;
+    same_data(&primary, &replica);
+    assert_eq!(primary.shared.metrics.repl.full_syncs.get(), 1);
+    assert_eq!(primary.shared.metrics.repl.partial_syncs.get(), 1);
+    // WAIT counts the replica once it acknowledged everything.
+    let mut c = TcpStream::connect(primary.addr).await.unwrap();
+    c.write_all(&cmd(&["SET", "w", "1"])).await.unwrap();
+    c.write_all(&cmd(&["WAIT", "1", "5000"])).await.unwrap();
+    common::expect(&mut c, b"+OK\r\n:1\r\n").await;
+    // Asking for more replicas than exist times out with the count.
+    c.write_all(&cmd(&["WAIT", "2", "100"])).await.unwrap();
+    common::expect(&mut c, b":1\r\n").await;
+    replica.shutdown().await;
+    primary.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_refuse_writes_and_wait() {
+    let primary = node().await;
+    let replica = node().await;
+    call(
+        replica.addr.port(),
+        &["REPLICAOF", "127.0.0.1", &primary.addr.port().to_string()],
+    )
+    .await;
+    caught_up(&primary, &replica).await;
+    let mut c = TcpStream::connect(replica.addr).await.unwrap();
+    common::roundtrip(
+        &mut c,
+        &cmd(&["SET", "k", "v"]),
+        b"-READONLY You can't write against a read only replica.\r\n",
+    )
+    .await;
+    c.write_all(&cmd(&["WAIT", "1", "0"])).await.unwrap();
+    let mut buf = vec![0u8; 256];
+    let n = timeout(WAIT, c.read(&mut buf)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n])
+        .starts_with("-ERR WAIT cannot be used with replica instances"));
+    // ROLE, as Redis shapes it.
+    let role = call(replica.addr.port(), &["ROLE"]).await;
+    assert!(
+        role.starts_with("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n"),
+        "{role}"
+    );
+    assert!(role.contains("$9\r\nconnected\r\n"), "{role}");
+    let role = call(primary.addr.port(), &["ROLE"]).await;
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{role}");
+    // Promotion: the replica takes writes, under a new replication id.
+    assert_eq!(
+        call(replica.addr.port(), &["REPLICAOF", "NO", "ONE"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        call(replica.addr.port(), &["SET", "k", "v"]).await,
+        "+OK\r\n"
+    );
+    replica.shutdown().await;
+    primary.shutdown().await;
+}
