@@ -5,7 +5,6 @@ a real 3-primary redis-server cluster; topology file changes (newer epochs, olde
 epochs, migrating slots)."""
 
 import os
-import random
 import shutil
 import signal
 import socket
@@ -18,56 +17,8 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from conftest import Proc, RawClient, encode, free_port, node_binary
-
-FORWARD_OFFSET, ADMIN_OFFSET = 1000, 2000
-
-
-def ports_free(ports):
-    for p in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                return False
-    return True
-
-
-def pick_base(nodes, offsets=(0, FORWARD_OFFSET, ADMIN_OFFSET)):
-    for _ in range(200):
-        base = random.randrange(20000, 40000)
-        wanted = [base + off + i for off in offsets for i in range(nodes)]
-        if ports_free(wanted):
-            return base
-    raise RuntimeError("no free port range")
-
-
-class LocalCluster:
-    def __init__(self, shards=3, replicas=0, extra=(), supervise=True, down_after_ms=None):
-        self.dir = tempfile.mkdtemp(prefix="shoal-lc-")
-        self.n = shards * (replicas + 1)
-        self.base = pick_base(self.n)
-        args = [node_binary(), "local-cluster", "--shards", str(shards), "--replicas", str(replicas),
-                "--base-port", str(self.base), "--dir", self.dir]
-        if not supervise:
-            args.append("--no-supervisor")
-        if down_after_ms is not None:
-            args += ["--down-after-ms", str(down_after_ms)]
-        if extra:
-            args += ["--", *extra]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stdout + out.stderr
-        self.started = out.stdout
-        self.ports = [self.base + i for i in range(self.n)]
-
-    def topology_path(self):
-        return os.path.join(self.dir, "topology.yaml")
-
-    def stop(self):
-        out = subprocess.run([node_binary(), "local-cluster", "--dir", self.dir, "--stop"],
-                             capture_output=True, text=True, timeout=60)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return out
+from conftest import (ADMIN_OFFSET, FORWARD_OFFSET, LocalCluster, Proc, RawClient, encode, free_port,
+                      node_binary, pick_base, wait_for)
 
 
 @pytest.fixture(scope="module")
@@ -262,15 +213,6 @@ def epoch_of(port):
 
 def wait_epoch(ports, epoch):
     wait_for(f"epoch {epoch} on {ports}", lambda: all(epoch_of(p) == epoch for p in ports))
-
-
-def wait_for(what, check, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out: {what}")
 
 
 def write_topology(path, text):
