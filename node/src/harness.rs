@@ -62,6 +62,14 @@ impl Harness {
             ctx.out
                 .error(&format!("ERR harness does not forward (to {host}:{port})"));
         }
+        // No connection to wait on or hand over: WAIT answers at once.
+        if let Some(w) = ctx.session.wait.take() {
+            ctx.out
+                .int(self.shared.repl.acked_at_least(w.offset) as i64);
+        }
+        if ctx.session.sync.take().is_some() {
+            ctx.out.error("ERR PSYNC needs a network connection");
+        }
         self.stats.flush(&self.shared.metrics);
         let out = self.reply.buffer().to_vec();
         self.reply.clear();

@@ -78,6 +78,25 @@ pub struct State {
     pub last_error: Option<String>,
 }
 
+impl State {
+    /// A primary with no history but `replid`: what every node starts as.
+    pub fn new(replid: String) -> State {
+        State {
+            role: Role::Primary,
+            replid,
+            replid2: NO_ID.into(),
+            second_offset: None,
+            link: Link::Down,
+            synced: true,
+            synced_from: None,
+            last_io_ms: 0,
+            primary_lost_data: false,
+            failover_requested: false,
+            last_error: None,
+        }
+    }
+}
+
 /// A replica attached to this primary.
 pub struct Attached {
     pub id: u64,
@@ -183,19 +202,7 @@ impl Default for Replication {
 impl Replication {
     pub fn new() -> Replication {
         Replication {
-            state: Mutex::new(State {
-                role: Role::Primary,
-                replid: new_id(),
-                replid2: NO_ID.into(),
-                second_offset: None,
-                link: Link::Down,
-                synced: true,
-                synced_from: None,
-                last_io_ms: 0,
-                primary_lost_data: false,
-                failover_requested: false,
-                last_error: None,
-            }),
+            state: Mutex::new(State::new(new_id())),
             attached: Mutex::new(Vec::new()),
             acked: tokio::sync::Notify::new(),
             target: tokio::sync::watch::channel(None).0,
@@ -299,7 +306,8 @@ impl Replication {
         self.acked.notify_waiters();
     }
 
-    fn acked_at_least(&self, offset: u64) -> usize {
+    /// Online replicas that acknowledged `offset`.
+    pub fn acked_at_least(&self, offset: u64) -> usize {
         self.attached
             .lock()
             .iter()
@@ -440,17 +448,9 @@ mod tests {
 
     fn state(replid: &str, replid2: &str, second: Option<u64>) -> State {
         State {
-            role: Role::Primary,
-            replid: replid.into(),
             replid2: replid2.into(),
             second_offset: second,
-            link: Link::Down,
-            synced: true,
-            synced_from: None,
-            last_io_ms: 0,
-            primary_lost_data: false,
-            failover_requested: false,
-            last_error: None,
+            ..State::new(replid.into())
         }
     }
 

@@ -12,7 +12,7 @@
 
 use super::{snapshot, Link, Target};
 use crate::resp::request::Parsed;
-use crate::resp::{RequestLimits, RequestParser};
+use crate::resp::RequestParser;
 use crate::server::Shared;
 use crate::store::effect;
 use bytes::{Buf, BytesMut};
@@ -29,7 +29,7 @@ const SILENCE: Duration = Duration::from_secs(5);
 /// Pause between attempts.
 const RETRY: Duration = Duration::from_millis(200);
 /// Largest snapshot chunk accepted, decompressed.
-const MAX_CHUNK: usize = 1 << 30;
+const MAX_CHUNK: usize = effect::LIMITS.max_bulk;
 
 /// An interrupted snapshot: where to pick it up.
 #[derive(Clone, Debug)]
@@ -105,14 +105,8 @@ async fn read_line<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> Resu
     }
 }
 
-fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+fn command(args: &[&[u8]]) -> bytes::Bytes {
+    crate::cluster::link::encode(args.iter())
 }
 
 /// One connection to the primary: handshake, snapshot if needed, stream.
@@ -242,11 +236,6 @@ async fn stream_in(
     mut loading: bool,
     resume: &mut Option<Resume>,
 ) -> Result<(), String> {
-    let limits = RequestLimits {
-        max_bulk: MAX_CHUNK,
-        max_args: 1 << 24,
-        max_inline: 1024,
-    };
     let mut parser = RequestParser::new();
     let journal = shared.db.journal();
     loop {
@@ -264,7 +253,7 @@ async fn stream_in(
                     None => break,
                 }
             }
-            let consumed = match parser.parse(&buf[at..], &limits).map_err(err)? {
+            let consumed = match parser.parse(&buf[at..], &effect::LIMITS).map_err(err)? {
                 Parsed::Incomplete => break,
                 Parsed::Request { consumed } => consumed,
             };
@@ -273,7 +262,7 @@ async fn stream_in(
                 match args.first().copied() {
                     Some(b"CHUNK") => {
                         let chunk = snapshot::decode(&args, MAX_CHUNK).map_err(err)?;
-                        apply_all(shared, &chunk.effects)?;
+                        effect::apply_stream(&shared.db, &chunk.effects).map_err(err)?;
                         if let Some(r) = resume.as_mut() {
                             r.cursor = chunk.next;
                         }
@@ -325,24 +314,4 @@ async fn stream_in(
             return Err("the primary closed the link".into());
         }
     }
-}
-
-fn apply_all(shared: &Shared, effects: &[u8]) -> Result<(), String> {
-    let limits = RequestLimits {
-        max_bulk: MAX_CHUNK,
-        max_args: 1 << 24,
-        max_inline: 0,
-    };
-    let mut parser = RequestParser::new();
-    let mut at = 0;
-    while at < effects.len() {
-        let consumed = match parser.parse(&effects[at..], &limits).map_err(err)? {
-            Parsed::Incomplete => return Err("truncated effect in a chunk".into()),
-            Parsed::Request { consumed } => consumed,
-        };
-        let args: Vec<&[u8]> = parser.args(&effects[at..]).iter().collect();
-        effect::apply(&shared.db, &args).map_err(err)?;
-        at += consumed;
-    }
-    Ok(())
 }

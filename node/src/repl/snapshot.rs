@@ -113,20 +113,15 @@ pub fn decode(args: &[&[u8]], max_raw: usize) -> Result<Chunk, ChunkError> {
 mod tests {
     use super::*;
     use crate::resp::request::Parsed;
-    use crate::resp::{RequestLimits, RequestParser};
+    use crate::resp::RequestParser;
     use crate::store::{Ttl, Value};
 
     fn frames(buf: &[u8]) -> Vec<Vec<Vec<u8>>> {
         let mut p = RequestParser::new();
-        let limits = RequestLimits {
-            max_bulk: 1 << 24,
-            max_args: 1 << 20,
-            max_inline: 0,
-        };
         let mut at = 0;
         let mut out = Vec::new();
         while at < buf.len() {
-            let Parsed::Request { consumed } = p.parse(&buf[at..], &limits).unwrap() else {
+            let Parsed::Request { consumed } = p.parse(&buf[at..], &effect::LIMITS).unwrap() else {
                 panic!("incomplete")
             };
             out.push(p.args(&buf[at..]).iter().map(|a| a.to_vec()).collect());
@@ -154,10 +149,7 @@ mod tests {
                 let args: Vec<&[u8]> = f.iter().map(|a| a.as_slice()).collect();
                 let chunk = decode(&args, 1 << 24).unwrap();
                 assert_eq!(chunk.next, next);
-                for e in frames(&chunk.effects) {
-                    let e: Vec<&[u8]> = e.iter().map(|a| a.as_slice()).collect();
-                    effect::apply(&copy, &e).unwrap();
-                }
+                effect::apply_stream(&copy, &chunk.effects).unwrap();
             }
             chunks += 1;
             if next == 0 {

@@ -18,6 +18,8 @@ use super::entry::{Entry, Obj, Value, ValueRef};
 use super::hash::HashObj;
 use super::shard::Ttl;
 use super::Db;
+use crate::resp::request::Parsed;
+use crate::resp::{RequestLimits, RequestParser};
 
 /// An effect the replica cannot apply: a primary speaking another protocol, or
 /// a corrupted stream.
@@ -137,29 +139,36 @@ pub fn apply(db: &Db, args: &[&[u8]]) -> Result<(), EffectError> {
     Ok(())
 }
 
+/// What one effect may hold: a value up to 1 GiB, a hash of up to 8M fields.
+pub const LIMITS: RequestLimits = RequestLimits {
+    max_bulk: 1 << 30,
+    max_args: 1 << 24,
+    max_inline: 0,
+};
+
+/// Applies every effect of a complete stream (a snapshot chunk).
+pub fn apply_stream(db: &Db, stream: &[u8]) -> Result<(), EffectError> {
+    let mut parser = RequestParser::new();
+    let mut at = 0;
+    while at < stream.len() {
+        let consumed = match parser.parse(&stream[at..], &LIMITS) {
+            Ok(Parsed::Request { consumed }) => consumed,
+            Ok(Parsed::Incomplete) => return Err(EffectError("truncated effect".into())),
+            Err(e) => return Err(EffectError(e.to_string())),
+        };
+        let args: Vec<&[u8]> = parser.args(&stream[at..]).iter().collect();
+        apply(db, &args)?;
+        at += consumed;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resp::request::Parsed;
-    use crate::resp::{RequestLimits, RequestParser};
 
-    /// Applies every effect in `stream` to `db`.
     fn apply_all(db: &Db, stream: &[u8]) {
-        let mut p = RequestParser::new();
-        let limits = RequestLimits {
-            max_bulk: 1 << 20,
-            max_args: 1 << 20,
-            max_inline: 0,
-        };
-        let mut at = 0;
-        while at < stream.len() {
-            let Parsed::Request { consumed } = p.parse(&stream[at..], &limits).unwrap() else {
-                panic!("incomplete effect");
-            };
-            let args: Vec<&[u8]> = p.args(&stream[at..]).iter().collect();
-            apply(db, &args).unwrap();
-            at += consumed;
-        }
+        apply_stream(db, stream).unwrap()
     }
 
     fn dump(db: &Db) -> Vec<(Vec<u8>, String, Option<u64>)> {
@@ -235,6 +244,8 @@ mod tests {
         assert!(apply(&db, &[b"FLUSHSHARD", b"3", b"3"]).is_err());
         assert!(apply(&db, &[b"EVAL", b"x"]).is_err());
         assert!(apply(&db, &[]).is_err());
+        assert!(apply_stream(&db, b"*2\r\n$3\r\nDEL\r\n$1\r\n").is_err());
+        assert!(apply_stream(&db, b"*2\r\n$3\r\nDEL\r\n$1\r\n").is_err());
         assert!(db.is_empty());
     }
 }
