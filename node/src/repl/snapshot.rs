@@ -9,6 +9,7 @@
 //! missed. That also makes a snapshot resumable from any chunk: the scan cursor
 //! after the last good chunk is all the replica needs to keep.
 
+use crate::resp::frame::{put_array_header, put_bulk, put_bulk_u64};
 use crate::store::{effect, Db};
 
 /// Raw bytes a chunk aims at (one key larger than this makes a larger chunk).
@@ -51,31 +52,23 @@ pub fn read(db: &Db, mut cursor: u64) -> (Vec<u8>, u64) {
     }
 }
 
-fn bulk(b: &[u8], out: &mut Vec<u8>) {
-    out.push(b'$');
-    out.extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(b);
-    out.extend_from_slice(b"\r\n");
-}
-
 /// Frames a chunk: `CHUNK next crc32c rawlen lz4-bytes` as a RESP array.
 pub fn encode(next: u64, effects: &[u8], out: &mut Vec<u8>) {
     let packed = lz4_flex::block::compress(effects);
     let crc = CRC32C.checksum(&packed);
-    out.extend_from_slice(b"*5\r\n");
-    bulk(b"CHUNK", out);
-    bulk(itoa::Buffer::new().format(next).as_bytes(), out);
-    bulk(itoa::Buffer::new().format(crc).as_bytes(), out);
-    bulk(itoa::Buffer::new().format(effects.len()).as_bytes(), out);
-    bulk(&packed, out);
+    put_array_header(5, out);
+    put_bulk(b"CHUNK", out);
+    put_bulk_u64(next, out);
+    put_bulk_u64(u64::from(crc), out);
+    put_bulk_u64(effects.len() as u64, out);
+    put_bulk(&packed, out);
 }
 
 /// The end of a snapshot: the stream continues at `offset`.
 pub fn encode_end(offset: u64, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"*2\r\n");
-    bulk(b"END", out);
-    bulk(itoa::Buffer::new().format(offset).as_bytes(), out);
+    put_array_header(2, out);
+    put_bulk(b"END", out);
+    put_bulk_u64(offset, out);
 }
 
 fn num(a: &[u8]) -> Result<u64, ChunkError> {

@@ -51,17 +51,10 @@ impl Frame {
     }
 
     /// Encodes a command as a RESP array of bulk strings.
-    pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
-        out.put_u8(b'*');
-        out.put_slice(itoa::Buffer::new().format(args.len()).as_bytes());
-        out.put_slice(b"\r\n");
+    pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut impl BufMut) {
+        put_array_header(args.len(), out);
         for a in args {
-            let a = a.as_ref();
-            out.put_u8(b'$');
-            out.put_slice(itoa::Buffer::new().format(a.len()).as_bytes());
-            out.put_slice(b"\r\n");
-            out.put_slice(a);
-            out.put_slice(b"\r\n");
+            put_bulk(a.as_ref(), out);
         }
     }
 
@@ -215,6 +208,27 @@ fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     let rel = buf[start..].windows(2).position(|w| w == b"\r\n")?;
     *pos = start + rel + 2;
     Some(&buf[start..start + rel])
+}
+
+/// Writes `*n\r\n`: the start of an array of `n` elements.
+pub fn put_array_header(n: usize, out: &mut impl BufMut) {
+    out.put_u8(b'*');
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// Writes one bulk string.
+pub fn put_bulk(b: &[u8], out: &mut impl BufMut) {
+    out.put_u8(b'$');
+    out.put_slice(itoa::Buffer::new().format(b.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    out.put_slice(b);
+    out.put_slice(b"\r\n");
+}
+
+/// Writes a number as a bulk string.
+pub fn put_bulk_u64(n: u64, out: &mut impl BufMut) {
+    put_bulk(itoa::Buffer::new().format(n).as_bytes(), out);
 }
 
 fn number(s: &[u8]) -> Result<i64, FrameError> {

@@ -18,6 +18,7 @@ use super::entry::{Entry, Obj, Value, ValueRef};
 use super::hash::HashObj;
 use super::shard::Ttl;
 use super::Db;
+use crate::resp::frame::{put_array_header as header, put_bulk as bulk, put_bulk_u64 as number};
 use crate::resp::request::Parsed;
 use crate::resp::{RequestLimits, RequestParser};
 
@@ -26,24 +27,6 @@ use crate::resp::{RequestLimits, RequestParser};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad replication effect: {0}")]
 pub struct EffectError(pub String);
-
-fn header(n: usize, out: &mut Vec<u8>) {
-    out.push(b'*');
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-fn bulk(b: &[u8], out: &mut Vec<u8>) {
-    out.push(b'$');
-    out.extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(b);
-    out.extend_from_slice(b"\r\n");
-}
-
-fn number(n: u64, out: &mut Vec<u8>) {
-    bulk(itoa::Buffer::new().format(n).as_bytes(), out);
-}
 
 /// Appends the effect that gives `key` the state `entry` (None: absent).
 pub fn encode_state(key: &[u8], entry: Option<&Entry>, out: &mut Vec<u8>) {
