@@ -116,8 +116,9 @@ pub struct Replication {
     acked: tokio::sync::Notify,
     target: tokio::sync::watch::Sender<Option<Target>>,
     next_id: AtomicU64,
-    pub full_syncs: AtomicU64,
-    pub partial_syncs: AtomicU64,
+    /// Mirrors `state.role == Primary` for the write path, which checks it on
+    /// every write and must not take the state's lock to do so.
+    primary: AtomicBool,
 }
 
 /// What a primary answers to `PSYNC`.
@@ -207,8 +208,7 @@ impl Replication {
             acked: tokio::sync::Notify::new(),
             target: tokio::sync::watch::channel(None).0,
             next_id: AtomicU64::new(1),
-            full_syncs: AtomicU64::new(0),
-            partial_syncs: AtomicU64::new(0),
+            primary: AtomicBool::new(true),
         }
     }
 
@@ -217,7 +217,7 @@ impl Replication {
     }
 
     pub fn is_primary(&self) -> bool {
-        self.state.lock().role == Role::Primary
+        self.primary.load(Ordering::Acquire)
     }
 
     /// A replica whose data is complete enough to answer READONLY reads.
@@ -250,6 +250,7 @@ impl Replication {
                 s.role = role;
                 drop(s);
                 db.set_tracking(true);
+                self.primary.store(true, Ordering::Release);
                 let _ = self.target.send_replace(None);
                 tracing::info!(offset = db.journal().end(), "promoted to primary");
             }
@@ -262,6 +263,7 @@ impl Replication {
                 s.synced = false;
                 s.primary_lost_data = false;
                 s.failover_requested = false;
+                self.primary.store(false, Ordering::Release);
                 drop(s);
                 if was_primary {
                     db.set_tracking(false);
@@ -271,6 +273,15 @@ impl Replication {
                 let _ = self.target.send_replace(Some(t));
             }
         }
+    }
+
+    /// The replica's data is now a complete copy of `primary`'s.
+    pub fn synced_with(&self, primary: &Target) {
+        let mut s = self.state.lock();
+        s.synced = true;
+        s.synced_from = Some(primary.name.clone());
+        s.primary_lost_data = false;
+        s.link = Link::Up;
     }
 
     /// Records a replica attaching after PSYNC.

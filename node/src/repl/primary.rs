@@ -35,28 +35,18 @@ where
         super::answer(&state, journal.bounds(), &req)
     };
     let (rd, mut wr) = tokio::io::split(stream);
-    let (from, snapshot_from) = match &decision {
+    let (line, from, snapshot_from) = match &decision {
         Answer::Refuse(why) => {
             let _ = wr.write_all(format!("-{why}\r\n").as_bytes()).await;
             return;
         }
         Answer::Continue { replid, from } => {
-            shared.repl.partial_syncs.fetch_add(1, Ordering::Relaxed);
             shared.metrics.repl.partial_syncs.inc();
-            let line = format!("+CONTINUE {replid}\r\n");
-            if wr.write_all(line.as_bytes()).await.is_err() {
-                return;
-            }
-            (*from, None)
+            (format!("+CONTINUE {replid}"), *from, None)
         }
         Answer::Full { replid, offset } => {
-            shared.repl.full_syncs.fetch_add(1, Ordering::Relaxed);
             shared.metrics.repl.full_syncs.inc();
-            let line = format!("+FULLRESYNC {replid} {offset}\r\n");
-            if wr.write_all(line.as_bytes()).await.is_err() {
-                return;
-            }
-            (*offset, Some(0))
+            (format!("+FULLRESYNC {replid} {offset}"), *offset, Some(0))
         }
         Answer::Resume {
             replid,
@@ -64,13 +54,20 @@ where
             cursor,
         } => {
             shared.metrics.repl.full_syncs.inc();
-            let line = format!("+RESUME {replid} {offset} {cursor}\r\n");
-            if wr.write_all(line.as_bytes()).await.is_err() {
-                return;
-            }
-            (*offset, Some(*cursor))
+            (
+                format!("+RESUME {replid} {offset} {cursor}"),
+                *offset,
+                Some(*cursor),
+            )
         }
     };
+    if wr
+        .write_all(format!("{line}\r\n").as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
     info!(replica = %req.name, answer = ?decision, "replica attached");
     // Writes from now on must reach the backlog (a no-op once tracking).
     shared.db.set_tracking(true);

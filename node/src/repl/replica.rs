@@ -204,11 +204,8 @@ async fn sync(shared: &Shared, target: &Target, resume: &mut Option<Resume>) -> 
                 s.replid2 = std::mem::replace(&mut s.replid, id.to_string());
                 s.second_offset = Some(offset);
             }
-            s.synced = true;
-            s.synced_from = Some(target.name.clone());
-            s.primary_lost_data = false;
-            s.link = Link::Up;
             drop(s);
+            shared.repl.synced_with(target);
             shared.metrics.repl.primary_lost_data.set(0);
             info!(primary = %target.name, offset, "partial resync");
             false
@@ -275,12 +272,7 @@ async fn stream_in(
                         journal.reset(off);
                         *resume = None;
                         loading = false;
-                        let mut s = shared.repl.state();
-                        s.synced = true;
-                        s.synced_from = Some(target.name.clone());
-                        s.primary_lost_data = false;
-                        s.link = Link::Up;
-                        drop(s);
+                        shared.repl.synced_with(target);
                         shared.metrics.repl.primary_lost_data.set(0);
                         info!(primary = %target.name, offset = off, keys = shared.db.len(), "snapshot loaded");
                     }

@@ -32,8 +32,10 @@ pub fn wait(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 pub fn role(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
     let repl = &ctx.shared.repl;
     let offset = ctx.db().journal().end() as i64;
-    let role = repl.state().role.clone();
-    let link = repl.state().link.clone();
+    let (role, link) = {
+        let s = repl.state();
+        (s.role.clone(), s.link.clone())
+    };
     match role {
         Role::Primary => {
             let attached = repl.attached();
