@@ -45,7 +45,7 @@ enum End {
     OutputBufferLimit,
     Io(std::io::Error),
     /// PSYNC: the connection becomes a replication link.
-    Replicate,
+    Replicate(crate::repl::SyncRequest),
 }
 
 struct Conn<'s, S> {
@@ -55,6 +55,9 @@ struct Conn<'s, S> {
     stats: LocalStats,
     /// Forwarded commands of this batch, in order.
     pending: Vec<Pending>,
+    /// PSYNC arrived: once this batch's replies are out, the connection
+    /// becomes a replication link.
+    replicate: Option<crate::repl::SyncRequest>,
 }
 
 /// A forwarded command awaiting its reply.
@@ -78,13 +81,14 @@ where
         stats: LocalStats::new(crate::cmd::table::all().len()),
         client: client.clone(),
         pending: Vec::new(),
+        replicate: None,
     };
     let (authenticated, user) = shared.initial_login();
     let mut session = Session::new(client, authenticated, forwarding);
     session.user = user;
     let end = conn.run(&mut session).await;
     conn.stats.flush(&shared.metrics);
-    if let (End::Replicate, Some(req)) = (&end, session.sync.take()) {
+    if let End::Replicate(req) = end {
         let addr = session.client.addr.ip().to_string();
         crate::repl::primary::serve(shared, conn.stream, req, addr).await;
         return;
@@ -144,8 +148,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             if session.close {
                 return End::Quit;
             }
-            if session.sync.is_some() {
-                return End::Replicate;
+            if let Some(req) = self.replicate.take() {
+                return End::Replicate(req);
             }
             if inbuf.is_empty() && inbuf.capacity() > SHRINK_ABOVE {
                 inbuf = BytesMut::with_capacity(INITIAL);
@@ -185,31 +189,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Request { consumed }) => {
                     let args = parser.args(&buf[start..]);
+                    start += consumed;
                     if !args.is_empty() {
-                        if let Dispatched::Forward { host, port, asking } = dispatch(&mut ctx, args)
-                        {
-                            let hello = handshake(ctx.out, &ctx.settings);
-                            let payload = link::encode(args.iter());
-                            let rx = link::forward(&host, port, &hello, asking, payload.clone());
-                            self.pending.push(Pending {
-                                offset: ctx.out.len(),
-                                rx,
-                                payload,
-                            });
-                            self.shared.metrics.cluster.forwarded.inc();
+                        match dispatch(&mut ctx, args) {
+                            Dispatched::Done => {}
+                            Dispatched::Forward { host, port, asking } => {
+                                let hello = handshake(ctx.out, &ctx.settings);
+                                let payload = link::encode(args.iter());
+                                let rx =
+                                    link::forward(&host, port, &hello, asking, payload.clone());
+                                self.pending.push(Pending {
+                                    offset: ctx.out.len(),
+                                    rx,
+                                    payload,
+                                });
+                                self.shared.metrics.cluster.forwarded.inc();
+                            }
+                            Dispatched::Wait(w) => {
+                                let client = ctx.session.client.clone();
+                                let n = tokio::select! {
+                                    n = shared.repl.wait(w.offset, w.replicas, w.timeout) => n as i64,
+                                    _ = client.killed() => return Err(End::Killed),
+                                };
+                                ctx.out.int(n);
+                                ctx.now = shared.clock.now_ms();
+                            }
+                            Dispatched::Replicate(req) => {
+                                self.replicate = Some(req);
+                                break;
+                            }
                         }
                     }
-                    start += consumed;
-                    if let Some(w) = ctx.session.wait.take() {
-                        let client = ctx.session.client.clone();
-                        let n = tokio::select! {
-                            n = shared.repl.wait(w.offset, w.replicas, w.timeout) => n as i64,
-                            _ = client.killed() => return Err(End::Killed),
-                        };
-                        ctx.out.int(n);
-                        ctx.now = shared.clock.now_ms();
-                    }
-                    if ctx.session.close || ctx.out.overflowed() || ctx.session.sync.is_some() {
+                    if ctx.session.close || ctx.out.overflowed() {
                         break;
                     }
                     if ctx.out.len() >= FLUSH_AT || self.pending.len() >= MAX_PENDING_FORWARDS {

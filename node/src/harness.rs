@@ -56,19 +56,17 @@ impl Harness {
             stats: &mut self.stats,
             now: self.shared.clock.now_ms(),
         };
-        if let Dispatched::Forward { host, port, .. } = dispatch(&mut ctx, Args::new(&base, &spans))
-        {
+        match dispatch(&mut ctx, Args::new(&base, &spans)) {
+            Dispatched::Done => {}
             // No sockets here: say where it would have gone.
-            ctx.out
-                .error(&format!("ERR harness does not forward (to {host}:{port})"));
-        }
-        // No connection to wait on or hand over: WAIT answers at once.
-        if let Some(w) = ctx.session.wait.take() {
-            ctx.out
-                .int(self.shared.repl.acked_at_least(w.offset) as i64);
-        }
-        if ctx.session.sync.take().is_some() {
-            ctx.out.error("ERR PSYNC needs a network connection");
+            Dispatched::Forward { host, port, .. } => ctx
+                .out
+                .error(&format!("ERR harness does not forward (to {host}:{port})")),
+            // No connection to wait on: WAIT answers at once.
+            Dispatched::Wait(w) => ctx
+                .out
+                .int(self.shared.repl.acked_at_least(w.offset) as i64),
+            Dispatched::Replicate(_) => ctx.out.error("ERR PSYNC needs a network connection"),
         }
         self.stats.flush(&self.shared.metrics);
         let out = self.reply.buffer().to_vec();

@@ -130,9 +130,9 @@ pub struct Session {
     /// The ACL user, when an ACL file is in use (None: the default user of a
     /// node without one, which may run everything).
     pub user: Option<Arc<crate::acl::User>>,
-    /// WAIT ran: the connection waits for acknowledgements before going on.
+    /// Set by WAIT, taken by `dispatch` ([`Dispatched::Wait`]).
     pub wait: Option<Wait>,
-    /// PSYNC ran: the connection becomes a replication link.
+    /// Set by PSYNC, taken by `dispatch` ([`Dispatched::Replicate`]).
     pub sync: Option<crate::repl::SyncRequest>,
 }
 
@@ -176,6 +176,10 @@ pub enum Dispatched {
         port: u16,
         asking: bool,
     },
+    /// WAIT: the connection waits for acknowledgements, then replies.
+    Wait(Wait),
+    /// PSYNC: the connection becomes a replication link.
+    Replicate(crate::repl::SyncRequest),
 }
 
 /// Everything a command needs while it runs.
@@ -346,6 +350,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
         .client
         .last_command
         .store(id, std::sync::atomic::Ordering::Relaxed);
+    // Commands that need the connection itself say so through the session.
+    if let Some(w) = ctx.session.wait.take() {
+        return Dispatched::Wait(w);
+    }
+    if let Some(r) = ctx.session.sync.take() {
+        return Dispatched::Replicate(r);
+    }
     Dispatched::Done
 }
 
