@@ -11,8 +11,6 @@ use super::failover::{self, Health, Policy, Verdict};
 use super::local::{self, LocalError, LocalNode};
 use super::topology::Topology;
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -28,33 +26,14 @@ fn log(start: Instant, msg: impl std::fmt::Display) {
 
 /// Reads one node's replication state; None if it cannot be reached.
 pub fn probe(port: u16, password: Option<&str>) -> Option<Health> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    s.set_read_timeout(Some(Duration::from_millis(300))).ok()?;
-    s.set_write_timeout(Some(Duration::from_millis(300))).ok()?;
     let mut req = Vec::new();
     if let Some(pw) = password {
         req.extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{pw}\r\n", pw.len()).as_bytes());
     }
     req.extend_from_slice(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n");
-    s.write_all(&req).ok()?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    // The INFO reply is the last bulk string; read until it is complete.
-    loop {
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf);
-        if let Some(h) = parse_info(&text) {
-            return Some(h);
-        }
-        if buf.len() > 64 * 1024 || text.starts_with('-') {
-            return None;
-        }
-    }
+    local::query(port, &req, |reply| {
+        parse_info(&String::from_utf8_lossy(reply))
+    })
 }
 
 /// Parses the `INFO replication` bulk reply once it is complete.
