@@ -173,6 +173,18 @@ async fn caught_up(primary: &Node, replica: &Node) {
     }
 }
 
+/// Makes `replica` follow the node at `port` (the primary, or a proxy to it)
+/// and waits until it has caught up with `primary`.
+async fn follow(replica: &Node, port: u16, primary: &Node) {
+    let reply = call(
+        replica.addr.port(),
+        &["REPLICAOF", "127.0.0.1", &port.to_string()],
+    )
+    .await;
+    assert_eq!(reply, "+OK\r\n");
+    caught_up(primary, replica).await;
+}
+
 /// The replica holds exactly the primary's keys and values.
 fn same_data(primary: &Node, replica: &Node) {
     let dump = |n: &Node| {
@@ -195,13 +207,7 @@ async fn a_snapshot_cut_midway_resumes_from_the_last_good_chunk() {
     // About 3 MB of snapshot; cut after 1 MB.
     let proxy = proxy(primary.addr.port(), vec![Fault::CutAfter(1 << 20)]).await;
     let replica = node().await;
-    let reply = call(
-        replica.addr.port(),
-        &["REPLICAOF", "127.0.0.1", &proxy.port.to_string()],
-    )
-    .await;
-    assert_eq!(reply, "+OK\r\n");
-    caught_up(&primary, &replica).await;
+    follow(&replica, proxy.port, &primary).await;
     same_data(&primary, &replica);
     let psyncs = proxy.sent_by_replica.lock().unwrap().clone();
     assert_eq!(psyncs.len(), 2, "one cut, one reconnection: {psyncs:?}");
@@ -234,12 +240,7 @@ async fn a_corrupted_chunk_is_caught_by_its_checksum_and_fetched_again() {
     )
     .await;
     let replica = node().await;
-    call(
-        replica.addr.port(),
-        &["REPLICAOF", "127.0.0.1", &proxy.port.to_string()],
-    )
-    .await;
-    caught_up(&primary, &replica).await;
+    follow(&replica, proxy.port, &primary).await;
     same_data(&primary, &replica);
     let info = call(replica.addr.port(), &["INFO", "replication"]).await;
     assert_eq!(
@@ -261,12 +262,7 @@ async fn a_stream_cut_after_the_snapshot_continues_from_the_backlog() {
     // The snapshot of 200 keys is well under 1 MB; the stream is cut at 1 MB.
     let proxy = proxy(primary.addr.port(), vec![Fault::CutAfter(1 << 20)]).await;
     let replica = node().await;
-    call(
-        replica.addr.port(),
-        &["REPLICAOF", "127.0.0.1", &proxy.port.to_string()],
-    )
-    .await;
-    caught_up(&primary, &replica).await;
+    follow(&replica, proxy.port, &primary).await;
     // 2000 more keys (2 MB) of stream: the cut falls in the middle of them.
     fill(primary.addr.port(), 2000, "more").await;
     caught_up(&primary, &replica).await;
@@ -289,12 +285,7 @@ async fn a_stream_cut_after_the_snapshot_continues_from_the_backlog() {
 async fn replicas_refuse_writes_and_wait() {
     let primary = node().await;
     let replica = node().await;
-    call(
-        replica.addr.port(),
-        &["REPLICAOF", "127.0.0.1", &primary.addr.port().to_string()],
-    )
-    .await;
-    caught_up(&primary, &replica).await;
+    follow(&replica, primary.addr.port(), &primary).await;
     let mut c = TcpStream::connect(replica.addr).await.unwrap();
     common::roundtrip(
         &mut c,
