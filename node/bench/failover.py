@@ -114,6 +114,20 @@ class Writer(threading.Thread):
                 time.sleep(0.01)
 
 
+def wait_synced(ports, timeout=60):
+    """Waits until every replica among `ports` has completed its sync: neither
+    system promotes a replica that never synced (Redis syncs its replicas 5 s
+    after they attach, by default)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        roles = [cli(p, "info", "replication") for p in ports]
+        replicas = [r for r in roles if "role:slave" in r]
+        if len(replicas) == len(ports) // 2 and all("master_link_status:up" in r for r in replicas):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"replicas of {ports} did not sync")
+
+
 def measure(ports, pid_of, rejoined, rounds, tags, label):
     times = []
     for r in range(rounds):
@@ -150,18 +164,9 @@ def shoal_recovery(binary, rounds):
     def pid_of(port):
         return int(open(os.path.join(d, f"node-{port}.pid")).read())
 
-    def rejoined(port):
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            text = cli(port, "info", "replication")
-            if "role:slave" in text and "master_link_status:up" in text:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"node {port} did not rejoin")
-
     try:
-        time.sleep(1)
-        return measure(ports, pid_of, rejoined, rounds, ["{a}", "{b}", "{c}"], "shoal")
+        wait_synced(ports)
+        return measure(ports, pid_of, lambda port: wait_synced(ports), rounds, ["{a}", "{b}", "{c}"], "shoal")
     finally:
         subprocess.run([binary, "local-cluster", "--dir", d, "--stop"], capture_output=True)
         shutil.rmtree(d, ignore_errors=True)
@@ -183,19 +188,13 @@ def redis_recovery(rounds):
         start(p)
     subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
                     "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True)
-    time.sleep(3)
 
     def rejoined(port):
         start(port)  # Redis keeps its nodes.conf: it rejoins as a replica.
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            text = cli(port, "info", "replication")
-            if "role:slave" in text and "master_link_status:up" in text:
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"redis {port} did not rejoin")
+        wait_synced(ports)
 
     try:
+        wait_synced(ports)
         return measure(ports, lambda p: procs[p].pid, rejoined, rounds, ["{a}", "{b}", "{c}"], "redis")
     finally:
         for p in procs.values():
