@@ -139,19 +139,30 @@ impl Db {
         }
     }
 
-    /// Removes every key whose slot satisfies `pred` (a replica applying a flush
-    /// of a primary's shard).
-    pub fn remove_slots_where(&self, pred: impl Fn(u16) -> bool) {
-        for idx in 0..self.shards.len() {
-            let mut s = self.guard(idx);
-            let mut doomed = Vec::new();
-            s.for_each(0, |e| {
-                if pred(slot::key_slot(e.key())) {
-                    doomed.push(e.key().to_vec());
+    /// Removes every key whose slot is `idx` modulo `of` (a replica applying a
+    /// flush of a primary's keyspace shard `idx` of `of`; both counts are
+    /// powers of two). Only this keyspace's shards that can hold such slots are
+    /// touched, and those that hold nothing else are emptied whole, so a
+    /// primary's FLUSHALL (one effect per shard) costs the replica one pass.
+    pub fn remove_slot_class(&self, idx: usize, of: usize) {
+        let n = self.shards.len();
+        for j in 0..n {
+            if of <= n {
+                // Shard j holds slots ≡ j (mod n), hence ≡ j (mod of).
+                if j % of == idx {
+                    drop(self.guard(j).take_all());
                 }
-            });
-            for k in doomed {
-                s.remove_any(&k);
+            } else if idx % n == j {
+                let mut s = self.guard(j);
+                let mut doomed = Vec::new();
+                s.for_each(0, |e| {
+                    if usize::from(slot::key_slot(e.key())) % of == idx {
+                        doomed.push(e.key().to_vec());
+                    }
+                });
+                for k in doomed {
+                    s.remove_any(&k);
+                }
             }
         }
     }
