@@ -19,6 +19,7 @@
 
 use super::topology::{NodeAddr, Topology};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// What the writer last saw of one node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -151,6 +152,107 @@ pub fn promote(topology: &Topology, shard: usize, replica: &str) -> Option<Topol
     s.replicas.push(old);
     next.epoch = topology.epoch.checked_add(1)?;
     Some(next)
+}
+
+/// Failover across probe rounds, for a topology's single writer: how long
+/// each node has been unreachable, which shards are settling after a
+/// promotion (their nodes have not all seen the new epoch yet, so what they
+/// report is stale), and which blocked shards were already reported.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    policy: Policy,
+    down_since: HashMap<String, Instant>,
+    settling_until: HashMap<usize, Instant>,
+    stuck_reported: HashMap<usize, String>,
+}
+
+/// What one round decided.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// The topology to publish, when something was promoted.
+    pub next: Option<Topology>,
+    /// (shard, promoted replica, why).
+    pub promoted: Vec<(usize, String, Reason)>,
+    /// Shards whose primary is lost with no replica to take over.
+    pub stuck: Vec<usize>,
+    /// Of those, the ones not reported before or for a new reason: (shard, why).
+    pub newly_stuck: Vec<(usize, String)>,
+}
+
+/// After a promotion, a shard is left alone this long.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+impl Tracker {
+    pub fn new(policy: Policy) -> Tracker {
+        Tracker {
+            policy,
+            ..Tracker::default()
+        }
+    }
+
+    /// One round: `probes` maps node names to what a probe read (None when
+    /// unreachable); nodes missing from it are unknown and never failed over.
+    /// `requested` names replicas a user asked to promote, as if they had been
+    /// sent `CLUSTER FAILOVER`.
+    pub fn round(
+        &mut self,
+        topology: &Topology,
+        probes: HashMap<String, Option<Health>>,
+        requested: &[String],
+        now: Instant,
+    ) -> Round {
+        let mut health = HashMap::with_capacity(probes.len());
+        for (name, probe) in probes {
+            let h = match probe {
+                Some(mut h) => {
+                    self.down_since.remove(&name);
+                    h.failover_requested |= requested.contains(&name);
+                    h
+                }
+                None => {
+                    let since = *self.down_since.entry(name.clone()).or_insert(now);
+                    Health {
+                        down_ms: now.duration_since(since).as_millis() as u64,
+                        ..Health::default()
+                    }
+                }
+            };
+            health.insert(name, h);
+        }
+        let mut round = Round::default();
+        let mut next = topology.clone();
+        for v in decide(topology, &health, self.policy) {
+            match v {
+                Verdict::Promote {
+                    shard,
+                    replica,
+                    reason,
+                } => {
+                    if self.settling_until.get(&shard).is_some_and(|t| now < *t) {
+                        continue;
+                    }
+                    if let Some(t) = promote(&next, shard, &replica) {
+                        next = t;
+                        next.epoch = topology.epoch.saturating_add(1);
+                        self.settling_until.insert(shard, now + SETTLE);
+                        round.promoted.push((shard, replica, reason));
+                    }
+                }
+                Verdict::Stuck { shard, why } => {
+                    if self.stuck_reported.get(&shard) != Some(&why) {
+                        self.stuck_reported.insert(shard, why.clone());
+                        round.newly_stuck.push((shard, why));
+                    }
+                    round.stuck.push(shard);
+                }
+            }
+        }
+        self.stuck_reported.retain(|s, _| round.stuck.contains(s));
+        if !round.promoted.is_empty() {
+            round.next = Some(next);
+        }
+        round
+    }
 }
 
 #[cfg(test)]
@@ -324,5 +426,87 @@ mod tests {
         next.check().unwrap();
         assert!(promote(&t, 1, "n0-1").is_none());
         assert!(promote(&t, 9, "n1-1").is_none());
+    }
+
+    fn probes(
+        h: &HashMap<String, Health>,
+        unreachable: &[&str],
+    ) -> HashMap<String, Option<Health>> {
+        h.iter()
+            .map(|(n, h)| {
+                let seen = (!unreachable.contains(&n.as_str())).then(|| h.clone());
+                (n.clone(), seen)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tracker_times_outages_and_lets_a_promoted_shard_settle() {
+        let t = topo();
+        let mut tracker = Tracker::new(P);
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut h = healthy();
+        h.get_mut("n1-2").unwrap().offset = 150;
+        // Down, but not for long enough; then back: the clock starts over.
+        assert_eq!(
+            tracker.round(&t, probes(&h, &["n1-0"]), &[], ms(0)),
+            Round::default()
+        );
+        assert_eq!(
+            tracker.round(&t, probes(&h, &[]), &[], ms(900)),
+            Round::default()
+        );
+        assert_eq!(
+            tracker.round(&t, probes(&h, &["n1-0"]), &[], ms(1000)),
+            Round::default()
+        );
+        assert_eq!(
+            tracker.round(&t, probes(&h, &["n1-0"]), &[], ms(1900)),
+            Round::default()
+        );
+        let r = tracker.round(&t, probes(&h, &["n1-0"]), &[], ms(2000));
+        assert_eq!(
+            r.promoted,
+            vec![(1, "n1-2".to_string(), Reason::PrimaryDown)]
+        );
+        let next = r.next.unwrap();
+        assert_eq!(next.epoch, 8);
+        assert_eq!(next.shards[1].primary.name, "n1-2");
+        assert_eq!(next.shards[0], t.shards[0]);
+        // The old topology read again before the new one landed: no second
+        // promotion while the shard settles, and one after if still needed.
+        let again = tracker.round(&t, probes(&h, &["n1-0"]), &[], ms(2000) + SETTLE / 2);
+        assert_eq!(again, Round::default());
+        let later = tracker.round(&t, probes(&h, &["n1-0"]), &[], ms(2000) + SETTLE);
+        assert_eq!(later.promoted.len(), 1);
+    }
+
+    #[test]
+    fn the_tracker_reports_a_stuck_shard_once_and_honours_requests() {
+        let t = topo();
+        let mut tracker = Tracker::new(P);
+        let t0 = Instant::now();
+        let down = ["n0-0", "n0-1", "n0-2"];
+        assert!(tracker
+            .round(&t, probes(&healthy(), &down), &[], t0)
+            .stuck
+            .is_empty());
+        let at = t0 + Duration::from_millis(1500);
+        let r = tracker.round(&t, probes(&healthy(), &down), &[], at);
+        assert_eq!(r.stuck, vec![0]);
+        assert_eq!(r.newly_stuck.len(), 1);
+        assert!(r.newly_stuck[0].1.contains("n0-0"), "{:?}", r.newly_stuck);
+        let r = tracker.round(&t, probes(&healthy(), &down), &[], at);
+        assert_eq!(r.stuck, vec![0]);
+        assert!(r.newly_stuck.is_empty());
+        // Shard 0 recovers; a user asks for n1-1 (caught up) to take over.
+        let r = tracker.round(&t, probes(&healthy(), &[]), &["n1-1".to_string()], at);
+        assert!(r.stuck.is_empty());
+        assert_eq!(r.promoted, vec![(1, "n1-1".to_string(), Reason::Requested)]);
+        // An unknown name asks for nothing.
+        let mut fresh = Tracker::new(P);
+        let r = fresh.round(&t, probes(&healthy(), &[]), &["n9-9".to_string()], at);
+        assert_eq!(r, Round::default());
     }
 }

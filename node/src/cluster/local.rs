@@ -7,8 +7,6 @@
 //! client `base + i`, forwarding `base + 1000 + i`, admin `base + 2000 + i`.
 
 use super::topology::{NodeAddr, Topology};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -311,41 +309,19 @@ fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<
     Ok(())
 }
 
-/// Sends `request` to the node on 127.0.0.1:`port` and reads its reply until
-/// `parse` makes something of it. None if the node cannot be reached, answers
-/// an error, stalls (500 ms) or sends more than 64 KiB.
-pub fn query<T>(port: u16, request: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-    s.set_write_timeout(Some(Duration::from_millis(500))).ok()?;
-    s.write_all(request).ok()?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(t) = parse(&buf) {
-            return Some(t);
-        }
-        if buf.len() > 64 * 1024 || buf.starts_with(b"-") {
-            return None;
-        }
-    }
-}
-
 /// Whether the node on `port` reports `cluster_state:ok`.
 fn cluster_ok(port: u16) -> bool {
-    query(port, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n", |reply| {
-        if reply.windows(18).any(|w| w == b"cluster_state:ok\r\n") {
-            Some(true)
-        } else {
-            reply.ends_with(b"\r\n\r\n").then_some(false)
-        }
-    })
+    super::probe::query(
+        ("127.0.0.1", port),
+        b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n",
+        |reply| {
+            if reply.windows(18).any(|w| w == b"cluster_state:ok\r\n") {
+                Some(true)
+            } else {
+                reply.ends_with(b"\r\n\r\n").then_some(false)
+            }
+        },
+    )
     .unwrap_or(false)
 }
 

@@ -10,6 +10,7 @@ pub mod file;
 pub mod kubernetes;
 pub mod link;
 pub mod local;
+pub mod probe;
 pub mod slot;
 pub mod supervisor;
 pub mod topology;

@@ -1,0 +1,118 @@
+//! Asking a node something over a short-lived blocking connection: the
+//! start-up readiness check of `local-cluster`, and the health probes of the
+//! topology's writers (its supervisor, and the operator in Kubernetes).
+
+use super::failover::Health;
+use crate::resp::frame::Frame;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+const IO_TIMEOUT: Duration = Duration::from_millis(500);
+/// More than any reply asked for here; a node sending more is not answering.
+const MAX_REPLY: usize = 64 * 1024;
+
+/// Sends `request` to `addr` and reads the reply until `parse` makes something
+/// of it. None if the address does not resolve, the node cannot be reached,
+/// answers an error, stalls (500 ms) or sends more than 64 KiB.
+pub fn query<T>(
+    addr: impl ToSocketAddrs,
+    request: &[u8],
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Option<T> {
+    let addr = addr.to_socket_addrs().ok()?.next()?;
+    let mut s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok()?;
+    s.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
+    s.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
+    s.write_all(request).ok()?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(t) = parse(&buf) {
+            return Some(t);
+        }
+        if buf.len() > MAX_REPLY || buf.starts_with(b"-") {
+            return None;
+        }
+    }
+}
+
+/// A node's replication state from `INFO replication`, after `AUTH` when a
+/// password is given; None if it cannot be reached or refuses the password.
+pub fn health(addr: impl ToSocketAddrs, password: Option<&str>) -> Option<Health> {
+    let mut req = Vec::new();
+    if let Some(pw) = password {
+        Frame::encode_command(&["AUTH".as_bytes(), pw.as_bytes()], &mut req);
+    }
+    Frame::encode_command(&["INFO", "replication"], &mut req);
+    query(addr, &req, |reply| {
+        parse_info(&String::from_utf8_lossy(reply))
+    })
+}
+
+/// Parses the `INFO replication` bulk reply once it is complete.
+fn parse_info(text: &str) -> Option<Health> {
+    let body_at = text.find("# Replication")?;
+    let header = &text[..body_at];
+    let len: usize = header.rsplit('$').next()?.trim().parse().ok()?;
+    let body = text.get(body_at..body_at + len)?;
+    let field = |k: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix(':')))
+    };
+    let primary = field("role")? == "master";
+    Some(Health {
+        reachable: true,
+        down_ms: 0,
+        primary,
+        offset: field("master_repl_offset")?.parse().ok()?,
+        synced: primary || field("shoal_synced") == Some("1"),
+        primary_lost_data: field("shoal_primary_lost_data") == Some("1"),
+        failover_requested: field("shoal_failover_requested") == Some("1"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_replies_are_read_when_complete() {
+        let body = "# Replication\r\nrole:slave\r\nmaster_repl_offset:42\r\nshoal_synced:1\r\nshoal_primary_lost_data:1\r\nshoal_failover_requested:0\r\n";
+        let reply = format!("${}\r\n{body}\r\n", body.len());
+        let h = parse_info(&reply).unwrap();
+        assert_eq!(
+            h,
+            Health {
+                reachable: true,
+                down_ms: 0,
+                primary: false,
+                offset: 42,
+                synced: true,
+                primary_lost_data: true,
+                failover_requested: false,
+            }
+        );
+        assert_eq!(parse_info(&reply[..reply.len() - 30]), None);
+        let auth_first = format!("+OK\r\n{reply}");
+        assert_eq!(parse_info(&auth_first), Some(h));
+    }
+
+    #[test]
+    fn unreachable_and_unresolvable_nodes_have_no_health() {
+        // Bound then dropped: nothing listens there now.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        assert_eq!(health(("127.0.0.1", port), None), None);
+        assert_eq!(health(("no-such-host.invalid", 6379), None), None);
+    }
+}
