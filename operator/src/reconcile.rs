@@ -125,7 +125,7 @@ fn now() -> Time {
     Time(jiff::Timestamp::now())
 }
 
-async fn publish(
+pub(crate) async fn publish(
     ctx: &Context,
     cc: &CacheCluster,
     type_: EventType,
@@ -277,6 +277,7 @@ async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inp
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     let topology_name = Names(&cc.name_any()).topology_config_map();
     if let Some(cm) = configmaps.get_opt(&topology_name).await? {
+        inputs.published_topology_version = cm.metadata.resource_version.clone();
         // An unreadable document is replaced; its epoch is lost, but status
         // still holds the last one published, and the next is above it.
         inputs.published_topology = cm

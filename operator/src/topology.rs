@@ -1,7 +1,10 @@
 //! The topology the operator publishes for a cluster's nodes: shard `i` owns
 //! the `i`-th even share of the 16384 slots (the layout `redis-cli --cluster
-//! create` uses); pod 0 of its StatefulSet is the primary, the others replicas;
-//! every node is addressed by its stable DNS name behind the headless Service.
+//! create` uses); every node is addressed by its stable DNS name behind the
+//! headless Service. Pod 0 of a shard's StatefulSet starts as its primary;
+//! after a failover (see [`crate::failover`]) the published roles are kept:
+//! the primary stays primary while its pod is part of the shard, and replicas
+//! keep their order, with new pods appended.
 //!
 //! The epoch grows exactly when the document's content changes, and never
 //! below what status last reported, so nodes (which refuse older epochs) never
@@ -20,8 +23,14 @@ pub fn pod_host(pod: &str, headless: &str, namespace: &str) -> String {
     format!("{pod}.{headless}.{namespace}.svc")
 }
 
-/// The document for `cc` at `epoch`.
-pub fn document(cc: &CacheCluster, namespace: &str, epoch: u64) -> Topology {
+/// The document for `cc` at `epoch`, keeping the roles `published` gave to
+/// pods that are still part of their shard.
+pub fn document(
+    cc: &CacheCluster,
+    namespace: &str,
+    epoch: u64,
+    published: Option<&Topology>,
+) -> Topology {
     let name = cc.metadata.name.clone().unwrap_or_default();
     let names = Names(&name);
     let headless = names.headless_service();
@@ -36,6 +45,33 @@ pub fn document(cc: &CacheCluster, namespace: &str, epoch: u64) -> Topology {
         }
     });
     t.cluster = name;
+    let Some(published) = published else {
+        return t;
+    };
+    for (shard, before) in t.shards.iter_mut().zip(&published.shards) {
+        let mut pods: Vec<NodeAddr> = std::iter::once(shard.primary.clone())
+            .chain(shard.replicas.drain(..))
+            .collect();
+        let mut take = |name: &str| {
+            let at = pods.iter().position(|p| p.name == name)?;
+            Some(pods.remove(at))
+        };
+        let primary = take(&before.primary.name);
+        let mut kept: Vec<NodeAddr> = before
+            .replicas
+            .iter()
+            .filter_map(|r| take(&r.name))
+            .collect();
+        let mut ordered = Vec::new();
+        if let Some(p) = primary {
+            ordered.push(p);
+        }
+        ordered.append(&mut kept);
+        ordered.append(&mut pods);
+        let mut ordered = ordered.into_iter();
+        shard.primary = ordered.next().expect("a shard has at least one pod");
+        shard.replicas = ordered.collect();
+    }
     t
 }
 
@@ -48,7 +84,9 @@ pub fn next_epoch(
     reported: u64,
 ) -> u64 {
     match published {
-        Some(p) if p.epoch >= reported && *p == document(cc, namespace, p.epoch) => p.epoch,
+        Some(p) if p.epoch >= reported && *p == document(cc, namespace, p.epoch, Some(p)) => {
+            p.epoch
+        }
         _ => published
             .map_or(0, |p| p.epoch)
             .max(reported)
@@ -78,7 +116,7 @@ mod tests {
 
     #[test]
     fn nodes_are_pods_by_stable_dns_name() {
-        let t = document(&cluster(3, 1), "apps", 4);
+        let t = document(&cluster(3, 1), "apps", 4, None);
         t.check().unwrap();
         assert_eq!(t.epoch, 4);
         assert_eq!(t.cluster, "cache");
@@ -97,7 +135,7 @@ mod tests {
     fn the_epoch_moves_only_when_the_document_changes() {
         let cc = cluster(2, 0);
         assert_eq!(next_epoch(&cc, "apps", None, 0), 1);
-        let published = document(&cc, "apps", 1);
+        let published = document(&cc, "apps", 1, None);
         assert_eq!(next_epoch(&cc, "apps", Some(&published), 1), 1);
         let grown = cluster(3, 0);
         assert_eq!(next_epoch(&grown, "apps", Some(&published), 1), 2);
@@ -107,5 +145,48 @@ mod tests {
         // what nodes may already hold.
         assert_eq!(next_epoch(&cc, "apps", None, 7), 8);
         assert_eq!(next_epoch(&cc, "apps", Some(&published), 7), 8);
+    }
+
+    #[test]
+    fn published_roles_are_kept_while_their_pods_remain() {
+        let ns = "apps";
+        let first = document(&cluster(2, 2), ns, 1, None);
+        assert_eq!(first.shards[0].primary.name, "cache-shard-0-0");
+        // A failover promoted shard 1's pod 2: the old primary went last.
+        let promoted =
+            shoal_node::cluster::failover::promote(&first, 1, "cache-shard-1-2").unwrap();
+        let names = |t: &Topology, s: usize| -> Vec<String> {
+            std::iter::once(&t.shards[s].primary)
+                .chain(&t.shards[s].replicas)
+                .map(|n| n.name.clone())
+                .collect()
+        };
+        assert_eq!(
+            names(&promoted, 1),
+            ["cache-shard-1-2", "cache-shard-1-1", "cache-shard-1-0"]
+        );
+        // Reconciling the same spec republishes it unchanged, epoch included.
+        let again = document(&cluster(2, 2), ns, promoted.epoch, Some(&promoted));
+        assert_eq!(again, promoted);
+        assert_eq!(next_epoch(&cluster(2, 2), ns, Some(&promoted), 1), 2);
+        // One more replica: appended, the primary kept.
+        let grown = document(&cluster(2, 3), ns, 3, Some(&promoted));
+        assert_eq!(
+            names(&grown, 1),
+            [
+                "cache-shard-1-2",
+                "cache-shard-1-1",
+                "cache-shard-1-0",
+                "cache-shard-1-3"
+            ]
+        );
+        assert_eq!(names(&grown, 0)[0], "cache-shard-0-0");
+        // Scaled down past the primary's pod: the first remaining replica leads.
+        let shrunk = document(&cluster(2, 1), ns, 3, Some(&promoted));
+        assert_eq!(names(&shrunk, 1), ["cache-shard-1-1", "cache-shard-1-0"]);
+        // A new shard starts with pod 0 as primary.
+        let more = document(&cluster(3, 2), ns, 3, Some(&promoted));
+        assert_eq!(names(&more, 2)[0], "cache-shard-2-0");
+        assert_eq!(names(&more, 1)[0], "cache-shard-1-2");
     }
 }

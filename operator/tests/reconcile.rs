@@ -422,6 +422,41 @@ async fn the_topology_is_published_and_its_epoch_moves_only_on_change() {
 }
 
 #[tokio::test]
+async fn reconciling_keeps_the_roles_a_failover_published() {
+    let (api, ctx) = setup(json!({"shards": 2, "replicasPerShard": 1}));
+    run(&api, &ctx).await.unwrap();
+    let first = published_topology(&api);
+    // The failover loop promotes shard 1's replica, as it writes it.
+    let promoted = shoal_node::cluster::failover::promote(&first, 1, "cache-shard-1-1").unwrap();
+    let path = format!("{NS}/configmaps/cache-topology");
+    let mut cm = api.get(&path).unwrap();
+    cm["data"]["topology.yaml"] = json!(promoted.to_yaml());
+    api.insert(&path, cm);
+
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(published_topology(&api), promoted, "roles and epoch kept");
+    assert_eq!(
+        status(&api)["epoch"],
+        2,
+        "status catches up with the promotion"
+    );
+
+    // Scaling keeps the promoted primary and appends the new pod.
+    set_spec(&api, json!({"shards": 2, "replicasPerShard": 2}));
+    run(&api, &ctx).await.unwrap();
+    let grown = published_topology(&api);
+    assert_eq!(grown.epoch, 3);
+    assert_eq!(grown.shards[1].primary.name, "cache-shard-1-1");
+    let replicas: Vec<&str> = grown.shards[1]
+        .replicas
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(replicas, ["cache-shard-1-0", "cache-shard-1-2"]);
+    assert_eq!(grown.shards[0].primary.name, "cache-shard-0-0");
+}
+
+#[tokio::test]
 async fn nodes_are_configured_to_find_the_topology_and_plain_clients_are_forwarded() {
     let (api, ctx) = setup(json!({"shards": 1}));
     run(&api, &ctx).await.unwrap();

@@ -46,6 +46,10 @@ pub struct Inputs {
     pub service_monitor_api: bool,
     /// The topology published now, if any (its epoch is the base of the next).
     pub published_topology: Option<shoal_node::cluster::Topology>,
+    /// The resourceVersion of the topology ConfigMap read, if it exists: the
+    /// apply is conditional on it, so a promotion the failover loop published
+    /// in between is never overwritten with the roles read before it.
+    pub published_topology_version: Option<String>,
 }
 
 /// Why a spec cannot be rendered.
@@ -231,9 +235,16 @@ pub fn desired(cc: &CacheCluster, inputs: &Inputs) -> Result<Desired, RenderErro
         inputs.published_topology.as_ref(),
         reported,
     );
-    let topology = crate::topology::document(cc, &ctx.namespace, epoch);
+    let topology = crate::topology::document(
+        cc,
+        &ctx.namespace,
+        epoch,
+        inputs.published_topology.as_ref(),
+    );
+    let mut topology_meta = ctx.meta(ctx.names().topology_config_map());
+    topology_meta.resource_version = inputs.published_topology_version.clone();
     let topology_config_map = ConfigMap {
-        metadata: ctx.meta(ctx.names().topology_config_map()),
+        metadata: topology_meta,
         data: Some(BTreeMap::from([(
             crate::topology::TOPOLOGY_KEY.to_string(),
             topology.to_yaml(),

@@ -1,7 +1,7 @@
 //! An in-memory Kubernetes API server, enough for reconcile and watch
 //! scenarios: GET, LIST and WATCH (with label and field selectors), server-side
-//! apply (with field-manager conflicts), merge patches of status, POST, DELETE,
-//! group discovery, and injected failures.
+//! apply (with field-manager conflicts and resourceVersion preconditions),
+//! merge patches, POST, DELETE, group discovery, and injected failures.
 //!
 //! A watch answers with the events after its resourceVersion and then ends, as
 //! a real watch does when its timeout passes; clients watch again from the
@@ -351,6 +351,20 @@ impl FakeApi {
                             "Apply failed with 1 conflict: conflict with \"kubectl\"",
                         );
                     }
+                    // A resourceVersion in an apply is a precondition.
+                    if let Some(want) = patch["metadata"]["resourceVersion"].as_str() {
+                        let have = st
+                            .objects
+                            .get(&path)
+                            .map(|o| &o["metadata"]["resourceVersion"]);
+                        if have.and_then(Value::as_str) != Some(want) {
+                            return status(
+                                409,
+                                "Conflict",
+                                "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again",
+                            );
+                        }
+                    }
                     if force {
                         st.forced.insert(path.clone());
                     }
@@ -388,8 +402,17 @@ impl FakeApi {
                 let Some(obj) = st.objects.get_mut(&path) else {
                     return status(404, "NotFound", &format!("{path} not found"));
                 };
+                // As in an apply, a resourceVersion is a precondition.
+                if let Some(want) = patch["metadata"]["resourceVersion"].as_str() {
+                    if obj["metadata"]["resourceVersion"].as_str() != Some(want) {
+                        return status(409, "Conflict", "the object has been modified");
+                    }
+                }
                 merge(obj, &patch);
-                (200, obj.clone())
+                obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+                let out = obj.clone();
+                st.events.push((rv, "MODIFIED", path, out.clone()));
+                (200, out)
             }
             _ => status(405, "MethodNotAllowed", "unsupported"),
         }
