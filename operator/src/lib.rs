@@ -1,13 +1,15 @@
 //! Shoal's operator: reconciles `CacheCluster` resources into the Kubernetes
 //! objects that run cache nodes.
 //!
-//! The decisions are pure functions ([`render`], [`status`], [`topology`]) tested
-//! without a cluster; [`reconcile`] is the thin layer that applies them through
-//! the Kubernetes API.
+//! The decisions are pure functions ([`render`], [`status`], [`topology`], and
+//! the node crate's failover decision) tested without a cluster; [`reconcile`]
+//! and [`failover`] are the thin layers that apply them through the Kubernetes
+//! API.
 
 pub mod admin;
 pub mod crd;
 pub mod error;
+pub mod failover;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;

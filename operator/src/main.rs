@@ -8,7 +8,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, CustomResourceExt};
+use shoal_node::cluster::failover::Policy;
 use shoal_operator::crd::CacheCluster;
+use shoal_operator::failover::{self, Failover};
 use shoal_operator::metrics::Metrics;
 use shoal_operator::reconcile::{self, Context};
 use shoal_operator::render::{self, Inputs};
@@ -16,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
@@ -80,6 +83,21 @@ struct RunArgs {
     /// This replica's identity in the Lease (the pod name in a pod).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Time between failover probe rounds (every node of every cluster with
+    /// replicas is probed once per round).
+    #[arg(
+        long,
+        env = "SHOAL_OPERATOR_FAILOVER_INTERVAL_MS",
+        default_value_t = 500
+    )]
+    failover_interval_ms: u64,
+    /// A primary unreachable this long is replaced by its best synced replica.
+    #[arg(
+        long,
+        env = "SHOAL_OPERATOR_FAILOVER_DOWN_AFTER_MS",
+        default_value_t = 2000
+    )]
+    failover_down_after_ms: u64,
     /// Log format: text or json; the level comes from RUST_LOG.
     #[arg(long, env = "SHOAL_OPERATOR_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -238,10 +256,25 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     };
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=shoal-operator");
     let ctx = Arc::new(Context::new(client.clone(), metrics.clone()));
-    Controller::new(clusters, watcher::Config::default())
+    let controller = Controller::new(clusters, watcher::Config::default())
         .owns(sets, owned.clone())
         .owns(services, owned.clone())
-        .owns(configs, owned)
+        .owns(configs, owned);
+    // Only the leader runs it, as only the leader reconciles: one writer of
+    // each topology.
+    let failover = tokio::spawn(
+        Failover::new(
+            ctx.clone(),
+            failover::Settings {
+                interval: Duration::from_millis(args.failover_interval_ms.max(50)),
+                policy: Policy {
+                    down_after_ms: args.failover_down_after_ms,
+                },
+            },
+        )
+        .run(controller.store()),
+    );
+    controller
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
@@ -251,6 +284,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         })
         .await;
     info!("controller stopped");
+    failover.abort();
     metrics.leader.set(0);
     if let Some((channel, task, watcher)) = lease {
         // The loss watcher holds a receiver too: stop it first, or the manager

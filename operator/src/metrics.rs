@@ -8,6 +8,8 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub errors: IntCounterVec,
     pub leader: IntGauge,
+    pub failovers: IntCounterVec,
+    pub failover_errors: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -42,6 +44,28 @@ impl Default for Metrics {
             "1 while this replica holds the leader Lease.",
         )
         .expect("valid metric");
+        let failovers = IntCounterVec::new(
+            Opts::new(
+                "shoal_operator_failovers_total",
+                "Replicas promoted, by reason (PrimaryDown, PrimaryLostData, Requested).",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let failover_errors = IntCounterVec::new(
+            Opts::new(
+                "shoal_operator_failover_errors_total",
+                "Failover rounds that failed, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(failovers.clone()))
+            .expect("unique");
+        registry
+            .register(Box::new(failover_errors.clone()))
+            .expect("unique");
         registry
             .register(Box::new(reconciles.clone()))
             .expect("unique");
@@ -62,6 +86,8 @@ impl Default for Metrics {
             reconcile_duration,
             errors,
             leader,
+            failovers,
+            failover_errors,
         }
     }
 }

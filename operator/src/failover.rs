@@ -1,0 +1,326 @@
+//! Failover in Kubernetes. While it leads, the operator probes every node of
+//! each cluster that has replicas (`INFO replication` on the client port),
+//! feeds what it saw to the decision `local-cluster`'s supervisor also makes
+//! ([`shoal_node::cluster::failover`]), and publishes a promotion by writing
+//! the topology ConfigMap at the next epoch. Nodes watch that ConfigMap: the
+//! promoted replica serves its shard's slots, the old primary is fenced by the
+//! epoch, and when its pod comes back it follows the new primary.
+//!
+//! The write is conditional on the ConfigMap's resourceVersion, as
+//! reconcile's apply is, so neither ever overwrites roles the other
+//! published after it read them; reconcile keeps published roles
+//! ([`crate::topology::document`]).
+//!
+//! A manual failover: annotate the CacheCluster `shoal.dev/failover=<pod>`.
+//! The replica is promoted once it has caught up with its live primary, as
+//! with `CLUSTER FAILOVER`, and the annotation is then removed.
+
+use crate::crd::CacheCluster;
+use crate::error::Error;
+use crate::reconcile::{publish, Context};
+use crate::render::{Names, PASSWORD_KEY};
+use crate::topology::TOPOLOGY_KEY;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+use shoal_node::cluster::failover::{Health, Policy, Tracker};
+use shoal_node::cluster::{probe, Topology};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Names the replica a user wants promoted.
+pub const FAILOVER_ANNOTATION: &str = "shoal.dev/failover";
+/// How long a password read from a Secret is used before reading it again.
+const PASSWORD_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Time between probe rounds.
+    pub interval: Duration,
+    pub policy: Policy,
+}
+
+/// The failover loop's state across rounds, per cluster.
+pub struct Failover {
+    ctx: Arc<Context>,
+    settings: Settings,
+    trackers: HashMap<String, Tracker>,
+    passwords: HashMap<String, CachedPassword>,
+}
+
+/// What one round did for one cluster.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The topology published, when something was promoted.
+    pub published: Option<Topology>,
+    /// Nodes that answered the probe.
+    pub reachable: usize,
+}
+
+fn key(cc: &CacheCluster) -> String {
+    format!("{}/{}", cc.namespace().unwrap_or_default(), cc.name_any())
+}
+
+impl Failover {
+    pub fn new(ctx: Arc<Context>, settings: Settings) -> Failover {
+        Failover {
+            ctx,
+            settings,
+            trackers: HashMap::new(),
+            passwords: HashMap::new(),
+        }
+    }
+
+    /// Runs rounds over every cluster in `clusters` until the task is dropped.
+    pub async fn run(mut self, clusters: Store<CacheCluster>) {
+        let mut tick = tokio::time::interval(self.settings.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let all = clusters.state();
+            let keys: Vec<String> = all.iter().map(|cc| key(cc)).collect();
+            self.trackers.retain(|k, _| keys.contains(k));
+            self.passwords.retain(|k, _| keys.contains(k));
+            for cc in all {
+                if let Err(e) = self.round(&cc).await {
+                    self.ctx
+                        .metrics
+                        .failover_errors
+                        .with_label_values(&[e.metric_label()])
+                        .inc();
+                    warn!(cluster = %key(&cc), error = %e, "failover round failed");
+                }
+            }
+        }
+    }
+
+    /// One round for one cluster: probe, decide, publish.
+    pub async fn round(&mut self, cc: &CacheCluster) -> Result<Outcome, Error> {
+        let k = key(cc);
+        if cc.meta().deletion_timestamp.is_some()
+            || cc.spec.paused
+            || cc.spec.replicas_per_shard <= 0
+        {
+            self.trackers.remove(&k);
+            return Ok(Outcome::default());
+        }
+        let ns = cc.namespace().unwrap_or_default();
+        let name = cc.name_any();
+        let configmaps: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &ns);
+        let cm_name = Names(&name).topology_config_map();
+        let Some(cm) = configmaps.get_opt(&cm_name).await? else {
+            return Ok(Outcome::default());
+        };
+        let Some(topology) = cm
+            .data
+            .as_ref()
+            .and_then(|d| d.get(TOPOLOGY_KEY))
+            .and_then(|text| Topology::parse(text).ok())
+        else {
+            return Ok(Outcome::default());
+        };
+        let password = self.password(cc, &ns).await?;
+        let probes = probe_all(&topology, password).await;
+        let reachable = probes.values().filter(|h| h.is_some()).count();
+        let requested: Vec<String> = cc
+            .annotations()
+            .get(FAILOVER_ANNOTATION)
+            .cloned()
+            .into_iter()
+            .collect();
+        let tracker = self
+            .trackers
+            .entry(k.clone())
+            .or_insert_with(|| Tracker::new(self.settings.policy));
+        let round = tracker.round(&topology, probes, &requested, Instant::now());
+        for (shard, why) in &round.newly_stuck {
+            warn!(cluster = %k, shard, %why, "failover blocked");
+            publish(
+                &self.ctx,
+                cc,
+                EventType::Warning,
+                "FailoverBlocked",
+                &format!("Failover shard {shard}"),
+                format!("shard {shard}: {why}"),
+            )
+            .await;
+        }
+        let mut current = &topology;
+        if let Some(next) = &round.next {
+            let patch = serde_json::json!({
+                "metadata": {"resourceVersion": cm.metadata.resource_version},
+                "data": {TOPOLOGY_KEY: next.to_yaml()},
+            });
+            configmaps
+                .patch(&cm_name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+            current = next;
+            for (shard, replica, reason) in &round.promoted {
+                let reason = format!("{reason:?}");
+                info!(cluster = %k, shard, %replica, %reason, epoch = next.epoch, "promoted");
+                self.ctx
+                    .metrics
+                    .failovers
+                    .with_label_values(&[reason.as_str()])
+                    .inc();
+                publish(
+                    &self.ctx,
+                    cc,
+                    EventType::Normal,
+                    "Failover",
+                    // Per promoted pod: events with the same reason and action
+                    // collapse into one series, keeping the first note.
+                    &format!("Promote {replica}"),
+                    format!(
+                        "shard {shard}: promoted {replica} ({reason}), topology epoch {}",
+                        next.epoch
+                    ),
+                )
+                .await;
+            }
+        }
+        if let Some(wanted) = requested.first() {
+            self.settle_request(cc, current, wanted).await?;
+        }
+        Ok(Outcome {
+            published: round.next,
+            reachable,
+        })
+    }
+
+    /// Removes the failover annotation once its replica is primary, or when
+    /// it names no replica of this cluster.
+    async fn settle_request(
+        &self,
+        cc: &CacheCluster,
+        topology: &Topology,
+        wanted: &str,
+    ) -> Result<(), Error> {
+        let is_primary = topology.shards.iter().any(|s| s.primary.name == wanted);
+        let is_replica = topology
+            .shards
+            .iter()
+            .any(|s| s.replicas.iter().any(|r| r.name == wanted));
+        if is_replica {
+            return Ok(());
+        }
+        if !is_primary {
+            publish(
+                &self.ctx,
+                cc,
+                EventType::Warning,
+                "FailoverRefused",
+                "Failover",
+                format!("{FAILOVER_ANNOTATION}={wanted} names no replica of this cluster"),
+            )
+            .await;
+        }
+        let api: Api<CacheCluster> =
+            Api::namespaced(self.ctx.client.clone(), &cc.namespace().unwrap_or_default());
+        let patch = serde_json::json!({"metadata": {"annotations": {FAILOVER_ANNOTATION: null}}});
+        api.patch(
+            &cc.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The password nodes ask for, read from the cluster's Secret at most
+    /// every [`PASSWORD_TTL`] (so a rotated one is picked up) or when the spec
+    /// names another Secret.
+    async fn password(&mut self, cc: &CacheCluster, ns: &str) -> Result<Option<String>, Error> {
+        let source =
+            cc.spec
+                .auth
+                .as_ref()
+                .filter(|a| a.enabled)
+                .map(|auth| match &auth.secret_ref {
+                    Some(r) => (r.name.clone(), r.key.clone()),
+                    None => (
+                        Names(&cc.name_any()).auth_secret(),
+                        PASSWORD_KEY.to_string(),
+                    ),
+                });
+        let k = key(cc);
+        if let Some(cached) = self.passwords.get(&k) {
+            if cached.source == source && cached.read_at.elapsed() < PASSWORD_TTL {
+                return Ok(cached.password.clone());
+            }
+        }
+        let password = match &source {
+            None => None,
+            Some((secret, field)) => {
+                let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), ns);
+                let s = api
+                    .get_opt(secret)
+                    .await?
+                    .ok_or_else(|| Error::SecretMissing {
+                        name: secret.clone(),
+                    })?;
+                let pw = s
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get(field))
+                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                    .ok_or_else(|| Error::SecretKeyMissing {
+                        name: secret.clone(),
+                        key: field.clone(),
+                    })?;
+                Some(pw)
+            }
+        };
+        self.passwords.insert(
+            k,
+            CachedPassword {
+                source,
+                read_at: Instant::now(),
+                password: password.clone(),
+            },
+        );
+        Ok(password)
+    }
+}
+
+struct CachedPassword {
+    /// The (Secret, key) it was read from; None when auth is off.
+    source: Option<(String, String)>,
+    read_at: Instant,
+    password: Option<String>,
+}
+
+/// Probes every node of `topology` at once (blocking probes, each bounded
+/// by its connect and read timeouts).
+async fn probe_all(
+    topology: &Topology,
+    password: Option<String>,
+) -> HashMap<String, Option<Health>> {
+    let nodes: Vec<_> = topology
+        .shards
+        .iter()
+        .flat_map(|s| std::iter::once(&s.primary).chain(&s.replicas))
+        .cloned()
+        .collect();
+    let tasks: Vec<_> = nodes
+        .into_iter()
+        .map(|n| {
+            let pw = password.clone();
+            tokio::task::spawn_blocking(move || {
+                let h = probe::health((n.host.as_str(), n.port), pw.as_deref());
+                (n.name, h)
+            })
+        })
+        .collect();
+    let mut out = HashMap::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok((name, h)) = t.await {
+            out.insert(name, h);
+        }
+    }
+    out
+}

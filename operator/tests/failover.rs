@@ -1,0 +1,366 @@
+//! Failover in Kubernetes, end to end without a cluster: real `shoal-node`
+//! servers in-process on 127.0.0.1, the in-memory API server (tests/fake),
+//! and the operator's failover rounds. Nodes read their topology from a file
+//! that a mirror task keeps equal to the ConfigMap, standing in for the
+//! node's ConfigMap watch (tested through the same fake in discovery.rs).
+//!
+//! A primary is stopped under data: its replica, synced, is promoted at the
+//! next epoch with every write `WAIT 1` confirmed; the old primary comes back
+//! empty and follows it; a requested failover (the annotation) swaps them
+//! back once caught up. Then what must not happen: a shard whose nodes are
+//! all down is reported once and left alone, an annotation naming no replica
+//! is refused, a missing Secret is an error.
+
+#[allow(dead_code)]
+mod fake;
+
+use fake::FakeApi;
+use serde_json::{json, Value};
+use shoal_node::clock::Clock;
+use shoal_node::cluster::failover::Policy;
+use shoal_node::cluster::{NodeAddr, Topology};
+use shoal_node::config::{ClusterConfig, Config, TopologySource};
+use shoal_node::{Node, Shared};
+use shoal_operator::crd::CacheCluster;
+use shoal_operator::failover::{Failover, Settings, FAILOVER_ANNOTATION};
+use shoal_operator::metrics::Metrics;
+use shoal_operator::reconcile::Context;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+const CC: &str = "/apis/shoal.dev/v1alpha1/namespaces/apps/cacheclusters/cache";
+const TOPOLOGY: &str = "/api/v1/namespaces/apps/configmaps/cache-topology";
+const SECRET: &str = "/api/v1/namespaces/apps/secrets/cache-auth";
+const PASSWORD: &str = "s3cret";
+const IO: Duration = Duration::from_secs(10);
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shoal-failover-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One shard: `cache-shard-0-0` primary, `cache-shard-0-1` its replica.
+fn topology(epoch: u64, ports: [u16; 2]) -> Topology {
+    let mut t = Topology::even(epoch, 1, 1, |_, r| NodeAddr {
+        name: format!("cache-shard-0-{r}"),
+        host: "127.0.0.1".into(),
+        port: ports[r],
+    });
+    t.cluster = "cache".into();
+    t
+}
+
+fn setup(spec: Value, t: &Topology) -> FakeApi {
+    let api = FakeApi::default();
+    api.insert(
+        CC,
+        json!({"apiVersion": "shoal.dev/v1alpha1", "kind": "CacheCluster",
+            "metadata": {"name": "cache", "namespace": "apps", "uid": "cc-uid", "generation": 1},
+            "spec": spec}),
+    );
+    api.insert(
+        TOPOLOGY,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cache-topology", "namespace": "apps"},
+            "data": {"topology.yaml": t.to_yaml()}}),
+    );
+    api
+}
+
+fn cluster(api: &FakeApi) -> CacheCluster {
+    serde_json::from_value(api.get(CC).unwrap()).unwrap()
+}
+
+fn published(api: &FakeApi) -> Topology {
+    let cm = api.get(TOPOLOGY).unwrap();
+    Topology::parse(cm["data"]["topology.yaml"].as_str().unwrap()).unwrap()
+}
+
+fn events(api: &FakeApi, reason: &str) -> Vec<String> {
+    api.paths_under("/apis/events.k8s.io/v1/namespaces/apps/events/")
+        .iter()
+        .filter_map(|p| api.get(p))
+        .filter(|e| e["reason"] == reason)
+        .map(|e| e["note"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn failover(api: &FakeApi, metrics: Arc<Metrics>) -> Failover {
+    Failover::new(
+        Arc::new(Context::new(api.client(), metrics)),
+        Settings {
+            interval: Duration::from_millis(100),
+            policy: Policy { down_after_ms: 500 },
+        },
+    )
+}
+
+/// Keeps the topology file equal to the ConfigMap, as each node's watch would.
+fn mirror(api: &FakeApi, file: &Path) -> tokio::task::JoinHandle<()> {
+    let (api, file) = (api.clone(), file.to_path_buf());
+    tokio::spawn(async move {
+        loop {
+            let text = published(&api).to_yaml();
+            if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+                shoal_node::cluster::local::write_atomically(&file, &text).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+fn start(listener: TcpListener, name: &str, file: &Path) -> Node {
+    let mut config = Config {
+        cluster: Some(ClusterConfig {
+            node_name: name.into(),
+            source: TopologySource::File(file.to_path_buf()),
+        }),
+        ..Config::default()
+    };
+    config.settings.requirepass = Some(PASSWORD.into());
+    Node::start_with(Shared::new(config, Clock::Wall), listener, None)
+}
+
+/// A connection that has authenticated.
+async fn connect(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(ask(&mut s, &["AUTH", PASSWORD]).await, "+OK\r\n");
+    s
+}
+
+/// Sends one command and reads its (small) reply.
+async fn ask(s: &mut TcpStream, args: &[&str]) -> String {
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = timeout(IO, s.read(&mut buf)).await.unwrap().unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Asks `port` until the reply satisfies `ok` (bounded).
+async fn eventually(what: &str, port: u16, args: &[&str], ok: impl Fn(&str) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await {
+            let _ = ask(&mut s, &["AUTH", PASSWORD]).await;
+            let reply = ask(&mut s, args).await;
+            if ok(&reply) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting: {what} (last reply {reply:?})"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs rounds until one publishes a topology (bounded).
+async fn until_published(fo: &mut Failover, api: &FakeApi) -> Topology {
+    for _ in 0..100 {
+        let out = fo.round(&cluster(api)).await.unwrap();
+        if let Some(t) = out.published {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no failover within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_primary_is_replaced_by_its_synced_replica_and_rejoins_as_its_replica() {
+    let dir = temp_dir("lost");
+    let file = dir.join("topology.yaml");
+    let (la, lb) = (
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    );
+    let ports = [
+        la.local_addr().unwrap().port(),
+        lb.local_addr().unwrap().port(),
+    ];
+    let t1 = topology(1, ports);
+    let api = setup(
+        json!({"shards": 1, "replicasPerShard": 1,
+            "auth": {"enabled": true, "secretRef": {"name": "cache-auth"}}}),
+        &t1,
+    );
+    api.insert(
+        SECRET,
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cache-auth", "namespace": "apps"},
+            "data": {"password": "czNjcmV0"}}),
+    );
+    shoal_node::cluster::local::write_atomically(&file, &t1.to_yaml()).unwrap();
+    let mirror = mirror(&api, &file);
+    let a = start(la, "cache-shard-0-0", &file);
+    let b = start(lb, "cache-shard-0-1", &file);
+
+    // Writes the replica confirmed.
+    eventually(
+        "the replica syncs",
+        ports[1],
+        &["INFO", "replication"],
+        |r| r.contains("shoal_synced:1"),
+    )
+    .await;
+    let mut s = connect(ports[0]).await;
+    for i in 0..200 {
+        assert_eq!(
+            ask(&mut s, &["SET", &format!("{{k}}{i}"), &format!("v{i}")]).await,
+            "+OK\r\n"
+        );
+    }
+    assert_eq!(ask(&mut s, &["WAIT", "1", "5000"]).await, ":1\r\n");
+    drop(s);
+
+    let metrics = Arc::new(Metrics::default());
+    let mut fo = failover(&api, metrics.clone());
+    // Healthy, with the password from the Secret: both nodes answer, nothing moves.
+    for _ in 0..3 {
+        let out = fo.round(&cluster(&api)).await.unwrap();
+        assert_eq!((out.reachable, out.published), (2, None));
+    }
+
+    a.shutdown().await;
+    let t2 = until_published(&mut fo, &api).await;
+    assert_eq!(t2.epoch, 2);
+    assert_eq!(t2.shards[0].primary.name, "cache-shard-0-1");
+    assert_eq!(t2.shards[0].replicas[0].name, "cache-shard-0-0");
+    assert_eq!(published(&api), t2, "the ConfigMap carries the promotion");
+    let notes = events(&api, "Failover");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("promoted cache-shard-0-1 (PrimaryDown)"),
+        "{notes:?}"
+    );
+    assert!(metrics
+        .render()
+        .contains("shoal_operator_failovers_total{reason=\"PrimaryDown\"} 1"));
+
+    // The promoted replica takes writes and holds every confirmed one.
+    eventually(
+        "the replica is promoted",
+        ports[1],
+        &["SET", "after", "1"],
+        |r| r == "+OK\r\n",
+    )
+    .await;
+    let mut s = connect(ports[1]).await;
+    assert_eq!(ask(&mut s, &["DBSIZE"]).await, ":201\r\n");
+    assert_eq!(ask(&mut s, &["GET", "{k}199"]).await, "$4\r\nv199\r\n");
+    drop(s);
+
+    // The old primary's pod comes back empty and follows the new primary.
+    let la = TcpListener::bind(("127.0.0.1", ports[0])).await.unwrap();
+    let a = start(la, "cache-shard-0-0", &file);
+    eventually("the old primary resyncs", ports[0], &["DBSIZE"], |r| {
+        r == ":201\r\n"
+    })
+    .await;
+    eventually(
+        "the old primary is a replica",
+        ports[0],
+        &["INFO", "replication"],
+        |r| r.contains("role:slave") && r.contains("shoal_synced:1"),
+    )
+    .await;
+
+    // A requested failover back: promoted once caught up, annotation removed.
+    let mut cc = api.get(CC).unwrap();
+    cc["metadata"]["annotations"] = json!({FAILOVER_ANNOTATION: "cache-shard-0-0"});
+    api.insert(CC, cc);
+    let t3 = until_published(&mut fo, &api).await;
+    assert_eq!(t3.epoch, 3);
+    assert_eq!(t3.shards[0].primary.name, "cache-shard-0-0");
+    assert!(
+        api.get(CC).unwrap()["metadata"]["annotations"]
+            .get(FAILOVER_ANNOTATION)
+            .is_none(),
+        "the annotation is removed once done"
+    );
+    assert!(events(&api, "Failover")
+        .iter()
+        .any(|n| n.contains("promoted cache-shard-0-0 (Requested)")));
+    eventually(
+        "the requested primary takes writes",
+        ports[0],
+        &["SET", "back", "1"],
+        |r| r == "+OK\r\n",
+    )
+    .await;
+    let mut s = connect(ports[0]).await;
+    assert_eq!(ask(&mut s, &["GET", "after"]).await, "$1\r\n1\r\n");
+    drop(s);
+    // Settled: further rounds change nothing.
+    for _ in 0..3 {
+        let out = fo.round(&cluster(&api)).await.unwrap();
+        assert_eq!((out.reachable, out.published), (2, None));
+    }
+
+    mirror.abort();
+    a.shutdown().await;
+    b.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_shard_with_no_replica_to_promote_is_reported_once_and_left_alone() {
+    // Nothing listens on these ports.
+    let ports = {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        [
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        ]
+    };
+    let t = topology(4, ports);
+    let api = setup(json!({"shards": 1, "replicasPerShard": 1}), &t);
+    let mut fo = failover(&api, Arc::new(Metrics::default()));
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < deadline {
+        let out = fo.round(&cluster(&api)).await.unwrap();
+        assert_eq!((out.reachable, out.published), (0, None));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(published(&api), t, "nothing was published");
+    let blocked = events(&api, "FailoverBlocked");
+    assert_eq!(blocked.len(), 1, "reported once: {blocked:?}");
+    assert!(blocked[0].contains("cache-shard-0-0"), "{blocked:?}");
+
+    // An annotation naming no node of the cluster is refused and removed.
+    let mut cc = api.get(CC).unwrap();
+    cc["metadata"]["annotations"] = json!({FAILOVER_ANNOTATION: "elsewhere-0"});
+    api.insert(CC, cc);
+    fo.round(&cluster(&api)).await.unwrap();
+    assert_eq!(events(&api, "FailoverRefused").len(), 1);
+    assert!(api.get(CC).unwrap()["metadata"]["annotations"]
+        .get(FAILOVER_ANNOTATION)
+        .is_none());
+
+    // Auth on, its Secret missing: the round fails with that reason.
+    let mut cc = api.get(CC).unwrap();
+    cc["spec"]["auth"] = json!({"enabled": true});
+    api.insert(CC, cc);
+    let err = fo.round(&cluster(&api)).await.unwrap_err();
+    assert_eq!(err.metric_label(), "SecretMissing");
+
+    // Clusters without replicas are not probed at all.
+    let mut cc = api.get(CC).unwrap();
+    cc["spec"] = json!({"shards": 1, "replicasPerShard": 0});
+    api.insert(CC, cc);
+    let before = api.0.lock().unwrap().requests.len();
+    fo.round(&cluster(&api)).await.unwrap();
+    assert_eq!(api.0.lock().unwrap().requests.len(), before);
+}
