@@ -10,6 +10,9 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+/// The `app.kubernetes.io/name` label of the operator's pods in the Helm chart.
+pub const OPERATOR_APP_NAME: &str = "shoal-operator";
+
 pub(super) fn pod_disruption_budgets(ctx: &Ctx<'_>) -> Vec<PodDisruptionBudget> {
     let pdb = ctx
         .cc
@@ -78,6 +81,18 @@ pub(super) fn network_policy(ctx: &Ctx<'_>) -> Option<NetworkPolicy> {
             ports: Some(vec![tcp(CLIENT_PORT), tcp(ADMIN_PORT)]),
         },
     ];
+    // The operator probes every node's client port to fail over, from
+    // whatever namespace it runs in (the Helm chart labels its pods so).
+    rules.push(NetworkPolicyIngressRule {
+        from: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector::default()),
+            ..pods(std::collections::BTreeMap::from([(
+                "app.kubernetes.io/name".to_string(),
+                OPERATOR_APP_NAME.to_string(),
+            )]))
+        }]),
+        ports: Some(vec![tcp(CLIENT_PORT)]),
+    });
     // The kubelet probes the admin port from the node, which NetworkPolicy does
     // not filter; an empty list of scrapers leaves the port open to scraping.
     rules.push(NetworkPolicyIngressRule {

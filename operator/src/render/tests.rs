@@ -3,6 +3,7 @@
 use super::*;
 use crate::crd::CacheClusterSpec;
 use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::json;
 
 fn cluster(spec: serde_json::Value) -> CacheCluster {
@@ -387,7 +388,7 @@ fn network_policy_admits_clients_peers_and_scrapers() {
     let d = render(json!({"shards": 1, "networkPolicy": {"enabled": true,
         "allowedClients": [{"namespaceSelector": {"matchLabels": {"team": "a"}}}]}}));
     let rules = d.network_policy.unwrap().spec.unwrap().ingress.unwrap();
-    assert_eq!(rules.len(), 3);
+    assert_eq!(rules.len(), 4);
     let clients = rules[0].from.as_ref().unwrap();
     assert_eq!(
         clients[0]
@@ -403,8 +404,21 @@ fn network_policy_admits_clients_peers_and_scrapers() {
         rules[0].ports.as_ref().unwrap()[0].port,
         Some(IntOrString::Int(CLIENT_PORT))
     );
+    let operator = &rules[2].from.as_ref().unwrap()[0];
+    assert_eq!(
+        operator
+            .pod_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["app.kubernetes.io/name"],
+        "shoal-operator",
+        "the operator reaches the client port from any namespace to fail over"
+    );
+    assert_eq!(operator.namespace_selector, Some(LabelSelector::default()));
     assert!(
-        rules[2].from.is_none(),
+        rules[3].from.is_none(),
         "metrics stay scrapable without a scraper list"
     );
 }

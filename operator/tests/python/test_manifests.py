@@ -156,7 +156,8 @@ def test_chart_lints_and_renders_valid_objects(values, helm, validate, tmp_path)
 
 
 def test_values_schema_rejects_bad_values(helm):
-    for bad in ["replicaCount=-1", "logFormat=xml", "image.pullPolicy=Sometimes", "nosuchvalue=1"]:
+    for bad in ["replicaCount=-1", "logFormat=xml", "image.pullPolicy=Sometimes", "nosuchvalue=1",
+                "failover.downAfterMs=0"]:
         out = subprocess.run([helm, "lint", CHART, "--set", bad], capture_output=True, text=True, timeout=120)
         assert out.returncode != 0, bad
 
@@ -169,6 +170,8 @@ def test_operator_rbac_lists_only_what_it_needs(helm):
     assert all("*" not in v for v in verbs.values()) and all("*" not in r for _, r in verbs)
     assert verbs[("", "secrets")] == {"get", "create", "patch", "delete"}, "no list/watch of Secrets"
     assert verbs[("shoal.dev", "cacheclusters/status")] == {"patch"}
+    # patch only to remove the manual failover annotation once it is done
+    assert verbs[("shoal.dev", "cacheclusters")] == {"get", "list", "watch", "patch"}
     assert "delete" not in verbs[("apps", "statefulsets")], "shard data is never deleted by the operator"
 
 
