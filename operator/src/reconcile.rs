@@ -94,7 +94,7 @@ pub async fn reconcile(cc: Arc<CacheCluster>, ctx: Arc<Context>) -> Result<Actio
                 stateful_sets: None,
                 error: Some((e.metric_label(), e.to_string())),
                 auth_secret: auth_secret_name(&cc),
-                epoch: None,
+                topology: None,
             };
             let status = status::compute(&cc, &observed, now());
             if let Err(pe) = patch_status(&ctx.client, &cc, &status).await {
@@ -164,7 +164,7 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
             stateful_sets: Some(&sets),
             error: None,
             auth_secret: auth_secret_name(cc),
-            epoch: None,
+            topology: None,
         };
         let status = status::compute(cc, &observed, now());
         patch_status(client, cc, &status).await?;
@@ -193,7 +193,7 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
         stateful_sets: Some(&sets),
         error: None,
         auth_secret: auth_secret_name(cc),
-        epoch: Some(desired.topology.epoch),
+        topology: Some(&desired.topology),
     };
     let status = status::compute(cc, &observed, now());
     let old_phase = cc.status.as_ref().and_then(|s| s.phase);

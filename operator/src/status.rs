@@ -6,6 +6,7 @@ use crate::render::Names;
 use crate::topology::shard_slots;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use shoal_node::cluster::Topology;
 
 /// What reconcile observed, besides the cluster itself.
 #[derive(Default)]
@@ -17,9 +18,9 @@ pub struct Observed<'a> {
     pub error: Option<(&'a str, String)>,
     /// The Secret holding the password, when auth is on.
     pub auth_secret: Option<String>,
-    /// The epoch of the topology just published; None when none was, in which
-    /// case the last reported epoch stays.
-    pub epoch: Option<u64>,
+    /// The topology just published, for its epoch and roles; None when none
+    /// was, in which case the last reported epoch and primaries stay.
+    pub topology: Option<&'a Topology>,
 }
 
 fn condition(type_: &str, ok: bool, reason: &str, message: String) -> Condition {
@@ -100,7 +101,16 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
         shard_status.push(ShardStatus {
             index: i,
             stateful_set: sts_name,
-            primary: names.shard_primary(i),
+            // A failover may have promoted another pod than the first.
+            primary: observed
+                .topology
+                .and_then(|t| t.shards.get(i as usize))
+                .map(|s| s.primary.name.clone())
+                .or_else(|| {
+                    let prev = previous.shards.iter().find(|p| p.index == i);
+                    prev.map(|p| p.primary.clone())
+                })
+                .unwrap_or_else(|| names.shard_primary(i)),
             slots: shard_slots(i, shards),
             replicas: per_shard,
             ready_replicas: ready,
@@ -178,8 +188,8 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
 
     // The topology module decides epochs; status reports the published one.
     let epoch = observed
-        .epoch
-        .map_or(previous.epoch, |e| e as i64)
+        .topology
+        .map_or(previous.epoch, |t| t.epoch as i64)
         .max(previous.epoch);
 
     CacheClusterStatus {
@@ -339,7 +349,7 @@ mod tests {
 
     #[test]
     fn transition_times_move_only_on_change_and_epoch_follows_the_published_one() {
-        let mut cc = cluster(1, 0);
+        let mut cc = cluster(1, 1);
         let first = compute(&cc, &Observed::default(), now());
         cc.status = Some(first.clone());
         let later = Time(jiff::Timestamp::from_second(1_800_000_100).unwrap());
@@ -355,17 +365,28 @@ mod tests {
             later.clone(),
         );
         assert_eq!(cond(&changed, "Available").last_transition_time, later);
+        let first = crate::topology::document(&cc, "apps", 1, None);
+        let promoted = shoal_node::cluster::failover::promote(&first, 0, "cache-shard-0-1");
+        let promoted = promoted.expect("shard 0 has a replica");
         let published = Observed {
-            epoch: Some(2),
+            topology: Some(&promoted),
             ..Observed::default()
         };
         let changed = compute(&cc, &published, later.clone());
         assert_eq!(changed.epoch, 2);
+        assert_eq!(
+            changed.shards[0].primary, "cache-shard-0-1",
+            "after a failover"
+        );
         cc.status = Some(changed);
         let kept = compute(&cc, &Observed::default(), later.clone());
         assert_eq!(kept.epoch, 2, "a failed reconcile keeps the epoch");
+        assert_eq!(
+            kept.shards[0].primary, "cache-shard-0-1",
+            "and the primaries"
+        );
         let stale = Observed {
-            epoch: Some(1),
+            topology: Some(&first),
             ..Observed::default()
         };
         assert_eq!(compute(&cc, &stale, later).epoch, 2, "never backwards");
