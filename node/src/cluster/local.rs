@@ -297,7 +297,7 @@ fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<
                     log: log.clone(),
                 });
             }
-            if cluster_ok(n.port) {
+            if cluster_ok(n.port) && !held(n.port) {
                 break;
             }
             if Instant::now() > deadline {
@@ -323,6 +323,22 @@ fn cluster_ok(port: u16) -> bool {
         },
     )
     .unwrap_or(false)
+}
+
+/// Whether the node on `port` holds its keys back, waiting for its replicas
+/// (a primary that started empty: see `repl::Hold`); they start together
+/// here, so the wait is short.
+fn held(port: u16) -> bool {
+    super::probe::query(
+        ("127.0.0.1", port),
+        b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n",
+        |reply| {
+            let text = String::from_utf8_lossy(reply);
+            let at = text.find("shoal_held:")? + "shoal_held:".len();
+            text.get(at..at + 1).map(|v| v == "1")
+        },
+    )
+    .unwrap_or(true)
 }
 
 /// Stops every node recorded in `dir` (SIGTERM, then SIGKILL after 10 s) and

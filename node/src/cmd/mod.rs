@@ -322,6 +322,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
             return elsewhere;
         }
     }
+    // After routing: only keys this node would serve itself are held back.
+    if ctx.shared.repl.held(ctx.now)
+        && (spec.keys.0 > 0 || spec.flags & flags::WRITE != 0)
+        && spec.flags & flags::LOADING == 0
+    {
+        ctx.out.error("LOADING this primary restarted without its data and waits to learn whether a replica holds it");
+        return Dispatched::Done;
+    }
     if spec.flags & flags::WRITE != 0 && !ctx.shared.repl.is_primary() {
         ctx.out
             .error("READONLY You can't write against a read only replica.");

@@ -76,6 +76,45 @@ pub struct State {
     pub failover_requested: bool,
     /// Why the last sync attempt ended, for INFO.
     pub last_error: Option<String>,
+    /// Set while this primary serves no keys (see [`Hold`]).
+    pub hold: Option<Hold>,
+}
+
+/// A primary that started empty in a shard with replicas serves no keys
+/// (`-LOADING`) until it knows no replica holds data it lacks: until every
+/// replica has asked to sync with no history, or [`HOLD_MAX`] passed with none
+/// claiming one. A replica with history from before (the primary restarted
+/// and lost its data) keeps the hold until the topology changes: that replica
+/// is promoted, and this node follows it. Without the hold, the restarted
+/// primary would answer reads with nothing and take writes a failover then
+/// discards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    /// Replicas not heard from yet.
+    pub waiting: Vec<String>,
+    /// Unix ms after which the hold ends if no replica claimed history.
+    pub until_ms: u64,
+    /// A replica has history this node lacks.
+    pub lost: bool,
+}
+
+/// How long a restarted primary waits for its replicas at most.
+pub const HOLD_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Hold {
+    /// Notes `req` from a replica; true when the hold can end.
+    pub fn heard(&mut self, req: &SyncRequest, my_replid: &str) -> bool {
+        if req.offset > 0 && req.replid != my_replid {
+            self.lost = true;
+        }
+        self.waiting.retain(|n| *n != req.name);
+        !self.lost && self.waiting.is_empty()
+    }
+
+    /// Whether it still holds at `now_ms`.
+    pub fn holds(&self, now_ms: u64) -> bool {
+        self.lost || now_ms < self.until_ms
+    }
 }
 
 impl State {
@@ -93,6 +132,7 @@ impl State {
             primary_lost_data: false,
             failover_requested: false,
             last_error: None,
+            hold: None,
         }
     }
 }
@@ -119,6 +159,8 @@ pub struct Replication {
     /// Mirrors `state.role == Primary` for the write path, which checks it on
     /// every write and must not take the state's lock to do so.
     primary: AtomicBool,
+    /// Mirrors `state.hold.is_some()`, for every keyed command.
+    held: AtomicBool,
 }
 
 /// What a primary answers to `PSYNC`.
@@ -209,6 +251,56 @@ impl Replication {
             target: tokio::sync::watch::channel(None).0,
             next_id: AtomicU64::new(1),
             primary: AtomicBool::new(true),
+            held: AtomicBool::new(false),
+        }
+    }
+
+    /// Starts a [`Hold`] waiting for `replicas`.
+    pub fn hold_for(&self, replicas: Vec<String>, now_ms: u64) {
+        let mut s = self.state.lock();
+        tracing::warn!(
+            ?replicas,
+            "started empty as a primary with replicas: serving no keys until they report"
+        );
+        s.hold = Some(Hold {
+            waiting: replicas,
+            until_ms: now_ms + HOLD_MAX.as_millis() as u64,
+            lost: false,
+        });
+        self.held.store(true, Ordering::Release);
+    }
+
+    /// Whether keys must not be served now; ends a hold that timed out.
+    pub fn held(&self, now_ms: u64) -> bool {
+        if !self.held.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut s = self.state.lock();
+        match &s.hold {
+            Some(h) if h.holds(now_ms) => true,
+            _ => {
+                if s.hold.take().is_some() {
+                    tracing::info!("no replica claimed data this primary lacks: serving");
+                }
+                self.held.store(false, Ordering::Release);
+                false
+            }
+        }
+    }
+
+    /// A replica asked to sync: the hold learns whether it holds history.
+    pub fn heard_from(&self, req: &SyncRequest) {
+        let mut s = self.state.lock();
+        let replid = s.replid.clone();
+        let Some(h) = s.hold.as_mut() else {
+            return;
+        };
+        if h.heard(req, &replid) {
+            tracing::info!("every replica started empty too: serving");
+            s.hold = None;
+            self.held.store(false, Ordering::Release);
+        } else if h.lost {
+            tracing::warn!(replica = %req.name, "a replica holds data this primary lost: serving no keys until a failover");
         }
     }
 
@@ -240,6 +332,8 @@ impl Replication {
             return;
         }
         let was_primary = s.role == Role::Primary;
+        s.hold = None;
+        self.held.store(false, Ordering::Release);
         match &role {
             Role::Primary => {
                 s.replid2 = std::mem::replace(&mut s.replid, new_id());
@@ -413,6 +507,7 @@ impl Replication {
         kv("shoal_synced", &u8::from(s.synced));
         kv("shoal_primary_lost_data", &u8::from(s.primary_lost_data));
         kv("shoal_failover_requested", &u8::from(s.failover_requested));
+        kv("shoal_held", &u8::from(s.hold.is_some()));
         if let Some(e) = &s.last_error {
             kv("shoal_last_sync_error", &e.replace(['\r', '\n'], " "));
         }
@@ -442,9 +537,32 @@ pub async fn roles_from_topology(
         return;
     };
     let mut rx = cluster.subscribe();
+    let mut first = true;
     loop {
-        if let Some(role) = cluster.view().as_deref().and_then(role_in) {
+        let view = cluster.view();
+        if let Some(role) = view.as_deref().and_then(role_in) {
+            let replicas = view.as_deref().and_then(|v| {
+                let me = v.me?;
+                let shard = &v.topology.shards[me.shard];
+                Some(
+                    shard
+                        .replicas
+                        .iter()
+                        .map(|r| r.name.clone())
+                        .collect::<Vec<_>>(),
+                )
+            });
+            let hold = first
+                && role == Role::Primary
+                && shared.db.is_empty()
+                && replicas.as_ref().is_some_and(|r| !r.is_empty());
             shared.repl.set_role(role, &shared.db);
+            if hold {
+                shared
+                    .repl
+                    .hold_for(replicas.unwrap_or_default(), shared.clock.now_ms());
+            }
+            first = false;
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return },
@@ -548,5 +666,70 @@ mod tests {
         r.record_ack(&a, 12, 0);
         assert_eq!(waiter.await.unwrap(), 1);
         assert_eq!(r.wait(10, 0, None).await, 1);
+    }
+
+    #[test]
+    fn a_restarted_primary_holds_until_its_replicas_show_they_have_nothing() {
+        let hold = || Hold {
+            waiting: vec!["r1".into(), "r2".into()],
+            until_ms: 10_000,
+            lost: false,
+        };
+        let named = |name: &str, replid: &str, offset: i64| SyncRequest {
+            name: name.into(),
+            ..req(replid, offset, None)
+        };
+        // Fresh replicas everywhere (a new cluster): released once all asked.
+        let mut h = hold();
+        assert!(!h.heard(&named("r1", "?", -1), "NEW"));
+        assert!(!h.heard(&named("r1", "?", -1), "NEW"), "the same one twice");
+        assert!(h.heard(&named("r2", "?", -1), "NEW"));
+        // A replica with history from before the restart: held whatever the
+        // others say, and past the time limit.
+        let mut h = hold();
+        assert!(!h.heard(&named("r1", "OLD", 5000), "NEW"));
+        assert!(!h.heard(&named("r2", "?", -1), "NEW"));
+        assert!(h.lost && h.holds(1_000_000));
+        // Nobody heard from: the hold ends at its deadline.
+        let h = hold();
+        assert!(h.holds(9_999) && !h.holds(10_000));
+        // A replica already following this history is no claim.
+        let mut h = hold();
+        assert!(!h.heard(&named("r1", "NEW", 5000), "NEW"));
+        assert!(!h.lost);
+    }
+
+    #[test]
+    fn the_hold_blocks_keys_until_released_and_a_role_change_ends_it() {
+        let r = Replication::new();
+        assert!(!r.held(0));
+        r.hold_for(vec!["r1".into()], 0);
+        assert!(r.held(1));
+        r.heard_from(&SyncRequest {
+            name: "r1".into(),
+            ..req("?", -1, None)
+        });
+        assert!(!r.held(2));
+        r.hold_for(vec!["r1".into()], 0);
+        assert!(!r.held(HOLD_MAX.as_millis() as u64), "timed out");
+        r.hold_for(vec!["r1".into()], 0);
+        r.heard_from(&SyncRequest {
+            name: "r1".into(),
+            ..req("OLD", 10, None)
+        });
+        assert!(r.held(u64::MAX / 2), "a replica has the data");
+        let db = crate::store::Db::new(1);
+        r.set_role(
+            Role::Replica(Target {
+                name: "r1".into(),
+                host: "127.0.0.1".into(),
+                port: 1,
+            }),
+            &db,
+        );
+        assert!(
+            !r.held(0),
+            "demoted: it follows the replica that has the data"
+        );
     }
 }

@@ -30,6 +30,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let journal = shared.db.journal();
+    shared.repl.heard_from(&req);
     let decision = {
         let state = shared.repl.state();
         super::answer(&state, journal.bounds(), &req)
