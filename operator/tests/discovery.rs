@@ -8,7 +8,7 @@
 #[allow(dead_code)]
 mod fake;
 
-use fake::FakeApi;
+use fake::{FakeApi, CC};
 use http::Method;
 use serde_json::json;
 use shoal_node::cluster::kubernetes::{watch, Watch};
@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const CC: &str = "/apis/shoal.dev/v1alpha1/namespaces/apps/cacheclusters/cache";
 const TOPOLOGY: &str = "/api/v1/namespaces/apps/configmaps/cache-topology";
 const SLICES: &str = "/apis/discovery.k8s.io/v1/namespaces/apps/endpointslices";
 
@@ -80,13 +79,7 @@ fn topology_cm(t: &Topology) -> serde_json::Value {
 
 #[tokio::test]
 async fn the_operator_publishes_and_the_node_follows() {
-    let api = FakeApi::default();
-    api.insert(
-        CC,
-        json!({"apiVersion": "shoal.dev/v1alpha1", "kind": "CacheCluster",
-            "metadata": {"name": "cache", "namespace": "apps", "uid": "cc-uid", "generation": 1},
-            "spec": {"shards": 2, "replicasPerShard": 1}}),
-    );
+    let api = FakeApi::with_cluster(json!({"shards": 2, "replicasPerShard": 1}));
     let shared = node("cache-shard-1-0");
     let stop = start_watch(&api, &shared);
     let ctx = Arc::new(Context::new(api.client(), Arc::new(Metrics::default())));

@@ -14,7 +14,7 @@
 #[allow(dead_code)]
 mod fake;
 
-use fake::FakeApi;
+use fake::{FakeApi, CC};
 use serde_json::{json, Value};
 use shoal_node::clock::Clock;
 use shoal_node::cluster::failover::Policy;
@@ -32,7 +32,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
-const CC: &str = "/apis/shoal.dev/v1alpha1/namespaces/apps/cacheclusters/cache";
 const TOPOLOGY: &str = "/api/v1/namespaces/apps/configmaps/cache-topology";
 const SECRET: &str = "/api/v1/namespaces/apps/secrets/cache-auth";
 const PASSWORD: &str = "s3cret";
@@ -57,13 +56,7 @@ fn topology(epoch: u64, ports: [u16; 2]) -> Topology {
 }
 
 fn setup(spec: Value, t: &Topology) -> FakeApi {
-    let api = FakeApi::default();
-    api.insert(
-        CC,
-        json!({"apiVersion": "shoal.dev/v1alpha1", "kind": "CacheCluster",
-            "metadata": {"name": "cache", "namespace": "apps", "uid": "cc-uid", "generation": 1},
-            "spec": spec}),
-    );
+    let api = FakeApi::with_cluster(spec);
     api.insert(
         TOPOLOGY,
         json!({"apiVersion": "v1", "kind": "ConfigMap",

@@ -4,7 +4,7 @@
 
 mod fake;
 
-use fake::FakeApi;
+use fake::{FakeApi, CC};
 use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{json, Value};
@@ -17,16 +17,9 @@ use std::time::Duration;
 
 const NS: &str = "/api/v1/namespaces/apps";
 const APPS: &str = "/apis/apps/v1/namespaces/apps";
-const CC: &str = "/apis/shoal.dev/v1alpha1/namespaces/apps/cacheclusters/cache";
 
 fn setup(spec: Value) -> (FakeApi, Arc<Context>) {
-    let api = FakeApi::default();
-    api.insert(
-        CC,
-        json!({"apiVersion": "shoal.dev/v1alpha1", "kind": "CacheCluster",
-            "metadata": {"name": "cache", "namespace": "apps", "uid": "cc-uid", "generation": 1},
-            "spec": spec}),
-    );
+    let api = FakeApi::with_cluster(spec);
     let ctx = Arc::new(Context::new(api.client(), Arc::new(Metrics::default())));
     (api, ctx)
 }

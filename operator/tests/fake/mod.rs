@@ -120,7 +120,22 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Where [`FakeApi::with_cluster`] puts the CacheCluster `apps/cache`.
+pub const CC: &str = "/apis/shoal.dev/v1alpha1/namespaces/apps/cacheclusters/cache";
+
 impl FakeApi {
+    /// An API server holding the CacheCluster `apps/cache` with `spec`.
+    pub fn with_cluster(spec: Value) -> FakeApi {
+        let api = FakeApi::default();
+        api.insert(
+            CC,
+            json!({"apiVersion": "shoal.dev/v1alpha1", "kind": "CacheCluster",
+                "metadata": {"name": "cache", "namespace": "apps", "uid": "cc-uid", "generation": 1},
+                "spec": spec}),
+        );
+        api
+    }
+
     pub fn client(&self) -> Client {
         let api = self.clone();
         let svc = tower::service_fn(move |req: Request<Body>| {
