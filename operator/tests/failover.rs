@@ -204,7 +204,8 @@ async fn a_lost_primary_is_replaced_by_its_synced_replica_and_rejoins_as_its_rep
         "the replica syncs",
         ports[1],
         &["INFO", "replication"],
-        |r| r.contains("shoal_synced:1"),
+        // A node is a primary (synced) until it holds the topology.
+        |r| r.contains("role:slave") && r.contains("shoal_synced:1"),
     )
     .await;
     let mut s = connect(ports[0]).await;

@@ -161,6 +161,9 @@ pub struct Replication {
     primary: AtomicBool,
     /// Mirrors `state.hold.is_some()`, for every keyed command.
     held: AtomicBool,
+    /// The last sync request of each replica since start (a few), so a hold
+    /// begun after replicas already asked counts them.
+    requests: Mutex<Vec<SyncRequest>>,
 }
 
 /// What a primary answers to `PSYNC`.
@@ -252,21 +255,27 @@ impl Replication {
             next_id: AtomicU64::new(1),
             primary: AtomicBool::new(true),
             held: AtomicBool::new(false),
+            requests: Mutex::new(Vec::new()),
         }
     }
 
-    /// Starts a [`Hold`] waiting for `replicas`.
+    /// Starts a [`Hold`] waiting for `replicas`, counting what they already asked.
     pub fn hold_for(&self, replicas: Vec<String>, now_ms: u64) {
         let mut s = self.state.lock();
-        tracing::warn!(
-            ?replicas,
-            "started empty as a primary with replicas: serving no keys until they report"
-        );
-        s.hold = Some(Hold {
+        let mut hold = Hold {
             waiting: replicas,
             until_ms: now_ms + HOLD_MAX.as_millis() as u64,
             lost: false,
-        });
+        };
+        let mut released = false;
+        for req in self.requests.lock().iter() {
+            released = hold.heard(req, &s.replid);
+        }
+        if released {
+            return;
+        }
+        tracing::warn!(waiting = ?hold.waiting, "started empty as a primary with replicas: serving no keys until they report");
+        s.hold = Some(hold);
         self.held.store(true, Ordering::Release);
     }
 
@@ -291,6 +300,13 @@ impl Replication {
     /// A replica asked to sync: the hold learns whether it holds history.
     pub fn heard_from(&self, req: &SyncRequest) {
         let mut s = self.state.lock();
+        {
+            let mut seen = self.requests.lock();
+            seen.retain(|r| r.name != req.name);
+            if seen.len() < 64 {
+                seen.push(req.clone());
+            }
+        }
         let replid = s.replid.clone();
         let Some(h) = s.hold.as_mut() else {
             return;
@@ -710,14 +726,25 @@ mod tests {
             ..req("?", -1, None)
         });
         assert!(!r.held(2));
-        r.hold_for(vec!["r1".into()], 0);
+        r.hold_for(vec!["r2".into()], 0);
+        assert!(r.held(1));
         assert!(!r.held(HOLD_MAX.as_millis() as u64), "timed out");
-        r.hold_for(vec!["r1".into()], 0);
+        r.hold_for(vec!["r3".into()], 0);
         r.heard_from(&SyncRequest {
-            name: "r1".into(),
+            name: "r3".into(),
             ..req("OLD", 10, None)
         });
         assert!(r.held(u64::MAX / 2), "a replica has the data");
+        // Replicas that asked before the hold began count.
+        let early = Replication::new();
+        early.heard_from(&SyncRequest {
+            name: "r1".into(),
+            ..req("?", -1, None)
+        });
+        early.hold_for(vec!["r1".into()], 0);
+        assert!(!early.held(1), "r1 had already shown it holds nothing");
+        early.hold_for(vec!["r1".into(), "r2".into()], 0);
+        assert!(early.held(1), "r2 has not asked yet");
         let db = crate::store::Db::new(1);
         r.set_role(
             Role::Replica(Target {
