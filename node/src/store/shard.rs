@@ -185,7 +185,6 @@ impl Shard {
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<EntryMut<'_>> {
         let (idx, hash) = self.find_live(key, now)?;
         self.touch(idx, now);
-        self.changed(key);
         let size_before = self.entry_at(idx).mem_size();
         Some(EntryMut {
             shard: self,
@@ -193,6 +192,7 @@ impl Shard {
             hash,
             size_before,
             deleted: false,
+            marked: false,
         })
     }
 
@@ -264,9 +264,7 @@ impl Shard {
 
     fn remove_at(&mut self, idx: usize, hash: u64) -> Entry {
         let entry = self.map.remove(idx);
-        if self.track {
-            self.dirty.push(Box::from(entry.key()));
-        }
+        self.changed(entry.key());
         self.reindex_expire(hash, entry.expire_at, 0);
         self.account(entry.mem_size(), 0);
         entry
@@ -451,20 +449,33 @@ pub struct EntryMut<'a> {
     hash: u64,
     size_before: usize,
     deleted: bool,
+    /// Recorded as changed for replicas: only once it is, not when merely
+    /// looked at (a GETEX without options, a failed INCR).
+    marked: bool,
 }
 
 impl EntryMut<'_> {
+    fn mark(&mut self) {
+        if !self.marked && self.shard.track {
+            let key = Box::from(self.entry().key());
+            self.shard.dirty.push(key);
+        }
+        self.marked = true;
+    }
+
     pub fn entry(&self) -> &Entry {
         self.shard.entry_at(self.idx)
     }
 
     /// The entry, to change its value. Deadlines change through `set_expire`.
     pub fn entry_mut(&mut self) -> &mut Entry {
+        self.mark();
         self.shard.entry_at_mut(self.idx)
     }
 
     /// Sets (`Some`) or clears (`None`) the key's deadline.
     pub fn set_expire(&mut self, at: Option<u64>) {
+        self.mark();
         let at = at.unwrap_or(0);
         let old = self.entry().expire_at;
         self.shard.entry_at_mut(self.idx).set_expire_at(at);
