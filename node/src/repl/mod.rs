@@ -78,6 +78,9 @@ pub struct State {
     pub last_error: Option<String>,
     /// Set while this primary serves no keys (see [`Hold`]).
     pub hold: Option<Hold>,
+    /// The last sync request of each replica since start (a few), so a hold
+    /// begun after replicas already asked counts them.
+    pub requests: Vec<SyncRequest>,
 }
 
 /// A primary that started empty in a shard with replicas serves no keys
@@ -133,6 +136,7 @@ impl State {
             failover_requested: false,
             last_error: None,
             hold: None,
+            requests: Vec::new(),
         }
     }
 }
@@ -161,9 +165,6 @@ pub struct Replication {
     primary: AtomicBool,
     /// Mirrors `state.hold.is_some()`, for every keyed command.
     held: AtomicBool,
-    /// The last sync request of each replica since start (a few), so a hold
-    /// begun after replicas already asked counts them.
-    requests: Mutex<Vec<SyncRequest>>,
 }
 
 /// What a primary answers to `PSYNC`.
@@ -255,7 +256,6 @@ impl Replication {
             next_id: AtomicU64::new(1),
             primary: AtomicBool::new(true),
             held: AtomicBool::new(false),
-            requests: Mutex::new(Vec::new()),
         }
     }
 
@@ -268,7 +268,7 @@ impl Replication {
             lost: false,
         };
         let mut released = false;
-        for req in self.requests.lock().iter() {
+        for req in &s.requests {
             released = hold.heard(req, &s.replid);
         }
         if released {
@@ -299,21 +299,23 @@ impl Replication {
 
     /// A replica asked to sync: the hold learns whether it holds history.
     pub fn heard_from(&self, req: &SyncRequest) {
-        let mut s = self.state.lock();
-        {
-            let mut seen = self.requests.lock();
-            seen.retain(|r| r.name != req.name);
-            if seen.len() < 64 {
-                seen.push(req.clone());
-            }
+        let mut guard = self.state.lock();
+        let State {
+            hold,
+            replid,
+            requests,
+            ..
+        } = &mut *guard;
+        requests.retain(|r| r.name != req.name);
+        if requests.len() < 64 {
+            requests.push(req.clone());
         }
-        let replid = s.replid.clone();
-        let Some(h) = s.hold.as_mut() else {
+        let Some(h) = hold.as_mut() else {
             return;
         };
-        if h.heard(req, &replid) {
+        if h.heard(req, replid) {
             tracing::info!("every replica started empty too: serving");
-            s.hold = None;
+            *hold = None;
             self.held.store(false, Ordering::Release);
         } else if h.lost {
             tracing::warn!(replica = %req.name, "a replica holds data this primary lost: serving no keys until a failover");
@@ -330,6 +332,11 @@ impl Replication {
 
     /// A replica whose data is complete enough to answer READONLY reads.
     pub fn serves_reads(&self) -> bool {
+        // Every routed read of a READONLY client asks: a primary answers
+        // without the lock.
+        if self.is_primary() {
+            return false;
+        }
         let s = self.state.lock();
         matches!(s.role, Role::Replica(_)) && s.synced && s.link == Link::Up
     }

@@ -72,10 +72,7 @@ pub fn encode_end(offset: u64, out: &mut Vec<u8>) {
 }
 
 fn num(a: &[u8]) -> Result<u64, ChunkError> {
-    std::str::from_utf8(a)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(ChunkError::Malformed)
+    crate::util::num::parse_u64(a).ok_or(ChunkError::Malformed)
 }
 
 /// Checks and unpacks a `CHUNK` frame's arguments (name included). `max_raw`

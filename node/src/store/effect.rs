@@ -67,9 +67,7 @@ pub fn encode_flush(idx: usize, of: usize, out: &mut Vec<u8>) {
 }
 
 fn num(arg: &[u8]) -> Result<u64, EffectError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse().ok())
+    crate::util::num::parse_u64(arg)
         .ok_or_else(|| EffectError(format!("not a number: {:?}", String::from_utf8_lossy(arg))))
 }
 

@@ -81,16 +81,6 @@ impl Journal {
         self.ring.lock().cap
     }
 
-    pub fn set_capacity(&self, cap: usize) {
-        let mut r = self.ring.lock();
-        r.cap = cap.max(1);
-        let over = r.buf.len().saturating_sub(r.cap);
-        if over > 0 {
-            r.buf.drain(..over);
-            r.start += over as u64;
-        }
-    }
-
     /// Copies up to `max` bytes from offset `from` into `out`; returns how many.
     pub fn read(&self, from: u64, max: usize, out: &mut Vec<u8>) -> Result<usize, Gone> {
         let r = self.ring.lock();
