@@ -17,7 +17,7 @@
 
 use crate::crd::CacheCluster;
 use crate::error::Error;
-use crate::reconcile::{publish, Context};
+use crate::reconcile::{key, publish, Context};
 use crate::render::{Names, PASSWORD_KEY};
 use crate::topology::TOPOLOGY_KEY;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -59,10 +59,6 @@ pub struct Outcome {
     pub published: Option<Topology>,
     /// Nodes that answered the probe.
     pub reachable: usize,
-}
-
-fn key(cc: &CacheCluster) -> String {
-    format!("{}/{}", cc.namespace().unwrap_or_default(), cc.name_any())
 }
 
 impl Failover {
@@ -200,15 +196,11 @@ impl Failover {
         topology: &Topology,
         wanted: &str,
     ) -> Result<(), Error> {
-        let is_primary = topology.shards.iter().any(|s| s.primary.name == wanted);
-        let is_replica = topology
-            .shards
-            .iter()
-            .any(|s| s.replicas.iter().any(|r| r.name == wanted));
-        if is_replica {
+        let role = topology.nodes().find(|(_, n, _)| n.name == wanted);
+        if let Some((_, _, false)) = role {
             return Ok(());
         }
-        if !is_primary {
+        if role.is_none() {
             publish(
                 &self.ctx,
                 cc,
@@ -300,16 +292,10 @@ async fn probe_all(
     topology: &Topology,
     password: Option<String>,
 ) -> HashMap<String, Option<Health>> {
-    let nodes: Vec<_> = topology
-        .shards
-        .iter()
-        .flat_map(|s| std::iter::once(&s.primary).chain(&s.replicas))
-        .cloned()
-        .collect();
-    let tasks: Vec<_> = nodes
-        .into_iter()
-        .map(|n| {
-            let pw = password.clone();
+    let tasks: Vec<_> = topology
+        .nodes()
+        .map(|(_, n, _)| {
+            let (n, pw) = (n.clone(), password.clone());
             tokio::task::spawn_blocking(move || {
                 let h = probe::health((n.host.as_str(), n.port), pw.as_deref());
                 (n.name, h)

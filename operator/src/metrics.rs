@@ -1,5 +1,6 @@
 //! Operator metrics, served on `/metrics` of the admin port.
 
+use prometheus::core::Collector;
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
 
 pub struct Metrics {
@@ -12,17 +13,18 @@ pub struct Metrics {
     pub failover_errors: IntCounterVec,
 }
 
+fn counter_vec(name: &str, help: &str, label: &str) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric")
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let registry = Registry::new();
-        let reconciles = IntCounterVec::new(
-            Opts::new(
-                "shoal_operator_reconciliations_total",
-                "Reconciliations, by result (ok or error).",
-            ),
-            &["result"],
-        )
-        .expect("valid metric");
+        let reconciles = counter_vec(
+            "shoal_operator_reconciliations_total",
+            "Reconciliations, by result (ok or error).",
+            "result",
+        );
         let reconcile_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "shoal_operator_reconcile_duration_seconds",
@@ -31,55 +33,39 @@ impl Default for Metrics {
             .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
         )
         .expect("valid metric");
-        let errors = IntCounterVec::new(
-            Opts::new(
-                "shoal_operator_reconcile_errors_total",
-                "Failed reconciliations, by reason.",
-            ),
-            &["reason"],
-        )
-        .expect("valid metric");
+        let errors = counter_vec(
+            "shoal_operator_reconcile_errors_total",
+            "Failed reconciliations, by reason.",
+            "reason",
+        );
         let leader = IntGauge::new(
             "shoal_operator_leader",
             "1 while this replica holds the leader Lease.",
         )
         .expect("valid metric");
-        let failovers = IntCounterVec::new(
-            Opts::new(
-                "shoal_operator_failovers_total",
-                "Replicas promoted, by reason (PrimaryDown, PrimaryLostData, Requested).",
-            ),
-            &["reason"],
-        )
-        .expect("valid metric");
-        let failover_errors = IntCounterVec::new(
-            Opts::new(
-                "shoal_operator_failover_errors_total",
-                "Failover rounds that failed, by reason.",
-            ),
-            &["reason"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(failovers.clone()))
-            .expect("unique");
-        registry
-            .register(Box::new(failover_errors.clone()))
-            .expect("unique");
-        registry
-            .register(Box::new(reconciles.clone()))
-            .expect("unique");
-        registry
-            .register(Box::new(reconcile_duration.clone()))
-            .expect("unique");
-        registry.register(Box::new(errors.clone())).expect("unique");
-        registry.register(Box::new(leader.clone())).expect("unique");
-        #[cfg(target_os = "linux")]
-        registry
-            .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))
-            .expect("unique");
+        let failovers = counter_vec(
+            "shoal_operator_failovers_total",
+            "Replicas promoted, by reason (PrimaryDown, PrimaryLostData, Requested).",
+            "reason",
+        );
+        let failover_errors = counter_vec(
+            "shoal_operator_failover_errors_total",
+            "Failover rounds that failed, by reason.",
+            "reason",
+        );
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(reconciles.clone()),
+            Box::new(reconcile_duration.clone()),
+            Box::new(errors.clone()),
+            Box::new(leader.clone()),
+            Box::new(failovers.clone()),
+            Box::new(failover_errors.clone()),
+            #[cfg(target_os = "linux")]
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ];
+        for c in collectors {
+            registry.register(c).expect("unique");
+        }
         Metrics {
             registry,
             reconciles,

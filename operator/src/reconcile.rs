@@ -68,7 +68,8 @@ impl Context {
     }
 }
 
-fn key(cc: &CacheCluster) -> String {
+/// A cluster's `namespace/name`, for logs and per-cluster state.
+pub(crate) fn key(cc: &CacheCluster) -> String {
     format!("{}/{}", cc.namespace().unwrap_or_default(), cc.name_any())
 }
 
