@@ -49,7 +49,8 @@ pub struct Options {
     /// Address to listen on for clients.
     #[arg(long, env = "SHOAL_BIND")]
     pub bind: Option<String>,
-    /// Client port (RESP). 6379 by default.
+    /// Client port (RESP). 6379 by default; 0 turns plaintext off (serve
+    /// clients on the TLS port only).
     #[arg(long, env = "SHOAL_PORT")]
     pub port: Option<u16>,
     /// Address of the admin HTTP server (metrics, health).
@@ -79,6 +80,29 @@ pub struct Options {
     /// passwords, command and key permissions. Reloaded by ACL LOAD.
     #[arg(long, env = "SHOAL_ACLFILE")]
     pub aclfile: Option<PathBuf>,
+    /// Port for clients over TLS; 0 (the default) turns it off.
+    #[arg(long, env = "SHOAL_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// This node's certificate (PEM, chain first), re-read when it changes.
+    #[arg(long, env = "SHOAL_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SHOAL_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) that client and peer certificates must chain to.
+    #[arg(long, env = "SHOAL_TLS_CA_CERT_FILE")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Whether TLS clients must present a certificate signed by the CA: yes
+    /// (the default, as in Redis), no or optional.
+    #[arg(long, env = "SHOAL_TLS_AUTH_CLIENTS")]
+    pub tls_auth_clients: Option<String>,
+    /// yes: replicas connect to their primary over TLS (to its advertised port,
+    /// which must then be a TLS port).
+    #[arg(long, env = "SHOAL_TLS_REPLICATION")]
+    pub tls_replication: Option<String>,
+    /// yes: forwarding links and health probes use TLS.
+    #[arg(long, env = "SHOAL_TLS_CLUSTER")]
+    pub tls_cluster: Option<String>,
     /// Largest single argument a client may send.
     #[arg(long, env = "SHOAL_PROTO_MAX_BULK_LEN")]
     pub proto_max_bulk_len: Option<MemSize>,
@@ -169,6 +193,13 @@ impl Options {
             requirepass,
             requirepass_file,
             aclfile,
+            tls_port,
+            tls_cert_file,
+            tls_key_file,
+            tls_ca_cert_file,
+            tls_auth_clients,
+            tls_replication,
+            tls_cluster,
             proto_max_bulk_len,
             proto_max_multibulk_len,
             proto_inline_max_size,
@@ -385,6 +416,47 @@ pub fn read_password_file(path: &std::path::Path) -> Result<String, ConfigError>
     Ok(pw.to_string())
 }
 
+fn yes_no(name: &'static str, v: Option<&String>) -> Result<bool, ConfigError> {
+    match v.map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "yes" => Ok(true),
+        Some(v) if v == "no" => Ok(false),
+        Some(_) => Err(invalid(name, "must be yes or no")),
+    }
+}
+
+/// The TLS options, checked for consistency (files are read by `tls::Tls::load`).
+fn tls_config(o: &Options) -> Result<Option<crate::tls::TlsConfig>, ConfigError> {
+    let replication = yes_no("tls-replication", o.tls_replication.as_ref())?;
+    let cluster = yes_no("tls-cluster", o.tls_cluster.as_ref())?;
+    let auth_clients = match &o.tls_auth_clients {
+        Some(v) => v.parse().map_err(|e| invalid("tls-auth-clients", e))?,
+        None => crate::tls::ClientAuth::default(),
+    };
+    let (cert_file, key_file) = match (&o.tls_cert_file, &o.tls_key_file) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        (None, None) => {
+            if replication || cluster || o.tls_ca_cert_file.is_some() {
+                return Err(invalid(
+                    "tls-cert-file",
+                    "TLS needs tls-cert-file and tls-key-file",
+                ));
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => return Err(invalid("tls-key-file", "set it with tls-cert-file")),
+        (None, Some(_)) => return Err(invalid("tls-cert-file", "set it with tls-key-file")),
+    };
+    Ok(Some(crate::tls::TlsConfig {
+        cert_file,
+        key_file,
+        ca_cert_file: o.tls_ca_cert_file.clone(),
+        auth_clients,
+        replication,
+        cluster,
+    }))
+}
+
 /// Startup configuration: where to listen and how to run, plus initial settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -404,6 +476,10 @@ pub struct Config {
     /// Users and permissions, when an ACL file is given.
     pub aclfile: Option<PathBuf>,
     pub acl: Option<crate::acl::Acl>,
+    /// TLS client port; 0: none.
+    pub tls_port: u16,
+    /// Certificates and what uses TLS, when TLS is configured.
+    pub tls: Option<crate::tls::TlsConfig>,
     /// Cluster mode, when a topology source is set.
     pub cluster: Option<ClusterConfig>,
     pub settings: Settings,
@@ -450,6 +526,8 @@ impl Default for Config {
             requirepass_file: None,
             aclfile: None,
             acl: None,
+            tls_port: 0,
+            tls: None,
             cluster: None,
             settings: Settings::default(),
         }
@@ -459,7 +537,10 @@ impl Default for Config {
 impl Config {
     /// Applies options over the defaults, validating every value.
     pub fn from_options(o: Options) -> Result<Config, ConfigError> {
-        let mut c = Config::default();
+        let mut c = Config {
+            tls: tls_config(&o)?,
+            ..Config::default()
+        };
         if let Some(v) = o.bind {
             c.bind = v;
         }
@@ -495,6 +576,7 @@ impl Config {
             };
         }
         c.forward_port = o.forward_port.unwrap_or(0);
+        c.tls_port = o.tls_port.unwrap_or(0);
         let source = match (o.cluster_topology_file, o.cluster_topology_configmap) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -544,6 +626,18 @@ impl Config {
             c.acl =
                 Some(crate::acl::Acl::load(path).map_err(|e| invalid("aclfile", e.to_string()))?);
             c.aclfile = Some(path.clone());
+        }
+        if c.tls_port != 0 && c.tls.is_none() {
+            return Err(invalid(
+                "tls-port",
+                "a TLS port needs tls-cert-file and tls-key-file",
+            ));
+        }
+        if c.port == 0 && c.tls_port == 0 {
+            return Err(invalid(
+                "port",
+                "port 0 turns plaintext off; set tls-port to serve clients over TLS",
+            ));
         }
         let mut requirepass = o.requirepass;
         if let Some(path) = &o.requirepass_file {
@@ -748,6 +842,11 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "port",
         get: |_, c| c.port.to_string(),
+        set: None,
+    },
+    Param {
+        name: "tls-port",
+        get: |_, c| c.tls_port.to_string(),
         set: None,
     },
     Param {

@@ -194,7 +194,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                         match dispatch(&mut ctx, args) {
                             Dispatched::Done => {}
                             Dispatched::Forward { host, port, asking } => {
-                                let hello = handshake(ctx.out, &ctx.settings);
+                                let hello = handshake(ctx.out, &ctx.settings, self.shared);
                                 let payload = link::encode(args.iter());
                                 let rx =
                                     link::forward(&host, port, &hello, asking, payload.clone());
@@ -293,10 +293,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
 }
 
 /// How links for this client introduce themselves to peers.
-fn handshake(out: &Reply, settings: &Settings) -> link::Handshake {
+fn handshake(out: &Reply, settings: &Settings, shared: &Shared) -> link::Handshake {
     link::Handshake {
         resp3: out.resp3(),
         password: settings.requirepass.clone(),
+        tls: shared.link_tls(crate::tls::Link::Cluster),
     }
 }
 
@@ -330,7 +331,7 @@ async fn splice_forwarded(
         return;
     }
     let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
-    let hello = handshake(out, settings);
+    let hello = handshake(out, settings, shared);
     let hard = settings.obuf_normal.hard;
     let local = out.buffer_mut().split();
     let mut at = 0;
@@ -404,7 +405,11 @@ async fn write_replies<S: AsyncWrite + Unpin>(
         return Err(End::OutputBufferLimit);
     }
     client.obuf.store(pending, Ordering::Relaxed);
-    let write = stream.write_all(reply.buffer());
+    // Flushed too: a TLS stream may keep the end of a write buffered.
+    let write = async {
+        stream.write_all(reply.buffer()).await?;
+        stream.flush().await
+    };
     let write = async {
         if limit.soft > 0 && pending as u64 > limit.soft {
             match tokio::time::timeout(Duration::from_secs(limit.soft_seconds), write).await {

@@ -21,6 +21,7 @@ pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod util;
 
 pub use config::Config;

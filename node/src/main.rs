@@ -1,6 +1,6 @@
 //! `shoal-node`: run a cache node.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Parser;
 use shoal_node::config::{Config, Options};
 use shoal_node::Node;
@@ -147,9 +147,6 @@ fn main() -> anyhow::Result<()> {
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
         tracing::warn!(error = %e, "could not enable jemalloc background purging");
     }
-    if config.port == 0 {
-        bail!("--port 0 leaves no port to listen on");
-    }
     // This runtime handles signals, the admin port and background work; client
     // I/O runs on the node's own threads (one per --threads).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -158,10 +155,15 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let (bind, port, admin) = (config.bind.clone(), config.port, config.admin_port);
-        let node = Node::start(config)
-            .await
-            .with_context(|| format!("listening on {bind}:{port} (admin port {admin})"))?;
+        let (bind, port, tls, admin) = (
+            config.bind.clone(),
+            config.port,
+            config.tls_port,
+            config.admin_port,
+        );
+        let node = Node::start(config).await.with_context(|| {
+            format!("starting on {bind} (port {port}, tls-port {tls}, admin port {admin})")
+        })?;
         info!(
             addr = %node.addr,
             admin = %node.admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),

@@ -39,6 +39,11 @@ pub struct Metrics {
     pub oom_rejections: IntCounter,
     pub protocol_errors: IntCounter,
     pub output_limit_disconnects: IntCounter,
+    /// TLS handshakes that failed (bad or missing client certificate, wrong
+    /// protocol, timeout).
+    pub tls_handshake_failures: IntCounter,
+    /// Certificate reloads, by result (ok, error).
+    pub tls_reloads: IntCounterVec,
     pub cluster: ClusterMetrics,
     pub repl: ReplMetrics,
 }
@@ -319,6 +324,18 @@ impl Metrics {
                 "shoal_output_buffer_disconnects_total",
                 "Clients closed for exceeding the output buffer limit.",
             ),
+            tls_handshake_failures: counter(
+                "shoal_tls_handshake_failures_total",
+                "TLS handshakes with clients that failed.",
+            ),
+            tls_reloads: IntCounterVec::new(
+                Opts::new(
+                    "shoal_tls_reloads_total",
+                    "Certificate files re-read after they changed, by result (ok, error).",
+                ),
+                &["result"],
+            )
+            .expect("valid metric"),
             cluster: ClusterMetrics::new(&registry),
             repl: ReplMetrics::new(&registry),
             registry,
@@ -328,6 +345,7 @@ impl Metrics {
             |c: Box<dyn prometheus::core::Collector>| r.register(c).expect("unique metric");
         register(Box::new(latency));
         register(Box::new(m.command_errors.clone()));
+        register(Box::new(m.tls_reloads.clone()));
         for c in [
             &m.keyspace_hits,
             &m.keyspace_misses,
@@ -341,6 +359,7 @@ impl Metrics {
             &m.oom_rejections,
             &m.protocol_errors,
             &m.output_limit_disconnects,
+            &m.tls_handshake_failures,
         ] {
             register(Box::new(c.clone()));
         }

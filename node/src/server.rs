@@ -38,10 +38,19 @@ pub struct Shared {
     pub cluster: Option<crate::cluster::Cluster>,
     /// Replication role, history and attached replicas.
     pub repl: crate::repl::Replication,
+    /// TLS material, when TLS is configured.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Shared {
+    /// As [`Shared::try_new`]; panics if the TLS files do not load (tests).
     pub fn new(config: Config, clock: Clock) -> Arc<Shared> {
+        Shared::try_new(config, clock).expect("TLS files load")
+    }
+
+    /// The node's state; fails when TLS is configured and its files do not load.
+    pub fn try_new(config: Config, clock: Clock) -> Result<Arc<Shared>, crate::tls::TlsError> {
+        let tls = config.tls.clone().map(crate::tls::Tls::load).transpose()?;
         let names: Vec<&str> = table::all().iter().map(|s| s.name).collect();
         let db = Db::new(config.shards);
         db.set_access_mode(config.settings.access_mode());
@@ -54,7 +63,8 @@ impl Shared {
             .as_ref()
             .map(|c| crate::cluster::Cluster::new(c.node_name.clone()));
         let acl = arc_swap::ArcSwapOption::from(config.acl.clone().map(Arc::new));
-        Arc::new(Shared {
+        Ok(Arc::new(Shared {
+            tls,
             acl,
             cluster,
             db,
@@ -67,7 +77,12 @@ impl Shared {
             run_id,
             ready: AtomicBool::new(false),
             repl: crate::repl::Replication::new(),
-        })
+        }))
+    }
+
+    /// The TLS client configuration for a link of `kind`; None: plaintext.
+    pub fn link_tls(&self, kind: crate::tls::Link) -> Option<Arc<rustls::ClientConfig>> {
+        self.tls.as_ref().and_then(|t| t.link(kind))
     }
 
     pub fn settings(&self) -> Arc<Settings> {
@@ -180,7 +195,11 @@ impl Shared {
 /// A running node. Dropping it does not stop it; call [`Node::shutdown`].
 pub struct Node {
     pub shared: Arc<Shared>,
+    /// The plaintext client port's address, or the TLS port's when plaintext is
+    /// off.
     pub addr: SocketAddr,
+    /// The TLS client port's address, when it is on.
+    pub tls_addr: Option<SocketAddr>,
     pub admin_addr: Option<SocketAddr>,
     /// The forwarding port's address, when it is on.
     pub forward_addr: Option<SocketAddr>,
@@ -190,7 +209,10 @@ pub struct Node {
 
 /// The sockets a node serves.
 pub struct Listeners {
-    pub client: TcpListener,
+    /// Plaintext clients; None when plaintext is off (`port 0`).
+    pub client: Option<TcpListener>,
+    /// TLS clients (needs TLS in the configuration).
+    pub tls: Option<TcpListener>,
     /// Plain clients' port: commands for other nodes' slots are forwarded.
     pub forward: Option<TcpListener>,
     pub admin: Option<TcpListener>,
@@ -211,7 +233,21 @@ impl Node {
     /// Binds the client and admin ports from `config` and starts serving, with
     /// `config.threads` I/O threads.
     pub async fn start(config: Config) -> std::io::Result<Node> {
-        let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
+        // TLS files first: a bad certificate is reported as such, not as a
+        // failure to listen.
+        let shared = Shared::try_new(config, Clock::Wall)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let config = &shared.config;
+        let listener = if config.port == 0 {
+            None
+        } else {
+            Some(TcpListener::bind((config.bind.as_str(), config.port)).await?)
+        };
+        let tls = if config.tls_port == 0 {
+            None
+        } else {
+            Some(TcpListener::bind((config.bind.as_str(), config.tls_port)).await?)
+        };
         let admin = if config.admin_port == 0 {
             None
         } else {
@@ -223,11 +259,11 @@ impl Node {
             Some(TcpListener::bind((config.bind.as_str(), config.forward_port)).await?)
         };
         let threads = config.threads;
-        let shared = Shared::new(config, Clock::Wall);
         Ok(Node::spawn(
             shared,
             Listeners {
                 client: listener,
+                tls,
                 forward,
                 admin,
             },
@@ -245,7 +281,8 @@ impl Node {
         Node::start_listeners(
             shared,
             Listeners {
-                client: listener,
+                client: Some(listener),
+                tls: None,
                 forward: None,
                 admin,
             },
@@ -260,12 +297,16 @@ impl Node {
     fn spawn(shared: Arc<Shared>, listeners: Listeners, serving: Serving) -> Node {
         let Listeners {
             client: listener,
+            tls,
             forward,
             admin,
         } = listeners;
+        let tls_addr = tls.as_ref().and_then(|l| l.local_addr().ok());
         let addr = listener
-            .local_addr()
-            .expect("bound listener has an address");
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .or(tls_addr)
+            .expect("a node serves clients on a plaintext or a TLS port");
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
         let forward_addr = forward.as_ref().and_then(|l| l.local_addr().ok());
         let stop = CancellationToken::new();
@@ -285,14 +326,18 @@ impl Node {
         }
         let done = tokio::spawn(run(
             shared.clone(),
-            listener,
-            forward,
+            Accepting {
+                client: listener,
+                tls,
+                forward,
+            },
             serving,
             stop.clone(),
         ));
         Node {
             shared,
             addr,
+            tls_addr,
             admin_addr,
             forward_addr,
             stop,
@@ -338,13 +383,21 @@ async fn accept(
     }
 }
 
-async fn run(
-    shared: Arc<Shared>,
-    listener: TcpListener,
+/// The client listeners of [`run`].
+struct Accepting {
+    client: Option<TcpListener>,
+    tls: Option<TcpListener>,
     forward: Option<TcpListener>,
-    serving: Serving,
-    stop: CancellationToken,
-) {
+}
+
+async fn run(shared: Arc<Shared>, listeners: Accepting, serving: Serving, stop: CancellationToken) {
+    let Accepting {
+        client: listener,
+        tls,
+        forward,
+    } = listeners;
+    // With plaintext off, the forwarding port speaks TLS too.
+    let forward_tls = shared.tls.is_some() && listener.is_none();
     let tasks = TaskTracker::new();
     // Ends the I/O threads' runtimes once the grace period is over.
     let abort = CancellationToken::new();
@@ -368,19 +421,26 @@ async fn run(
         }
     }
     shared.ready.store(true, Ordering::Release);
-    info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
+    let addr_of = |l: &Option<TcpListener>| {
+        l.as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "off".into())
+    };
+    info!(addr = %addr_of(&listener), tls = %addr_of(&tls), "accepting clients");
     let mut next = 0;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             accepted = async {
                 tokio::select! {
-                    r = listener.accept() => (r, false),
-                    r = accept(forward.as_ref()) => (r, true),
+                    r = accept(listener.as_ref()) => (r, false, false),
+                    r = accept(tls.as_ref()) => (r, false, true),
+                    r = accept(forward.as_ref()) => (r, true, forward_tls),
                 }
             } => match accepted {
-                (Ok((stream, addr)), forwarding) => {
-                    let Some(client) = admit(&shared, &tasks, stream, addr, forwarding) else { continue };
+                (Ok((stream, addr)), forwarding, tls) => {
+                    let Some(client) = admit(&shared, &tasks, stream, addr, forwarding, tls) else { continue };
                     if handoff.is_empty() {
                         tasks.spawn(serve_client(shared.clone(), client));
                     } else {
@@ -393,7 +453,7 @@ async fn run(
                         next += 1;
                     }
                 }
-                (Err(e), _) => {
+                (Err(e), _, _) => {
                     // Typically EMFILE: back off instead of spinning.
                     warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -402,6 +462,7 @@ async fn run(
         }
     }
     drop(listener);
+    drop(tls);
     drop(forward);
     drop(handoff);
     shared.ready.store(false, Ordering::Release);
@@ -432,6 +493,8 @@ struct Admitted {
     client: Arc<ClientInfo>,
     /// Arrived on the forwarding port.
     forwarding: bool,
+    /// Speaks TLS.
+    tls: bool,
 }
 
 /// Registers a new client, or refuses it when `maxclients` is reached.
@@ -441,16 +504,20 @@ fn admit(
     mut stream: tokio::net::TcpStream,
     addr: SocketAddr,
     forwarding: bool,
+    tls: bool,
 ) -> Option<Admitted> {
     let settings = shared.settings.load();
     if shared.clients.len() as u64 >= settings.maxclients {
         shared.metrics.rejected_connections.inc();
         debug!(%addr, "maxclients reached, refusing client");
-        tasks.spawn(async move {
-            let _ = stream
-                .write_all(b"-ERR max number of clients reached\r\n")
-                .await;
-        });
+        // A TLS client could not read a plaintext error: it is just closed.
+        if !tls {
+            tasks.spawn(async move {
+                let _ = stream
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
+            });
+        }
         return None;
     }
     let _ = stream.set_nodelay(true);
@@ -468,6 +535,7 @@ fn admit(
         stream,
         client,
         forwarding,
+        tls,
     })
 }
 
@@ -506,6 +574,7 @@ async fn serve_client(shared: Arc<Shared>, admitted: Admitted) {
         stream,
         client,
         forwarding,
+        tls,
     } = admitted;
     // Unregisters on every exit, a panic included, so a failed connection never
     // keeps counting against maxclients.
@@ -513,10 +582,40 @@ async fn serve_client(shared: Arc<Shared>, admitted: Admitted) {
         shared: &shared,
         client: &client,
     };
-    match tokio::net::TcpStream::from_std(stream) {
-        Ok(stream) => crate::connection::serve(&shared, stream, client.clone(), forwarding).await,
-        Err(e) => warn!(error = %e, "could not register a client socket"),
-    }
+    let stream = match tokio::net::TcpStream::from_std(stream) {
+        Ok(stream) => stream,
+        Err(e) => {
+            warn!(error = %e, "could not register a client socket");
+            return;
+        }
+    };
+    let acceptor = match (&shared.tls, tls) {
+        (_, false) => {
+            return crate::connection::serve(&shared, stream, client.clone(), forwarding).await
+        }
+        (Some(t), true) => t.acceptor(),
+        (None, true) => return,
+    };
+    // The handshake is bounded in time, and ends early if the client is killed
+    // (CLIENT KILL, shutdown).
+    let handshake = tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let stream = tokio::select! {
+        r = handshake => match r {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                shared.metrics.tls_handshake_failures.inc();
+                debug!(addr = %client.addr, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                shared.metrics.tls_handshake_failures.inc();
+                debug!(addr = %client.addr, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = client.killed() => return,
+    };
+    crate::connection::serve(&shared, stream, client.clone(), forwarding).await
 }
 
 struct Registered<'a> {
@@ -537,6 +636,7 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
     const EXPIRE_BUDGET: usize = 200;
     let mut last_idle_check = 0;
     let mut password = PasswordFile::new(&shared);
+    let mut certs = CertFiles::default();
     loop {
         let hz = shared.settings.load().hz.max(1);
         let tick = Duration::from_millis(1000 / u64::from(hz));
@@ -557,6 +657,7 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
         let now = shared.clock.now_ms();
         let timeout = shared.settings.load().timeout;
         password.check(&shared, now);
+        certs.check(&shared, now);
         if timeout > 0 && now.saturating_sub(last_idle_check) >= 1000 {
             last_idle_check = now;
             let n = shared.clients.kill_idle(now, timeout * 1000);
@@ -613,6 +714,46 @@ impl PasswordFile {
                 warn!(error = %e, "password file unreadable; keeping the current password");
             }
             Err(_) => {}
+        }
+    }
+}
+
+/// TLS certificate files, re-read every second (see [`crate::tls::Tls::reload`]).
+#[derive(Default)]
+struct CertFiles {
+    checked_ms: u64,
+    /// The last failure, logged once rather than every second.
+    failing: Option<String>,
+}
+
+impl CertFiles {
+    fn check(&mut self, shared: &Shared, now_ms: u64) {
+        let Some(tls) = &shared.tls else {
+            return;
+        };
+        if now_ms.saturating_sub(self.checked_ms) < 1000 {
+            return;
+        }
+        self.checked_ms = now_ms;
+        match tls.reload() {
+            Ok(false) => self.failing = None,
+            Ok(true) => {
+                self.failing = None;
+                shared.metrics.tls_reloads.with_label_values(&["ok"]).inc();
+                info!("TLS certificate files changed; new connections use them");
+            }
+            Err(e) => {
+                let why = e.to_string();
+                if self.failing.as_deref() != Some(why.as_str()) {
+                    shared
+                        .metrics
+                        .tls_reloads
+                        .with_label_values(&["error"])
+                        .inc();
+                    warn!(error = %why, "TLS certificate files do not load; keeping the previous ones");
+                    self.failing = Some(why);
+                }
+            }
         }
     }
 }

@@ -66,7 +66,8 @@ async fn pair(file: &Path) -> Pair {
         nodes.push(Node::start_listeners(
             shared,
             Listeners {
-                client,
+                client: Some(client),
+                tls: None,
                 forward: Some(forward),
                 admin: None,
             },

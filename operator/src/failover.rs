@@ -297,7 +297,7 @@ async fn probe_all(
         .map(|(_, n, _)| {
             let (n, pw) = (n.clone(), password.clone());
             tokio::task::spawn_blocking(move || {
-                let h = probe::health((n.host.as_str(), n.port), pw.as_deref());
+                let h = probe::health(probe::Target::plain(&n.host, n.port), pw.as_deref());
                 (n.name, h)
             })
         })

@@ -14,14 +14,14 @@
 //! a dropped link fails its waiters and is replaced on next use.
 
 use crate::resp::frame::{Frame, Scanner};
+use crate::tls::Stream;
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 /// How long connecting to a peer may take.
@@ -72,11 +72,13 @@ thread_local! {
     static LINKS: RefCell<HashMap<Key, mpsc::UnboundedSender<Job>>> = RefCell::new(HashMap::new());
 }
 
-/// How the link introduces itself: protocol version and password.
+/// How the link introduces itself: protocol version and password, over TLS
+/// when a client configuration is given.
 #[derive(Clone, Default)]
 pub struct Handshake {
     pub resp3: bool,
     pub password: Option<String>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Encodes a command for [`forward`].
@@ -162,7 +164,24 @@ async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>)
             return;
         }
     };
-    let (mut read, mut write) = stream.into_split();
+    match stream {
+        Stream::Plain(s) => {
+            let (read, write) = s.into_split();
+            pump(&peer, read, write, jobs).await
+        }
+        Stream::Tls(s) => {
+            let (read, write) = tokio::io::split(s);
+            pump(&peer, read, write, jobs).await
+        }
+    }
+}
+
+/// Moves jobs to the peer and replies back until either direction fails.
+async fn pump<R, W>(peer: &str, mut read: R, mut write: W, mut jobs: mpsc::UnboundedReceiver<Job>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let (waiters_tx, mut waiters) = mpsc::unbounded_channel::<Waiter>();
     // Replies owed by the peer; the reader watches for a silent peer only then.
     let owed = Arc::new(AtomicUsize::new(0));
@@ -243,7 +262,7 @@ async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>)
                     return;
                 }
             }
-            if write.write_all(&out).await.is_err() {
+            if write.write_all(&out).await.is_err() || write.flush().await.is_err() {
                 return;
             }
             out.clear();
@@ -255,19 +274,9 @@ async fn run(key: Key, hello: Handshake, mut jobs: mpsc::UnboundedReceiver<Job>)
     }
 }
 
-async fn connect(key: &Key, hello: &Handshake) -> std::io::Result<TcpStream> {
-    let mut stream = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((key.host.as_str(), key.port)),
-    )
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    stream.set_nodelay(true)?;
-    // Idle links to a peer that vanished without a FIN are found by keepalive.
-    let keepalive = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(10))
-        .with_interval(Duration::from_secs(5));
-    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+async fn connect(key: &Key, hello: &Handshake) -> std::io::Result<Stream> {
+    let mut stream =
+        crate::tls::connect(&key.host, key.port, hello.tls.as_ref(), CONNECT_TIMEOUT).await?;
     let mut req = BytesMut::new();
     match (&hello.password, hello.resp3) {
         (Some(pw), true) => {
@@ -278,6 +287,7 @@ async fn connect(key: &Key, hello: &Handshake) -> std::io::Result<TcpStream> {
         (None, false) => return Ok(stream),
     }
     stream.write_all(&req).await?;
+    stream.flush().await?;
     let mut buf = BytesMut::with_capacity(1024);
     let reply = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {

@@ -312,7 +312,7 @@ fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<
 /// Whether the node on `port` reports `cluster_state:ok`.
 fn cluster_ok(port: u16) -> bool {
     super::probe::query(
-        ("127.0.0.1", port),
+        super::probe::Target::plain("127.0.0.1", port),
         b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n",
         |reply| {
             if reply.windows(18).any(|w| w == b"cluster_state:ok\r\n") {
@@ -330,7 +330,7 @@ fn cluster_ok(port: u16) -> bool {
 /// here, so the wait is short.
 fn held(port: u16) -> bool {
     super::probe::query(
-        ("127.0.0.1", port),
+        super::probe::Target::plain("127.0.0.1", port),
         b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n",
         |reply| {
             let text = String::from_utf8_lossy(reply);

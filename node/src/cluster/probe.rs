@@ -6,6 +6,7 @@ use super::failover::Health;
 use crate::resp::frame::Frame;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
@@ -13,19 +14,41 @@ const IO_TIMEOUT: Duration = Duration::from_millis(500);
 /// More than any reply asked for here; a node sending more is not answering.
 const MAX_REPLY: usize = 64 * 1024;
 
-/// Sends `request` to `addr` and reads the reply until `parse` makes something
-/// of it. None if the address does not resolve, the node cannot be reached,
-/// answers an error, stalls (500 ms) or sends more than 64 KiB.
+/// Where a probe goes: a node's host and port, over TLS when a client
+/// configuration is given (the node's certificate must then name `host`).
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub tls: Option<&'a Arc<rustls::ClientConfig>>,
+}
+
+impl<'a> Target<'a> {
+    pub fn plain(host: &'a str, port: u16) -> Target<'a> {
+        Target {
+            host,
+            port,
+            tls: None,
+        }
+    }
+}
+
+/// Sends `request` to `target` and reads the reply until `parse` makes
+/// something of it. None if the address does not resolve, the node cannot be
+/// reached (or its certificate is not trusted), answers an error, stalls
+/// (500 ms) or sends more than 64 KiB.
 pub fn query<T>(
-    addr: impl ToSocketAddrs,
+    target: Target<'_>,
     request: &[u8],
     parse: impl Fn(&[u8]) -> Option<T>,
 ) -> Option<T> {
-    let addr = addr.to_socket_addrs().ok()?.next()?;
-    let mut s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok()?;
-    s.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
-    s.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
+    let addr = (target.host, target.port).to_socket_addrs().ok()?.next()?;
+    let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok()?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
+    tcp.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
+    let mut s = crate::tls::BlockingStream::new(tcp, target.host, target.tls).ok()?;
     s.write_all(request).ok()?;
+    s.flush().ok()?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -45,13 +68,13 @@ pub fn query<T>(
 
 /// A node's replication state from `INFO replication`, after `AUTH` when a
 /// password is given; None if it cannot be reached or refuses the password.
-pub fn health(addr: impl ToSocketAddrs, password: Option<&str>) -> Option<Health> {
+pub fn health(target: Target<'_>, password: Option<&str>) -> Option<Health> {
     let mut req = Vec::new();
     if let Some(pw) = password {
         Frame::encode_command(&["AUTH".as_bytes(), pw.as_bytes()], &mut req);
     }
     Frame::encode_command(&["INFO", "replication"], &mut req);
-    query(addr, &req, |reply| {
+    query(target, &req, |reply| {
         parse_info(&String::from_utf8_lossy(reply))
     })
 }
@@ -112,7 +135,10 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        assert_eq!(health(("127.0.0.1", port), None), None);
-        assert_eq!(health(("no-such-host.invalid", 6379), None), None);
+        assert_eq!(health(Target::plain("127.0.0.1", port), None), None);
+        assert_eq!(
+            health(Target::plain("no-such-host.invalid", 6379), None),
+            None
+        );
     }
 }

@@ -57,7 +57,10 @@ pub fn run(
         let probes = nodes
             .iter()
             .map(|n| {
-                let h = probe::health(("127.0.0.1", n.port), password.as_deref());
+                let h = probe::health(
+                    probe::Target::plain("127.0.0.1", n.port),
+                    password.as_deref(),
+                );
                 (n.name.clone(), h)
             })
             .collect();

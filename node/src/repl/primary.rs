@@ -39,6 +39,7 @@ where
     let (line, from, snapshot_from) = match &decision {
         Answer::Refuse(why) => {
             let _ = wr.write_all(format!("-{why}\r\n").as_bytes()).await;
+            let _ = wr.flush().await;
             return;
         }
         Answer::Continue { replid, from } => {

@@ -15,11 +15,11 @@ use crate::resp::request::Parsed;
 use crate::resp::RequestParser;
 use crate::server::Shared;
 use crate::store::effect;
+use crate::tls::Stream;
 use bytes::{Buf, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -112,20 +112,17 @@ fn command(args: &[&[u8]]) -> bytes::Bytes {
 /// One connection to the primary: handshake, snapshot if needed, stream.
 async fn sync(shared: &Shared, target: &Target, resume: &mut Option<Resume>) -> Result<(), String> {
     shared.repl.state().link = super::Link::Connecting;
-    let mut stream = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((target.host.as_str(), target.port)),
-    )
-    .await
-    .map_err(|_| "connecting timed out".to_string())?
-    .map_err(err)?;
-    let _ = stream.set_nodelay(true);
+    let tls = shared.link_tls(crate::tls::Link::Replication);
+    let mut stream = crate::tls::connect(&target.host, target.port, tls.as_ref(), CONNECT_TIMEOUT)
+        .await
+        .map_err(err)?;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     if let Some(pw) = shared.settings().requirepass.clone() {
         stream
             .write_all(&command(&[b"AUTH", pw.as_bytes()]))
             .await
             .map_err(err)?;
+        stream.flush().await.map_err(err)?;
         let line = read_line(&mut stream, &mut buf).await?;
         if line != "+OK" {
             return Err(format!("the primary refused authentication: {line}"));
@@ -152,6 +149,7 @@ async fn sync(shared: &Shared, target: &Target, resume: &mut Option<Resume>) -> 
     }
     let args: Vec<&[u8]> = psync.iter().map(|a| a.as_slice()).collect();
     stream.write_all(&command(&args)).await.map_err(err)?;
+    stream.flush().await.map_err(err)?;
     let line = read_line(&mut stream, &mut buf).await?;
     let words: Vec<&str> = line.split(' ').collect();
     let loading = match words.as_slice() {
@@ -228,7 +226,7 @@ fn me(shared: &Shared) -> (String, u16) {
 async fn stream_in(
     shared: &Shared,
     target: &Target,
-    mut stream: TcpStream,
+    mut stream: Stream,
     mut buf: BytesMut,
     mut loading: bool,
     resume: &mut Option<Resume>,
@@ -293,6 +291,7 @@ async fn stream_in(
                 shared.metrics.repl.link_up.set(1);
                 let ack = command(&[b"REPLCONF", b"ACK", journal.end().to_string().as_bytes()]);
                 stream.write_all(&ack).await.map_err(err)?;
+                stream.flush().await.map_err(err)?;
             }
         }
         if buf.capacity() - buf.len() < 16 * 1024 {

@@ -1,6 +1,8 @@
 //! Helpers shared by the wire tests: encoding requests and asserting the exact
 //! reply bytes.
 
+#![allow(dead_code)] // Each test file uses some of them.
+
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,7 +22,6 @@ pub fn cmd(args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// [`cmd`] for text arguments.
-#[allow(dead_code)] // Not every test file uses both forms.
 pub fn cmd_str(args: &[&str]) -> Vec<u8> {
     cmd(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>())
 }
