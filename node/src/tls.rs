@@ -13,7 +13,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+/// Re-exported so that users of [`client_config`] need no rustls of their own.
+pub use rustls::ClientConfig;
+use rustls::{RootCertStore, ServerConfig};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;

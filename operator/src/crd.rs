@@ -230,17 +230,36 @@ fn default_password_key() -> String {
     "password".into()
 }
 
-/// TLS for clients and node-to-node links. Not served by this node version yet:
-/// a cluster that asks for it is refused (Degraded, InvalidSpec) rather than run
-/// in plaintext.
+/// TLS for clients and node-to-node links (replication, forwarding, the
+/// operator's health probes). With it, the client port (6379) and the
+/// forwarding port speak TLS only.
+///
+/// The certificate must name what clients and peers connect to: the client
+/// Service (`<cluster>.<namespace>.svc`) and every pod
+/// (`*.<cluster>-nodes.<namespace>.svc`). Rotating the Secret (as cert-manager
+/// does) reaches nodes without a restart.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TlsSpec {
-    /// A `kubernetes.io/tls` Secret with the node certificate and key.
+    /// A `kubernetes.io/tls` Secret with `tls.crt` and `tls.key`, and `ca.crt`
+    /// unless `caSecretRef` is set (cert-manager writes all three).
     pub secret_ref: LocalObjectReference,
-    /// A Secret whose `ca.crt` verifies peers and, optionally, clients.
+    /// A Secret whose `ca.crt` verifies peers and client certificates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_secret_ref: Option<LocalObjectReference>,
+    /// Require client certificates signed by the CA (mutual TLS). Nodes
+    /// present their own certificate to each other either way.
+    #[serde(default)]
+    pub auth_clients: bool,
+}
+
+impl TlsSpec {
+    /// The Secret holding `ca.crt`.
+    pub fn ca_secret(&self) -> &str {
+        self.ca_secret_ref
+            .as_ref()
+            .map_or(&self.secret_ref.name, |r| &r.name)
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Default)]

@@ -11,6 +11,8 @@ pub enum Error {
     SecretMissing { name: String },
     #[error("Secret {name} has no key {key}")]
     SecretKeyMissing { name: String, key: String },
+    #[error("TLS Secret {name}: {reason}")]
+    TlsSecret { name: String, reason: String },
     #[error("another field manager owns fields of {kind} {name}: {message}")]
     Conflict {
         kind: String,
@@ -26,7 +28,9 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::InvalidSpec(_) => "InvalidSpec",
-            Error::SecretMissing { .. } | Error::SecretKeyMissing { .. } => "SecretMissing",
+            Error::SecretMissing { .. }
+            | Error::SecretKeyMissing { .. }
+            | Error::TlsSecret { .. } => "SecretMissing",
             Error::Conflict { .. } => "FieldConflict",
             Error::Kube(_) => "KubernetesAPIError",
         }

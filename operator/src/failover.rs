@@ -18,7 +18,7 @@
 use crate::crd::CacheCluster;
 use crate::error::Error;
 use crate::reconcile::{key, publish, Context};
-use crate::render::{Names, PASSWORD_KEY};
+use crate::render::Names;
 use crate::topology::TOPOLOGY_KEY;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, Patch, PatchParams};
@@ -34,7 +34,7 @@ use tracing::{info, warn};
 
 /// Names the replica a user wants promoted.
 pub const FAILOVER_ANNOTATION: &str = "shoal.dev/failover";
-/// How long a password read from a Secret is used before reading it again.
+/// How long credentials read from Secrets are used before reading them again.
 const PASSWORD_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +49,7 @@ pub struct Failover {
     ctx: Arc<Context>,
     settings: Settings,
     trackers: HashMap<String, Tracker>,
-    passwords: HashMap<String, CachedPassword>,
+    credentials: HashMap<String, CachedCredentials>,
 }
 
 /// What one round did for one cluster.
@@ -67,7 +67,7 @@ impl Failover {
             ctx,
             settings,
             trackers: HashMap::new(),
-            passwords: HashMap::new(),
+            credentials: HashMap::new(),
         }
     }
 
@@ -80,7 +80,7 @@ impl Failover {
             let all = clusters.state();
             let keys: Vec<String> = all.iter().map(|cc| key(cc)).collect();
             self.trackers.retain(|k, _| keys.contains(k));
-            self.passwords.retain(|k, _| keys.contains(k));
+            self.credentials.retain(|k, _| keys.contains(k));
             for cc in all {
                 if let Err(e) = self.round(&cc).await {
                     self.ctx
@@ -119,8 +119,8 @@ impl Failover {
         else {
             return Ok(Outcome::default());
         };
-        let password = self.password(cc, &ns).await?;
-        let probes = probe_all(&topology, password).await;
+        let credentials = self.credentials(cc, &ns).await?;
+        let probes = probe_all(&topology, &credentials).await;
         let reachable = probes.values().filter(|h| h.is_some()).count();
         let requested: Vec<String> = cc
             .annotations()
@@ -223,43 +223,30 @@ impl Failover {
         Ok(())
     }
 
-    /// The password nodes ask for, read from the cluster's Secret at most
-    /// every [`PASSWORD_TTL`] (so a rotated one is picked up) or when the spec
-    /// names another Secret.
-    async fn password(&mut self, cc: &CacheCluster, ns: &str) -> Result<Option<String>, Error> {
-        let source =
-            cc.spec
-                .auth
-                .as_ref()
-                .filter(|a| a.enabled)
-                .map(|auth| match &auth.secret_ref {
-                    Some(r) => (r.name.clone(), r.key.clone()),
-                    None => (
-                        Names(&cc.name_any()).auth_secret(),
-                        PASSWORD_KEY.to_string(),
-                    ),
-                });
+    /// What probes need: the password nodes ask for and the TLS client
+    /// configuration, read from the cluster's Secrets at most every
+    /// [`PASSWORD_TTL`] (so rotations are picked up) or when the spec names
+    /// other Secrets.
+    async fn credentials(&mut self, cc: &CacheCluster, ns: &str) -> Result<Credentials, Error> {
+        let source = (crate::secrets::password_source(cc), cc.spec.tls.clone());
         let k = key(cc);
-        if let Some(cached) = self.passwords.get(&k) {
+        if let Some(cached) = self.credentials.get(&k) {
             if cached.source == source && cached.read_at.elapsed() < PASSWORD_TTL {
-                return Ok(cached.password.clone());
+                return Ok(cached.credentials.clone());
             }
         }
-        let password = match &source {
+        let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), ns);
+        let password = match &source.0 {
             None => None,
             Some((secret, field)) => {
-                let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), ns);
                 let s = api
                     .get_opt(secret)
                     .await?
                     .ok_or_else(|| Error::SecretMissing {
                         name: secret.clone(),
                     })?;
-                let pw = s
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get(field))
-                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                let pw = crate::secrets::value(&s, field)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .ok_or_else(|| Error::SecretKeyMissing {
                         name: secret.clone(),
                         key: field.clone(),
@@ -267,37 +254,51 @@ impl Failover {
                 Some(pw)
             }
         };
-        self.passwords.insert(
+        let tls = match &source.1 {
+            Some(tls) => Some(crate::secrets::tls_client(&api, tls).await?),
+            None => None,
+        };
+        let credentials = Credentials { password, tls };
+        self.credentials.insert(
             k,
-            CachedPassword {
+            CachedCredentials {
                 source,
                 read_at: Instant::now(),
-                password: password.clone(),
+                credentials: credentials.clone(),
             },
         );
-        Ok(password)
+        Ok(credentials)
     }
 }
 
-struct CachedPassword {
-    /// The (Secret, key) it was read from; None when auth is off.
-    source: Option<(String, String)>,
-    read_at: Instant,
+/// How the operator logs in to nodes.
+#[derive(Clone, Default)]
+struct Credentials {
     password: Option<String>,
+    tls: Option<Arc<shoal_node::tls::ClientConfig>>,
+}
+
+struct CachedCredentials {
+    /// The password's (Secret, key) and the TLS spec they were read from.
+    source: (Option<(String, String)>, Option<crate::crd::TlsSpec>),
+    read_at: Instant,
+    credentials: Credentials,
 }
 
 /// Probes every node of `topology` at once (blocking probes, each bounded
 /// by its connect and read timeouts).
-async fn probe_all(
-    topology: &Topology,
-    password: Option<String>,
-) -> HashMap<String, Option<Health>> {
+async fn probe_all(topology: &Topology, with: &Credentials) -> HashMap<String, Option<Health>> {
     let tasks: Vec<_> = topology
         .nodes()
         .map(|(_, n, _)| {
-            let (n, pw) = (n.clone(), password.clone());
+            let (n, with) = (n.clone(), with.clone());
             tokio::task::spawn_blocking(move || {
-                let h = probe::health(probe::Target::plain(&n.host, n.port), pw.as_deref());
+                let target = probe::Target {
+                    host: &n.host,
+                    port: n.port,
+                    tls: with.tls.as_ref(),
+                };
+                let h = probe::health(target, with.password.as_deref());
                 (n.name, h)
             })
         })

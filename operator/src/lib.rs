@@ -14,5 +14,6 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod render;
+pub mod secrets;
 pub mod status;
 pub mod topology;

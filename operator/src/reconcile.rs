@@ -231,11 +231,7 @@ async fn read_stateful_sets(
 }
 
 fn auth_secret_name(cc: &CacheCluster) -> Option<String> {
-    let auth = cc.spec.auth.as_ref().filter(|a| a.enabled)?;
-    Some(match &auth.secret_ref {
-        Some(r) => r.name.clone(),
-        None => Names(&cc.name_any()).auth_secret(),
-    })
+    crate::secrets::password_source(cc).map(|(name, _)| name)
 }
 
 /// Reads what the desired state depends on: the generated password (kept
@@ -274,6 +270,10 @@ async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inp
                 }
             }
         }
+    }
+    if let Some(tls) = &cc.spec.tls {
+        // Pods would wait forever for a Secret volume that is not there: say so.
+        crate::secrets::tls_client(&secrets, tls).await?;
     }
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     let topology_name = Names(&cc.name_any()).topology_config_map();

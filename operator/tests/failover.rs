@@ -11,6 +11,8 @@
 //! all down is reported once and left alone, an annotation naming no replica
 //! is refused, a missing Secret is an error.
 
+#[path = "../../node/tests/certs/mod.rs"]
+mod certs;
 #[allow(dead_code)]
 mod fake;
 
@@ -357,4 +359,127 @@ async fn a_shard_with_no_replica_to_promote_is_reported_once_and_left_alone() {
     let before = api.0.lock().unwrap().requests.len();
     fo.round(&cluster(&api)).await.unwrap();
     assert_eq!(api.0.lock().unwrap().requests.len(), before);
+}
+
+fn b64(data: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+fn tls_secret(api: &FakeApi, name: &str, leaf: &certs::Leaf, ca: &certs::Ca) {
+    api.insert(
+        &format!("/api/v1/namespaces/apps/secrets/{name}"),
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": "apps"},
+            "data": {"tls.crt": b64(&leaf.cert), "tls.key": b64(&leaf.key), "ca.crt": b64(&ca.pem)}}),
+    );
+}
+
+/// Runs rounds until `ok` holds for one (bounded).
+async fn until_round(
+    fo: &mut Failover,
+    api: &FakeApi,
+    what: &str,
+    ok: impl Fn(&shoal_operator::failover::Outcome) -> bool,
+) {
+    for _ in 0..100 {
+        let out = fo.round(&cluster(api)).await.unwrap();
+        if ok(&out) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_the_operator_probes_over_mutual_tls_and_fails_over() {
+    use shoal_node::server::Listeners;
+    use shoal_node::tls::{ClientAuth, TlsConfig};
+    let dir = temp_dir("tls");
+    let ca = certs::Ca::new("cluster CA");
+    let leaf = ca.leaf(&["127.0.0.1"]);
+    let (cert_file, key_file) = leaf.write(&dir, "node");
+    std::fs::write(dir.join("ca.crt"), &ca.pem).unwrap();
+    let file = dir.join("topology.yaml");
+    let listeners = [
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    ];
+    let ports = [0, 1].map(|i| listeners[i].local_addr().unwrap().port());
+    let t = topology(1, ports);
+    shoal_node::cluster::local::write_atomically(&file, &t.to_yaml()).unwrap();
+    // TLS only, client certificates required: what the operator renders for
+    // `tls.authClients: true`.
+    let mut nodes = Vec::new();
+    for (r, l) in listeners.into_iter().enumerate() {
+        let config = Config {
+            cluster: Some(ClusterConfig {
+                node_name: format!("cache-shard-0-{r}"),
+                source: TopologySource::File(file.clone()),
+            }),
+            tls: Some(TlsConfig {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+                ca_cert_file: Some(dir.join("ca.crt")),
+                auth_clients: ClientAuth::Yes,
+                replication: true,
+                cluster: true,
+            }),
+            ..Config::default()
+        };
+        nodes.push(Node::start_listeners(
+            Shared::new(config, Clock::Wall),
+            Listeners {
+                client: None,
+                tls: Some(l),
+                forward: None,
+                admin: None,
+            },
+        ));
+    }
+    let spec = json!({"shards": 1, "replicasPerShard": 1,
+        "tls": {"secretRef": {"name": "cache-tls"}, "authClients": true}});
+    let api = setup(spec, &t);
+    tls_secret(&api, "cache-tls", &leaf, &ca);
+    let mirror = mirror(&api, &file);
+    let mut fo = failover(&api, Arc::new(Metrics::default()));
+    // Both nodes answer the operator's TLS probes; the replica syncs over TLS.
+    until_round(&mut fo, &api, "both nodes reachable over TLS", |o| {
+        o.reachable == 2
+    })
+    .await;
+    let replica = &nodes[1].shared;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !replica.repl.state().synced {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica never synced over TLS"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The primary is lost: the replica is promoted.
+    nodes.remove(0).shutdown().await;
+    let next = until_published(&mut fo, &api).await;
+    assert_eq!(next.shards[0].primary.name, "cache-shard-0-1");
+
+    // Probes with a CA that did not sign the nodes' certificate reach nothing.
+    let stranger = certs::Ca::new("another CA");
+    tls_secret(&api, "cache-tls", &stranger.leaf(&["127.0.0.1"]), &stranger);
+    let mut fresh = failover(&api, Arc::new(Metrics::default()));
+    let out = fresh.round(&cluster(&api)).await.unwrap();
+    assert_eq!(out.reachable, 0);
+
+    // A TLS Secret that is not there is an error naming it.
+    let mut cc = api.get(CC).unwrap();
+    cc["spec"]["tls"]["secretRef"]["name"] = json!("absent-tls");
+    api.insert(CC, cc);
+    let err = fresh.round(&cluster(&api)).await.unwrap_err();
+    assert_eq!(err.metric_label(), "SecretMissing");
+    assert!(err.to_string().contains("absent-tls"), "{err}");
+    mirror.abort();
+    for n in nodes {
+        n.shutdown().await;
+    }
 }

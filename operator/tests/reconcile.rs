@@ -2,6 +2,8 @@
 //! become ready, update and scale, generated and missing Secrets, field-owner
 //! conflicts, API errors, optional objects, pausing.
 
+#[path = "../../node/tests/certs/mod.rs"]
+mod certs;
 mod fake;
 
 use fake::{FakeApi, CC};
@@ -166,6 +168,55 @@ async fn generated_password_is_created_once_and_kept() {
     set_spec(&api, json!({"shards": 1}));
     run(&api, &ctx).await.unwrap();
     assert!(api.get(&secret).is_none());
+}
+
+#[tokio::test]
+async fn tls_secrets_are_checked_before_anything_is_applied() {
+    let (api, ctx) = setup(json!({"shards": 1, "tls": {"secretRef": {"name": "cache-tls"}}}));
+    let err = run(&api, &ctx).await.unwrap_err();
+    assert!(err.to_string().contains("cache-tls"), "{err}");
+    let d = condition(&api, "Degraded");
+    assert_eq!(d["reason"], "SecretMissing");
+    assert!(api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .is_none());
+    // Present but without a CA: named.
+    let ca = certs::Ca::new("CA");
+    let leaf = ca.leaf(&["cache.apps.svc"]);
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    api.insert(
+        &format!("{NS}/secrets/cache-tls"),
+        json!({"metadata": {"name": "cache-tls"},
+            "data": {"tls.crt": b64(&leaf.cert), "tls.key": b64(&leaf.key)}}),
+    );
+    let err = run(&api, &ctx).await.unwrap_err();
+    assert!(
+        matches!(err, Error::SecretKeyMissing { ref key, .. } if key == "ca.crt"),
+        "{err}"
+    );
+    // Not PEM: refused with the reason, no pod would start with it.
+    api.insert(
+        &format!("{NS}/secrets/cache-tls"),
+        json!({"metadata": {"name": "cache-tls"},
+            "data": {"tls.crt": b64("garbage"), "tls.key": b64(&leaf.key), "ca.crt": b64(&ca.pem)}}),
+    );
+    let err = run(&api, &ctx).await.unwrap_err();
+    assert!(err.to_string().contains("no PEM certificate"), "{err}");
+    // Complete: applied, with the Secret mounted and nothing of it copied.
+    api.insert(
+        &format!("{NS}/secrets/cache-tls"),
+        json!({"metadata": {"name": "cache-tls"},
+            "data": {"tls.crt": b64(&leaf.cert), "tls.key": b64(&leaf.key), "ca.crt": b64(&ca.pem)}}),
+    );
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(condition(&api, "Degraded")["status"], "False");
+    let sts = api
+        .get(&format!("{APPS}/statefulsets/cache-shard-0"))
+        .unwrap();
+    let text = sts.to_string();
+    assert!(text.contains("\"secretName\":\"cache-tls\""), "{text}");
+    assert!(!text.contains("BEGIN"));
 }
 
 #[tokio::test]

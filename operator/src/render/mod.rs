@@ -304,11 +304,6 @@ fn check(cc: &CacheCluster) -> Result<(), RenderError> {
             )));
         }
     }
-    if s.tls.is_some() {
-        return Err(RenderError::InvalidSpec(
-            "spec.tls is not served by this node version yet; remove it rather than run in plaintext".into(),
-        ));
-    }
     for (k, v) in &s.config {
         if k.is_empty() || k.contains(char::is_whitespace) || v.contains('\n') {
             return Err(RenderError::InvalidSpec(format!(

@@ -33,6 +33,8 @@ const NODE_UID: i64 = 65532;
 const PRESTOP_SLEEP: i64 = 5;
 const CONFIG_FILE: &str = "shoal.yaml";
 const AUTH_DIR: &str = "/etc/shoal/auth";
+const TLS_DIR: &str = "/etc/shoal/tls";
+const TLS_CA_DIR: &str = "/etc/shoal/tls-ca";
 
 /// The node's maxmemory: spec.maxMemory, else 80% of the memory limit.
 pub fn max_memory_bytes(cc: &CacheCluster) -> Option<u64> {
@@ -76,7 +78,29 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
         m.insert(Value::String(k.into()), v);
     };
     put("bind", "0.0.0.0".into());
-    put("port", CLIENT_PORT.into());
+    if let Some(tls) = &cc.spec.tls {
+        // TLS only, on the usual port: clients, replicas, forwarding links and
+        // the operator's probes all speak TLS.
+        use crate::secrets::{CA_KEY, TLS_CERT_KEY, TLS_KEY_KEY};
+        let ca_dir = if tls.ca_secret_ref.is_some() {
+            TLS_CA_DIR
+        } else {
+            TLS_DIR
+        };
+        put("port", 0.into());
+        put("tls-port", CLIENT_PORT.into());
+        put("tls-cert-file", format!("{TLS_DIR}/{TLS_CERT_KEY}").into());
+        put("tls-key-file", format!("{TLS_DIR}/{TLS_KEY_KEY}").into());
+        put("tls-ca-cert-file", format!("{ca_dir}/{CA_KEY}").into());
+        put(
+            "tls-auth-clients",
+            if tls.auth_clients { "yes" } else { "no" }.into(),
+        );
+        put("tls-replication", "yes".into());
+        put("tls-cluster", "yes".into());
+    } else {
+        put("port", CLIENT_PORT.into());
+    }
     put("admin-bind", "0.0.0.0".into());
     put("admin-port", ADMIN_PORT.into());
     put("forward-port", FORWARD_PORT.into());
@@ -281,6 +305,39 @@ pub(super) fn stateful_set(
         }
         volumes.push(v);
         mounts.push(mount("auth", AUTH_DIR));
+    }
+    if let Some(tls) = &spec.tls {
+        // Whole-Secret volumes (no subPath) so rotations reach the files,
+        // which the node re-reads every second; readable by the node only.
+        use crate::secrets::{CA_KEY, TLS_CERT_KEY, TLS_KEY_KEY};
+        let items = |keys: &[&str]| {
+            keys.iter()
+                .map(|k| k8s_openapi::api::core::v1::KeyToPath {
+                    key: k.to_string(),
+                    path: k.to_string(),
+                    ..Default::default()
+                })
+                .collect::<Vec<_>>()
+        };
+        let own_ca = tls.ca_secret_ref.is_none();
+        let mut v = secret_volume("tls", &tls.secret_ref.name);
+        if let Some(s) = v.secret.as_mut() {
+            s.items = Some(if own_ca {
+                items(&[TLS_CERT_KEY, TLS_KEY_KEY, CA_KEY])
+            } else {
+                items(&[TLS_CERT_KEY, TLS_KEY_KEY])
+            });
+        }
+        volumes.push(v);
+        mounts.push(mount("tls", TLS_DIR));
+        if let Some(ca) = &tls.ca_secret_ref {
+            let mut v = secret_volume("tls-ca", &ca.name);
+            if let Some(s) = v.secret.as_mut() {
+                s.items = Some(items(&[CA_KEY]));
+            }
+            volumes.push(v);
+            mounts.push(mount("tls-ca", TLS_CA_DIR));
+        }
     }
     let persistence = spec.persistence.as_ref().filter(|p| p.enabled);
     if persistence.is_some() {

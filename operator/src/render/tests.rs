@@ -287,11 +287,125 @@ fn persistence_cannot_change_after_creation() {
     assert!(none.validate_cel_update(&none).is_ok());
 }
 
+/// The node configuration in the rendered ConfigMap, parsed as the node does.
+fn node_options(d: &Desired) -> shoal_node::config::Options {
+    let text = d.config_map.data.as_ref().unwrap().values().next().unwrap();
+    serde_yaml::from_str(text).unwrap()
+}
+
 #[test]
-fn tls_is_refused_until_the_node_serves_it() {
-    let cc = cluster(json!({"shards": 1, "tls": {"secretRef": {"name": "tls"}}}));
-    let err = desired(&cc, &Inputs::default()).unwrap_err().to_string();
-    assert!(err.contains("spec.tls is not served"), "{err}");
+fn tls_serves_the_client_port_over_tls_with_mounted_secrets() {
+    let d = render(json!({"shards": 2, "replicasPerShard": 1,
+        "tls": {"secretRef": {"name": "cache-tls"}}}));
+    let o = node_options(&d);
+    assert_eq!((o.port, o.tls_port), (Some(0), Some(6379)));
+    assert_eq!(
+        o.tls_cert_file.unwrap().to_str(),
+        Some("/etc/shoal/tls/tls.crt")
+    );
+    assert_eq!(
+        o.tls_key_file.unwrap().to_str(),
+        Some("/etc/shoal/tls/tls.key")
+    );
+    assert_eq!(
+        o.tls_ca_cert_file.unwrap().to_str(),
+        Some("/etc/shoal/tls/ca.crt")
+    );
+    assert_eq!(o.tls_auth_clients.as_deref(), Some("no"));
+    assert_eq!(o.tls_replication.as_deref(), Some("yes"));
+    assert_eq!(o.tls_cluster.as_deref(), Some("yes"));
+    let pod = d.stateful_sets[1]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let vol = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.name == "tls")
+        .unwrap();
+    let secret = vol.secret.as_ref().unwrap();
+    assert_eq!(secret.secret_name.as_deref(), Some("cache-tls"));
+    let keys: Vec<&str> = secret
+        .items
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|i| i.key.as_str())
+        .collect();
+    assert_eq!(keys, ["tls.crt", "tls.key", "ca.crt"]);
+    let m = node(&d, 1)
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.name == "tls")
+        .unwrap();
+    assert_eq!(m.mount_path, "/etc/shoal/tls");
+    assert_eq!(m.read_only, Some(true));
+    assert!(
+        m.sub_path.is_none(),
+        "a subPath mount would never see a rotation"
+    );
+    // Nothing of the Secret's content is in any object.
+    let all = serde_json::to_string(&d.to_values()).unwrap();
+    assert!(!all.contains("BEGIN"));
+}
+
+#[test]
+fn tls_with_a_separate_ca_and_client_certificates() {
+    let d = render(
+        json!({"shards": 1, "tls": {"secretRef": {"name": "cache-tls"},
+        "caSecretRef": {"name": "cache-ca"}, "authClients": true}}),
+    );
+    let o = node_options(&d);
+    assert_eq!(
+        o.tls_ca_cert_file.unwrap().to_str(),
+        Some("/etc/shoal/tls-ca/ca.crt")
+    );
+    assert_eq!(o.tls_auth_clients.as_deref(), Some("yes"));
+    let pod = d.stateful_sets[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let secret_of = |name: &str| {
+        let v = pod
+            .volumes
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap();
+        let s = v.secret.as_ref().unwrap();
+        let keys: Vec<String> = s
+            .items
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|i| i.key.clone())
+            .collect();
+        (s.secret_name.clone().unwrap(), keys)
+    };
+    assert_eq!(
+        secret_of("tls"),
+        (
+            "cache-tls".to_string(),
+            vec!["tls.crt".to_string(), "tls.key".to_string()]
+        )
+    );
+    assert_eq!(
+        secret_of("tls-ca"),
+        ("cache-ca".to_string(), vec!["ca.crt".to_string()])
+    );
 }
 
 #[test]

@@ -27,6 +27,10 @@ SPECS = {
     "replicated": {"shards": 3, "replicasPerShard": 2},
     "auth-generated": {"shards": 1, "auth": {"enabled": True}},
     "auth-named": {"shards": 1, "auth": {"enabled": True, "secretRef": {"name": "pw", "key": "secret"}}},
+    "tls": {"shards": 2, "replicasPerShard": 1, "tls": {"secretRef": {"name": "cache-tls"}}},
+    "auth-and-mtls": {"shards": 1, "replicasPerShard": 1, "auth": {"enabled": True},
+                      "tls": {"secretRef": {"name": "cache-tls"}, "caSecretRef": {"name": "cache-ca"},
+                              "authClients": True}},
     "everything": {
         "shards": 2, "replicasPerShard": 1, "image": "example.com/shoal-node:dev", "imagePullPolicy": "Always",
         "imagePullSecrets": [{"name": "regcred"}], "maxMemory": "3Gi", "evictionPolicy": "volatile-lfu",
@@ -85,7 +89,8 @@ def test_render_refuses_bad_specs(operator_bin):
         ({"shards": 1, "config": {"nosuch": "1"}}, "unknown field"),
         ({"shards": 1, "podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}, "not both"),
         ({"shards": 0}, "shards must be between 1 and 512"),
-        ({"shards": 1, "tls": {"secretRef": {"name": "tls"}}}, "spec.tls is not served"),
+        ({"shards": 1, "tls": {"secretRef": {"name": "tls"}}, "config": {"tls-auth-clients": "maybe"}},
+         "yes, no or optional"),
     ]:
         doc = copy.deepcopy(BASE)
         doc["spec"] = spec
@@ -96,7 +101,7 @@ def test_render_refuses_bad_specs(operator_bin):
 
 def test_rendered_output_holds_no_secret(operator_bin):
     doc = copy.deepcopy(BASE)
-    doc["spec"] = {"shards": 1, "auth": {"enabled": True}}
+    doc["spec"] = SPECS["auth-and-mtls"]
     out = render(operator_bin, doc)
     assert out.returncode == 0
     kinds = [o["kind"] for o in yaml.safe_load_all(out.stdout) if o]
@@ -104,6 +109,12 @@ def test_rendered_output_holds_no_secret(operator_bin):
     # No generated password (64 hex characters) anywhere in the output.
     assert not re.search(r"\b[0-9a-f]{64}\b", out.stdout)
     assert "created by the operator" in out.stderr
+    # TLS material is mounted from its Secrets, never copied.
+    assert "BEGIN" not in out.stdout and "PRIVATE" not in out.stdout
+    config = next(o for o in yaml.safe_load_all(out.stdout) if o and o["kind"] == "ConfigMap"
+                  and o["metadata"]["name"] == "cache-config")
+    node = yaml.safe_load(next(iter(config["data"].values())))
+    assert node["port"] == 0 and node["tls-port"] == 6379 and node["tls-auth-clients"] in ("yes", True)  # PyYAML reads YAML 1.1
 
 
 def crd_schema():
