@@ -340,6 +340,21 @@ impl Acl {
         Ok(Acl { users })
     }
 
+    /// Adds the user links log in as (`masteruser`, `masterauth`), with every
+    /// permission, unless the file defines it: peers of a cluster whose ACL
+    /// file disables the default user still reach each other.
+    pub fn ensure_link_user(&mut self, login: Option<&(String, String)>) {
+        let Some((name, password)) = login else {
+            return;
+        };
+        self.users.entry(name.clone()).or_insert_with(|| {
+            let mut u = User::unrestricted(name);
+            u.nopass = false;
+            u.passwords = vec![sha256_hex(password.as_bytes())];
+            Arc::new(u)
+        });
+    }
+
     pub fn load(path: &std::path::Path) -> Result<Acl, AclError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| AclError::File(format!("{}: {e}", path.display())))?;

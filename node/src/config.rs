@@ -80,6 +80,19 @@ pub struct Options {
     /// passwords, command and key permissions. Reloaded by ACL LOAD.
     #[arg(long, env = "SHOAL_ACLFILE")]
     pub aclfile: Option<PathBuf>,
+    /// The user this node's links (replication, forwarding) log in to peers
+    /// as, with `masterauth`; with an ACL file that does not define it, the
+    /// node adds it with every permission. Without it, links log in as the
+    /// default user with `requirepass`.
+    #[arg(long, env = "SHOAL_MASTERUSER")]
+    pub masteruser: Option<String>,
+    /// Password of `masteruser`.
+    #[arg(long, env = "SHOAL_MASTERAUTH", hide_env_values = true)]
+    pub masterauth: Option<String>,
+    /// File holding `masteruser`'s password (e.g. a mounted Secret), read at
+    /// start; keeps it out of args and env.
+    #[arg(long, env = "SHOAL_MASTERAUTH_FILE")]
+    pub masterauth_file: Option<PathBuf>,
     /// Port for clients over TLS; 0 (the default) turns it off.
     #[arg(long, env = "SHOAL_TLS_PORT")]
     pub tls_port: Option<u16>,
@@ -193,6 +206,9 @@ impl Options {
             requirepass,
             requirepass_file,
             aclfile,
+            masteruser,
+            masterauth,
+            masterauth_file,
             tls_port,
             tls_cert_file,
             tls_key_file,
@@ -476,6 +492,8 @@ pub struct Config {
     /// Users and permissions, when an ACL file is given.
     pub aclfile: Option<PathBuf>,
     pub acl: Option<crate::acl::Acl>,
+    /// Who links log in to peers as (masteruser, masterauth), when set.
+    pub link_login: Option<(String, String)>,
     /// TLS client port; 0: none.
     pub tls_port: u16,
     /// Certificates and what uses TLS, when TLS is configured.
@@ -526,6 +544,7 @@ impl Default for Config {
             requirepass_file: None,
             aclfile: None,
             acl: None,
+            link_login: None,
             tls_port: 0,
             tls: None,
             cluster: None,
@@ -616,6 +635,32 @@ impl Config {
                 "only a clustered node forwards; set a topology source",
             ));
         }
+        let masterauth = match (&o.masterauth, &o.masterauth_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "masterauth-file",
+                    "set masterauth or masterauth-file, not both",
+                ))
+            }
+            (Some(pw), None) => Some(pw.clone()),
+            (None, Some(path)) => Some(read_password_file(path).map_err(|_| {
+                invalid(
+                    "masterauth-file",
+                    format!("{} is unreadable or empty", path.display()),
+                )
+            })?),
+            (None, None) => None,
+        };
+        c.link_login = match (o.masteruser.clone(), masterauth) {
+            (Some(user), Some(pw)) => Some((user, pw)),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "masteruser",
+                    "set masteruser and masterauth (or masterauth-file) together",
+                ))
+            }
+        };
         if let Some(path) = &o.aclfile {
             if o.requirepass.is_some() || o.requirepass_file.is_some() {
                 return Err(invalid(
@@ -623,8 +668,10 @@ impl Config {
                     "set the default user's password in the ACL file, not with requirepass",
                 ));
             }
-            c.acl =
-                Some(crate::acl::Acl::load(path).map_err(|e| invalid("aclfile", e.to_string()))?);
+            let mut acl =
+                crate::acl::Acl::load(path).map_err(|e| invalid("aclfile", e.to_string()))?;
+            acl.ensure_link_user(c.link_login.as_ref());
+            c.acl = Some(acl);
             c.aclfile = Some(path.clone());
         }
         if c.tls_port != 0 && c.tls.is_none() {

@@ -194,7 +194,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                         match dispatch(&mut ctx, args) {
                             Dispatched::Done => {}
                             Dispatched::Forward { host, port, asking } => {
-                                let hello = handshake(ctx.out, &ctx.settings, self.shared);
+                                let hello = handshake(ctx.out, self.shared);
                                 let payload = link::encode(args.iter());
                                 let rx =
                                     link::forward(&host, port, &hello, asking, payload.clone());
@@ -293,10 +293,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
 }
 
 /// How links for this client introduce themselves to peers.
-fn handshake(out: &Reply, settings: &Settings, shared: &Shared) -> link::Handshake {
+fn handshake(out: &Reply, shared: &Shared) -> link::Handshake {
     link::Handshake {
         resp3: out.resp3(),
-        password: settings.requirepass.clone(),
+        login: shared.link_login(),
         tls: shared.link_tls(crate::tls::Link::Cluster),
     }
 }
@@ -331,7 +331,7 @@ async fn splice_forwarded(
         return;
     }
     let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
-    let hello = handshake(out, settings, shared);
+    let hello = handshake(out, shared);
     let hard = settings.obuf_normal.hard;
     let local = out.buffer_mut().split();
     let mut at = 0;

@@ -80,6 +80,17 @@ impl Shared {
         }))
     }
 
+    /// How this node's links log in to peers, (user, password): `masteruser`
+    /// and `masterauth` when set, else the default user with `requirepass`;
+    /// None when no password is needed.
+    pub fn link_login(&self) -> Option<(String, String)> {
+        if let Some(login) = &self.config.link_login {
+            return Some(login.clone());
+        }
+        let pw = self.settings.load().requirepass.clone()?;
+        Some(("default".into(), pw))
+    }
+
     /// The TLS client configuration for a link of `kind`; None: plaintext.
     pub fn link_tls(&self, kind: crate::tls::Link) -> Option<Arc<rustls::ClientConfig>> {
         self.tls.as_ref().and_then(|t| t.link(kind))
@@ -637,6 +648,7 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
     let mut last_idle_check = 0;
     let mut password = PasswordFile::new(&shared);
     let mut certs = CertFiles::default();
+    let mut acl_file = AclFile::new(&shared);
     loop {
         let hz = shared.settings.load().hz.max(1);
         let tick = Duration::from_millis(1000 / u64::from(hz));
@@ -658,6 +670,7 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
         let timeout = shared.settings.load().timeout;
         password.check(&shared, now);
         certs.check(&shared, now);
+        acl_file.check(&shared, now);
         if timeout > 0 && now.saturating_sub(last_idle_check) >= 1000 {
             last_idle_check = now;
             let n = shared.clients.kill_idle(now, timeout * 1000);
@@ -754,6 +767,60 @@ impl CertFiles {
                     self.failing = Some(why);
                 }
             }
+        }
+    }
+}
+
+/// The ACL file (a mounted Secret), re-read every second: when its content
+/// changes and parses, it replaces the users, as ACL LOAD would; a file that
+/// does not parse changes nothing and is reported once.
+struct AclFile {
+    last: Option<Vec<u8>>,
+    checked_ms: u64,
+    warned: bool,
+}
+
+impl AclFile {
+    fn new(shared: &Shared) -> AclFile {
+        let last = shared
+            .config
+            .aclfile
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok());
+        AclFile {
+            last,
+            checked_ms: 0,
+            warned: false,
+        }
+    }
+
+    fn check(&mut self, shared: &Shared, now_ms: u64) {
+        let Some(path) = &shared.config.aclfile else {
+            return;
+        };
+        if now_ms.saturating_sub(self.checked_ms) < 1000 {
+            return;
+        }
+        self.checked_ms = now_ms;
+        let Ok(text) = std::fs::read(path) else {
+            return;
+        };
+        if self.last.as_ref() == Some(&text) {
+            return;
+        }
+        match crate::acl::Acl::parse(&String::from_utf8_lossy(&text)) {
+            Ok(mut acl) => {
+                acl.ensure_link_user(shared.config.link_login.as_ref());
+                shared.acl.store(Some(Arc::new(acl)));
+                self.last = Some(text);
+                self.warned = false;
+                info!(file = %path.display(), "ACL file changed; users reloaded");
+            }
+            Err(e) if !self.warned => {
+                self.warned = true;
+                warn!(error = %e, "ACL file does not load; keeping the current users");
+            }
+            Err(_) => {}
         }
     }
 }

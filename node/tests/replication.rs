@@ -319,3 +319,51 @@ async fn replicas_refuse_writes_and_wait() {
     replica.shutdown().await;
     primary.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_acl_users_replicas_log_in_as_masteruser() {
+    // The default user is off: only the link user (added by the node, as
+    // `masteruser` is not in the file) and `app` may log in.
+    let users = "user default off\nuser app on >app-pw ~* +@all\n";
+    let login = ("shoal-internal".to_string(), "link-pw".to_string());
+    let start = || async {
+        let mut acl = shoal_node::acl::Acl::parse(users).unwrap();
+        acl.ensure_link_user(Some(&login));
+        let config = Config {
+            acl: Some(acl),
+            link_login: Some(login.clone()),
+            ..Config::default()
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Node::start_with(Shared::new(config, Clock::Wall), listener, None)
+    };
+    let (primary, replica) = (start().await, start().await);
+    let session = |port: u16, user: &'static str, pw: &'static str| async move {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        common::roundtrip(&mut s, &cmd(&["AUTH", user, pw]), b"+OK\r\n").await;
+        s
+    };
+    let mut p = session(primary.addr.port(), "app", "app-pw").await;
+    common::roundtrip(&mut p, &cmd(&["SET", "k", "v"]), b"+OK\r\n").await;
+    let mut r = session(replica.addr.port(), "shoal-internal", "link-pw").await;
+    let port = primary.addr.port().to_string();
+    common::roundtrip(&mut r, &cmd(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while replica.shared.db.stats().keys != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica never logged in and synced"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The link user's password is checked like any other.
+    let mut bad = TcpStream::connect(primary.addr).await.unwrap();
+    common::roundtrip(
+        &mut bad,
+        &cmd(&["AUTH", "shoal-internal", "wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    )
+    .await;
+    replica.shutdown().await;
+    primary.shutdown().await;
+}

@@ -207,6 +207,7 @@ impl EvictionPolicy {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.secretRef) || self.enabled").message("auth.secretRef needs auth.enabled: true"))]
+#[x_kube(validation = Rule::new("!has(self.aclSecretRef) || self.enabled").message("auth.aclSecretRef needs auth.enabled: true"))]
 pub struct AuthSpec {
     #[serde(default)]
     pub enabled: bool,
@@ -214,6 +215,26 @@ pub struct AuthSpec {
     /// a Secret named `<cluster>-auth` with a random password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretKeyRef>,
+    /// ACL users, in Redis ACL file syntax (`user <name> <rules>…` per line),
+    /// from a Secret key. The password above then belongs to the internal
+    /// user `shoal-internal` that nodes and the operator log in as; the default
+    /// user is whatever the file says. Changes apply within seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl_secret_ref: Option<AclSecretRef>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AclSecretRef {
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Defaults to `users.acl`.
+    #[serde(default = "default_acl_key")]
+    pub key: String,
+}
+
+fn default_acl_key() -> String {
+    "users.acl".into()
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]

@@ -258,7 +258,12 @@ impl Failover {
             Some(tls) => Some(crate::secrets::tls_client(&api, tls).await?),
             None => None,
         };
-        let credentials = Credentials { password, tls };
+        let user = crate::secrets::login_user(cc);
+        let credentials = Credentials {
+            user,
+            password,
+            tls,
+        };
         self.credentials.insert(
             k,
             CachedCredentials {
@@ -272,8 +277,10 @@ impl Failover {
 }
 
 /// How the operator logs in to nodes.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Credentials {
+    /// Who to log in as: the links' user when the cluster has ACL users.
+    user: &'static str,
     password: Option<String>,
     tls: Option<Arc<shoal_node::tls::ClientConfig>>,
 }
@@ -298,7 +305,8 @@ async fn probe_all(topology: &Topology, with: &Credentials) -> HashMap<String, O
                     port: n.port,
                     tls: with.tls.as_ref(),
                 };
-                let h = probe::health(target, with.password.as_deref());
+                let login = with.password.as_deref().map(|pw| (with.user, pw));
+                let h = probe::health(target, login);
                 (n.name, h)
             })
         })

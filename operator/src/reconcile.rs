@@ -271,6 +271,29 @@ async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inp
             }
         }
     }
+    if let Some(acl) = cc
+        .spec
+        .auth
+        .as_ref()
+        .filter(|a| a.enabled)
+        .and_then(|a| a.acl_secret_ref.as_ref())
+    {
+        // Checked here as the node would: a bad line is named now, not in a
+        // crash-looping pod.
+        let s = secrets
+            .get_opt(&acl.name)
+            .await?
+            .ok_or_else(|| Error::SecretMissing {
+                name: acl.name.clone(),
+            })?;
+        let text = crate::secrets::value(&s, &acl.key).ok_or_else(|| Error::SecretKeyMissing {
+            name: acl.name.clone(),
+            key: acl.key.clone(),
+        })?;
+        shoal_node::acl::Acl::parse(&String::from_utf8_lossy(&text)).map_err(|e| {
+            Error::InvalidSpec(format!("ACL Secret {} key {}: {e}", acl.name, acl.key))
+        })?;
+    }
     if let Some(tls) = &cc.spec.tls {
         // Pods would wait forever for a Secret volume that is not there: say so.
         crate::secrets::tls_client(&secrets, tls).await?;

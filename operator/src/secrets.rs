@@ -24,6 +24,26 @@ pub fn password_source(cc: &CacheCluster) -> Option<(String, String)> {
     })
 }
 
+/// The user nodes' links and the operator's probes log in as when the
+/// cluster has ACL users (nodes add it, with the password Secret's password).
+pub const LINK_USER: &str = "shoal-internal";
+/// Where the ACL Secret's file is mounted, under the name the node reads.
+pub const ACL_FILE_KEY: &str = "users.acl";
+
+/// Who the operator logs in to nodes as.
+pub fn login_user(cc: &CacheCluster) -> &'static str {
+    let acl = cc
+        .spec
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.enabled && a.acl_secret_ref.is_some());
+    if acl {
+        LINK_USER
+    } else {
+        "default"
+    }
+}
+
 /// A key's value, from `data` or from a not yet converted `stringData`.
 pub fn value(s: &Secret, key: &str) -> Option<Vec<u8>> {
     s.data

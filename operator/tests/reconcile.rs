@@ -220,6 +220,34 @@ async fn tls_secrets_are_checked_before_anything_is_applied() {
 }
 
 #[tokio::test]
+async fn an_acl_secret_is_checked_as_the_node_would() {
+    let (api, ctx) = setup(json!({"shards": 1,
+        "auth": {"enabled": true, "aclSecretRef": {"name": "users"}}}));
+    let err = run(&api, &ctx).await.unwrap_err();
+    assert!(matches!(err, Error::SecretMissing { ref name } if name == "users"));
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    api.insert(
+        &format!("{NS}/secrets/users"),
+        json!({"metadata": {"name": "users"},
+            "data": {"users.acl": b64("user reader on >pw ~* +@read\nuser bad on +@nosuchcategory\n")}}),
+    );
+    let err = run(&api, &ctx).await.unwrap_err().to_string();
+    assert!(
+        err.contains("line 2") && err.contains("nosuchcategory"),
+        "{err}"
+    );
+    assert!(!err.contains(">pw"), "{err}");
+    api.insert(
+        &format!("{NS}/secrets/users"),
+        json!({"metadata": {"name": "users"},
+            "data": {"users.acl": b64("user default off\nuser reader on >pw ~* +@read\n")}}),
+    );
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(condition(&api, "Degraded")["status"], "False");
+}
+
+#[tokio::test]
 async fn missing_secret_degrades_and_backs_off() {
     let (api, ctx) =
         setup(json!({"shards": 1, "auth": {"enabled": true, "secretRef": {"name": "vault-pw"}}}));

@@ -77,7 +77,8 @@ thread_local! {
 #[derive(Clone, Default)]
 pub struct Handshake {
     pub resp3: bool,
-    pub password: Option<String>,
+    /// (user, password) to log in with.
+    pub login: Option<(String, String)>,
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -278,12 +279,15 @@ async fn connect(key: &Key, hello: &Handshake) -> std::io::Result<Stream> {
     let mut stream =
         crate::tls::connect(&key.host, key.port, hello.tls.as_ref(), CONNECT_TIMEOUT).await?;
     let mut req = BytesMut::new();
-    match (&hello.password, hello.resp3) {
-        (Some(pw), true) => {
-            Frame::encode_command(&["HELLO", "3", "AUTH", "default", pw.as_str()], &mut req)
-        }
+    match (&hello.login, hello.resp3) {
+        (Some((user, pw)), true) => Frame::encode_command(
+            &["HELLO", "3", "AUTH", user.as_str(), pw.as_str()],
+            &mut req,
+        ),
         (None, true) => Frame::encode_command(&["HELLO", "3"], &mut req),
-        (Some(pw), false) => Frame::encode_command(&["AUTH", pw.as_str()], &mut req),
+        (Some((user, pw)), false) => {
+            Frame::encode_command(&["AUTH", user.as_str(), pw.as_str()], &mut req)
+        }
         (None, false) => return Ok(stream),
     }
     stream.write_all(&req).await?;

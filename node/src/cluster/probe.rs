@@ -66,12 +66,13 @@ pub fn query<T>(
     }
 }
 
-/// A node's replication state from `INFO replication`, after `AUTH` when a
-/// password is given; None if it cannot be reached or refuses the password.
-pub fn health(target: Target<'_>, password: Option<&str>) -> Option<Health> {
+/// A node's replication state from `INFO replication`, after `AUTH user
+/// password` when a login is given; None if it cannot be reached or refuses
+/// the login.
+pub fn health(target: Target<'_>, login: Option<(&str, &str)>) -> Option<Health> {
     let mut req = Vec::new();
-    if let Some(pw) = password {
-        Frame::encode_command(&["AUTH".as_bytes(), pw.as_bytes()], &mut req);
+    if let Some((user, pw)) = login {
+        Frame::encode_command(&["AUTH", user, pw], &mut req);
     }
     Frame::encode_command(&["INFO", "replication"], &mut req);
     query(target, &req, |reply| {

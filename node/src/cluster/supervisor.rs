@@ -59,7 +59,7 @@ pub fn run(
             .map(|n| {
                 let h = probe::health(
                     probe::Target::plain("127.0.0.1", n.port),
-                    password.as_deref(),
+                    password.as_deref().map(|pw| ("default", pw)),
                 );
                 (n.name.clone(), h)
             })

@@ -117,9 +117,9 @@ async fn sync(shared: &Shared, target: &Target, resume: &mut Option<Resume>) -> 
         .await
         .map_err(err)?;
     let mut buf = BytesMut::with_capacity(64 * 1024);
-    if let Some(pw) = shared.settings().requirepass.clone() {
+    if let Some((user, pw)) = shared.link_login() {
         stream
-            .write_all(&command(&[b"AUTH", pw.as_bytes()]))
+            .write_all(&command(&[b"AUTH", user.as_bytes(), pw.as_bytes()]))
             .await
             .map_err(err)?;
         stream.flush().await.map_err(err)?;

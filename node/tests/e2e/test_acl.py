@@ -2,7 +2,9 @@
 AUTH, NOPERM for commands and keys, ACL WHOAMI/USERS/LIST/CAT/GETUSER/DRYRUN/LOAD,
 and real clients (redis-cli --user, redis-py username=)."""
 
+import os
 import shutil
+import time
 import subprocess
 
 import pytest
@@ -123,3 +125,41 @@ def test_bad_acl_files_and_mixed_auth_fail_clearly(tmp_path):
     out = subprocess.run([node_binary(), "--aclfile", str(f), "--requirepass", "x",
                           "--port", str(free_port())], capture_output=True, text=True, timeout=10)
     assert out.returncode != 0 and "requirepass" in out.stderr
+
+
+def test_acl_file_changes_apply_without_acl_load_and_masteruser_is_added(tmp_path):
+    acl = tmp_path / "users.acl"
+    acl.write_text("user default off\nuser app on >one ~app:* +@all\n")
+    node = start_shoal("--aclfile", str(acl), "--masteruser", "shoal-internal", "--masterauth", "link-pw")
+    try:
+        c = RawClient(node.port)
+        # The link user exists with every permission; default is off.
+        assert c.call("AUTH", "shoal-internal", "link-pw") == b"+OK\r\n"
+        assert c.call("SET", "any", "1") == b"+OK\r\n"
+        assert c.call("AUTH", "default", "x").startswith(b"-WRONGPASS")
+        assert c.call("AUTH", "app", "one") == b"+OK\r\n"
+        assert c.call("SET", "other", "1").startswith(b"-NOPERM")
+        # A rotated Secret: new password, new key pattern, applied in seconds.
+        tmp = tmp_path / "users.acl.new"
+        tmp.write_text("user default off\nuser app on >two ~other +@all\n")
+        os.replace(tmp, acl)
+        deadline = time.time() + 10
+        while RawClient(node.port).call("AUTH", "app", "two") != b"+OK\r\n":
+            assert time.time() < deadline, "the changed ACL file was never loaded"
+            time.sleep(0.2)
+        c2 = RawClient(node.port)
+        assert c2.call("AUTH", "app", "two") == b"+OK\r\n"
+        assert c2.call("SET", "other", "1") == b"+OK\r\n"
+        assert c2.call("AUTH", "app", "one").startswith(b"-WRONGPASS")
+        # A file that does not parse changes nothing.
+        tmp.write_text("user app on >three nonsense-rule\n")
+        os.replace(tmp, acl)
+        time.sleep(2.5)
+        assert RawClient(node.port).call("AUTH", "app", "two") == b"+OK\r\n"
+        assert "ACL file does not load" in node.output()
+        # The link user survives the reload.
+        assert RawClient(node.port).call("AUTH", "shoal-internal", "link-pw") == b"+OK\r\n"
+        c.close()
+        c2.close()
+    finally:
+        node.close()

@@ -33,6 +33,7 @@ const NODE_UID: i64 = 65532;
 const PRESTOP_SLEEP: i64 = 5;
 const CONFIG_FILE: &str = "shoal.yaml";
 const AUTH_DIR: &str = "/etc/shoal/auth";
+const ACL_DIR: &str = "/etc/shoal/acl";
 const TLS_DIR: &str = "/etc/shoal/tls";
 const TLS_CA_DIR: &str = "/etc/shoal/tls-ca";
 
@@ -119,11 +120,21 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
         put("maxmemory", b.into());
     }
     put("maxmemory-policy", cc.spec.eviction_policy.as_str().into());
-    if cc.spec.auth.as_ref().is_some_and(|a| a.enabled) {
-        put(
+    match cc.spec.auth.as_ref().filter(|a| a.enabled) {
+        Some(auth) if auth.acl_secret_ref.is_some() => {
+            use crate::secrets::{ACL_FILE_KEY, LINK_USER};
+            put("aclfile", format!("{ACL_DIR}/{ACL_FILE_KEY}").into());
+            put("masteruser", LINK_USER.into());
+            put(
+                "masterauth-file",
+                format!("{AUTH_DIR}/{}", super::PASSWORD_KEY).into(),
+            );
+        }
+        Some(_) => put(
             "requirepass-file",
             format!("{AUTH_DIR}/{}", super::PASSWORD_KEY).into(),
-        );
+        ),
+        None => {}
     }
     for (k, v) in &cc.spec.config {
         // Typed as YAML reads it: "300" is a number, "allkeys-lru" a string.
@@ -135,7 +146,11 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
     let options: shoal_node::config::Options = serde_yaml::from_str(&text)
         .map_err(|e| RenderError::InvalidSpec(format!("config: {e}")))?;
     let mut check = options;
-    check.requirepass_file = None; // The file exists only inside the pod.
+    // Files exist only inside the pod.
+    check.requirepass_file = None;
+    check.aclfile = None;
+    check.masteruser = None;
+    check.masterauth_file = None;
     check.cluster_node_name = Some("pod".into()); // Set from the pod's name.
     shoal_node::config::Config::from_options(check)
         .map_err(|e| RenderError::InvalidSpec(format!("config: {e}")))?;
@@ -305,6 +320,18 @@ pub(super) fn stateful_set(
         }
         volumes.push(v);
         mounts.push(mount("auth", AUTH_DIR));
+        if let Some(acl) = &auth.acl_secret_ref {
+            let mut v = secret_volume("acl", &acl.name);
+            if let Some(s) = v.secret.as_mut() {
+                s.items = Some(vec![k8s_openapi::api::core::v1::KeyToPath {
+                    key: acl.key.clone(),
+                    path: crate::secrets::ACL_FILE_KEY.into(),
+                    ..Default::default()
+                }]);
+            }
+            volumes.push(v);
+            mounts.push(mount("acl", ACL_DIR));
+        }
     }
     if let Some(tls) = &spec.tls {
         // Whole-Secret volumes (no subPath) so rotations reach the files,

@@ -586,3 +586,46 @@ fn node_identity_may_only_read_discovery() {
     );
     assert_eq!(d.role_binding.subjects.unwrap()[0].name, "cache-node");
 }
+
+#[test]
+fn acl_users_come_from_their_secret_and_links_log_in_as_the_internal_user() {
+    let d = render(json!({"shards": 1, "replicasPerShard": 1,
+        "auth": {"enabled": true, "aclSecretRef": {"name": "cache-users"}}}));
+    let o = node_options(&d);
+    assert_eq!(
+        o.aclfile.unwrap().to_str(),
+        Some("/etc/shoal/acl/users.acl")
+    );
+    assert_eq!(o.masteruser.as_deref(), Some("shoal-internal"));
+    assert_eq!(
+        o.masterauth_file.unwrap().to_str(),
+        Some("/etc/shoal/auth/password")
+    );
+    assert!(o.requirepass_file.is_none(), "the node refuses both");
+    let pod = d.stateful_sets[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let v = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.name == "acl")
+        .unwrap();
+    let s = v.secret.as_ref().unwrap();
+    assert_eq!(s.secret_name.as_deref(), Some("cache-users"));
+    let item = &s.items.as_ref().unwrap()[0];
+    assert_eq!(
+        (item.key.as_str(), item.path.as_str()),
+        ("users.acl", "users.acl")
+    );
+    // Needs auth enabled, as the password Secret holds the link user's password.
+    let cc = cluster(json!({"shards": 1,
+        "auth": {"enabled": false, "aclSecretRef": {"name": "cache-users"}}}));
+    assert!(cc.validate_cel().is_err());
+}

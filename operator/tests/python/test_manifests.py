@@ -28,6 +28,7 @@ SPECS = {
     "auth-generated": {"shards": 1, "auth": {"enabled": True}},
     "auth-named": {"shards": 1, "auth": {"enabled": True, "secretRef": {"name": "pw", "key": "secret"}}},
     "tls": {"shards": 2, "replicasPerShard": 1, "tls": {"secretRef": {"name": "cache-tls"}}},
+    "auth-acl": {"shards": 1, "auth": {"enabled": True, "aclSecretRef": {"name": "cache-users"}}},
     "auth-and-mtls": {"shards": 1, "replicasPerShard": 1, "auth": {"enabled": True},
                       "tls": {"secretRef": {"name": "cache-tls"}, "caSecretRef": {"name": "cache-ca"},
                               "authClients": True}},
