@@ -287,6 +287,29 @@ fn persistence_cannot_change_after_creation() {
     assert!(none.validate_cel_update(&none).is_ok());
 }
 
+/// The Secret volume `name` of shard `shard`'s pods: its Secret and the keys
+/// it projects.
+fn secret_volume(d: &Desired, shard: usize, name: &str) -> (String, Vec<String>) {
+    let pod = d.stateful_sets[shard]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let v = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap();
+    let s = v.secret.as_ref().unwrap();
+    let keys = s.items.iter().flatten().map(|i| i.key.clone()).collect();
+    (s.secret_name.clone().unwrap(), keys)
+}
+
 /// The node configuration in the rendered ConfigMap, parsed as the node does.
 fn node_options(d: &Desired) -> shoal_node::config::Options {
     let text = d.config_map.data.as_ref().unwrap().values().next().unwrap();
@@ -314,30 +337,8 @@ fn tls_serves_the_client_port_over_tls_with_mounted_secrets() {
     assert_eq!(o.tls_auth_clients.as_deref(), Some("no"));
     assert_eq!(o.tls_replication.as_deref(), Some("yes"));
     assert_eq!(o.tls_cluster.as_deref(), Some("yes"));
-    let pod = d.stateful_sets[1]
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
-    let vol = pod
-        .volumes
-        .as_ref()
-        .unwrap()
-        .iter()
-        .find(|v| v.name == "tls")
-        .unwrap();
-    let secret = vol.secret.as_ref().unwrap();
-    assert_eq!(secret.secret_name.as_deref(), Some("cache-tls"));
-    let keys: Vec<&str> = secret
-        .items
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|i| i.key.as_str())
-        .collect();
+    let (secret, keys) = secret_volume(&d, 1, "tls");
+    assert_eq!(secret, "cache-tls");
     assert_eq!(keys, ["tls.crt", "tls.key", "ca.crt"]);
     let m = node(&d, 1)
         .volume_mounts
@@ -369,32 +370,7 @@ fn tls_with_a_separate_ca_and_client_certificates() {
         Some("/etc/shoal/tls-ca/ca.crt")
     );
     assert_eq!(o.tls_auth_clients.as_deref(), Some("yes"));
-    let pod = d.stateful_sets[0]
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
-    let secret_of = |name: &str| {
-        let v = pod
-            .volumes
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|v| v.name == name)
-            .unwrap();
-        let s = v.secret.as_ref().unwrap();
-        let keys: Vec<String> = s
-            .items
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|i| i.key.clone())
-            .collect();
-        (s.secret_name.clone().unwrap(), keys)
-    };
+    let secret_of = |name: &str| secret_volume(&d, 0, name);
     assert_eq!(
         secret_of("tls"),
         (
@@ -602,27 +578,10 @@ fn acl_users_come_from_their_secret_and_links_log_in_as_the_internal_user() {
         Some("/etc/shoal/auth/password")
     );
     assert!(o.requirepass_file.is_none(), "the node refuses both");
-    let pod = d.stateful_sets[0]
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
-    let v = pod
-        .volumes
-        .as_ref()
-        .unwrap()
-        .iter()
-        .find(|v| v.name == "acl")
-        .unwrap();
-    let s = v.secret.as_ref().unwrap();
-    assert_eq!(s.secret_name.as_deref(), Some("cache-users"));
-    let item = &s.items.as_ref().unwrap()[0];
+    let (secret, keys) = secret_volume(&d, 0, "acl");
     assert_eq!(
-        (item.key.as_str(), item.path.as_str()),
-        ("users.acl", "users.acl")
+        (secret.as_str(), keys.as_slice()),
+        ("cache-users", &["users.acl".to_string()][..])
     );
     // Needs auth enabled, as the password Secret holds the link user's password.
     let cc = cluster(json!({"shards": 1,
