@@ -41,7 +41,7 @@ def test_flags_env_and_file_layer_in_that_order(tmp_path):
         (["--maxmemory", "lots"], "not a memory size"),
         (["--maxmemory-policy", "lru"], "maxmemory-policy"),
         (["--threads", "0"], "threads"),
-        (["--port", "0"], "no port to listen on"),
+        (["--port", "0"], "set tls-port to serve clients over TLS"),
     ],
 )
 def test_bad_configuration_fails_clearly(args, message):
