@@ -53,8 +53,8 @@ impl Shared {
         let tls = config.tls.clone().map(crate::tls::Tls::load).transpose()?;
         let names: Vec<&str> = table::all().iter().map(|s| s.name).collect();
         let db = Db::new(config.shards);
-        db.set_access_mode(config.settings.access_mode());
         let started_ms = clock.now_ms();
+        db.set_access_mode(config.settings.access_mode(), started_ms);
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("digit < 16"))
             .collect();
@@ -133,7 +133,7 @@ impl Shared {
     pub fn apply_settings(&self, next: Arc<Settings>, now_ms: u64) {
         let old = self.settings.swap(next.clone());
         if old.access_mode() != next.access_mode() {
-            self.db.set_access_mode(next.access_mode());
+            self.db.set_access_mode(next.access_mode(), now_ms);
         }
         let lowered = old.maxmemory == 0 || next.maxmemory < old.maxmemory;
         if next.maxmemory > 0 && lowered {

@@ -147,3 +147,36 @@ async fn lowering_maxmemory_at_runtime_evicts_at_once() {
         ])
     );
 }
+
+/// Found by the `command` fuzz target: switching to LFU while keys hold LRU
+/// clocks overflowed the LFU decay arithmetic (a panic in debug builds, and keys
+/// read as never used in release builds).
+#[tokio::test]
+async fn switching_between_lru_and_lfu_restamps_existing_keys() {
+    let mut h = harness(0, Policy::NoEviction);
+    h.exec("SET a 1");
+    h.exec("SET b 1 EX 100");
+    assert_eq!(
+        h.exec("CONFIG SET maxmemory-policy allkeys-lfu"),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(h.exec("GET a"), Frame::Bulk(b"1".to_vec().into()));
+    // Keys from before the switch start at LFU's initial counter, as new keys do.
+    assert!(matches!(h.exec("OBJECT FREQ b"), Frame::Integer(5)));
+    assert!(matches!(h.exec("OBJECT FREQ a"), Frame::Integer(5 | 6)));
+
+    h.exec("CONFIG SET maxmemory-policy volatile-lru");
+    assert_eq!(h.exec("OBJECT IDLETIME a"), Frame::Integer(0));
+    h.exec("CONFIG SET maxmemory-policy volatile-lfu");
+    assert!(matches!(h.exec("OBJECT FREQ b"), Frame::Integer(5)));
+
+    // The eviction path reads the same stamps.
+    assert_eq!(
+        h.exec("CONFIG SET maxmemory-policy allkeys-lfu maxmemory 1"),
+        Frame::Simple("OK".into())
+    );
+    // Both older keys go to make room (the limit counts keys only, so the write
+    // is then admitted).
+    assert_eq!(h.exec("SET x y"), Frame::Simple("OK".into()));
+    assert_eq!(h.exec("EXISTS a b"), Frame::Integer(0));
+}

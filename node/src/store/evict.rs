@@ -99,16 +99,21 @@ fn minutes(now_ms: u64) -> u32 {
     ((now_ms / 60_000) & 0xFFFF) as u32
 }
 
+/// Minutes since an LFU stamp's decay minute, on the 16-bit minute clock that
+/// wraps every 45 days. Only the low 16 bits of `stamp_minutes` count, so any
+/// stamp gives an answer.
 fn lfu_elapsed(stamp_minutes: u32, now_ms: u64) -> u32 {
-    let now = minutes(now_ms);
-    if now >= stamp_minutes {
-        now - stamp_minutes
-    } else {
-        65535 - stamp_minutes + now
-    }
+    minutes(now_ms).wrapping_sub(stamp_minutes) & 0xFFFF
 }
 
 impl AccessMode {
+    /// Whether a stamp written under `self` means the same under `other`: LRU
+    /// clocks and LFU counters share the field, so switching between them must
+    /// restamp every key, or LFU reads an LRU clock as a counter.
+    pub fn same_stamps(&self, other: &AccessMode) -> bool {
+        self.lfu == other.lfu
+    }
+
     /// The stamp of a key that was just created.
     pub fn initial(&self, now_ms: u64) -> u32 {
         if self.lfu {
@@ -181,6 +186,27 @@ mod tests {
         }
         assert_eq!(Policy::from_name("ALLKEYS-LRU"), Some(Policy::AllKeysLru));
         assert_eq!(Policy::from_name("lru"), None);
+    }
+
+    #[test]
+    fn lfu_reads_any_stamp_without_overflow() {
+        let m = AccessMode {
+            lfu: true,
+            ..AccessMode::default()
+        };
+        let now = 10 * 60_000;
+        // LRU clocks and stamps from a later minute (the 16-bit clock wrapped).
+        for stamp in [
+            u32::MAX,
+            AccessMode::default().initial(now),
+            m.initial(now + 60_000),
+        ] {
+            assert!(m.lfu_counter(stamp, now) <= 255);
+            m.touch(stamp, now, 0.5);
+        }
+        // A stamp from the minute before the clock wrapped is one minute old.
+        let wrapped = (0xFFFF << 8) | 7;
+        assert_eq!(m.lfu_counter(wrapped, 0), 6);
     }
 
     #[test]

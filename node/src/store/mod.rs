@@ -207,9 +207,9 @@ impl Db {
         }
     }
 
-    pub fn set_access_mode(&self, mode: AccessMode) {
+    pub fn set_access_mode(&self, mode: AccessMode, now_ms: u64) {
         for s in self.shards.iter() {
-            s.lock().set_access_mode(mode);
+            s.lock().set_access_mode(mode, now_ms);
         }
     }
 

@@ -108,7 +108,16 @@ impl Shard {
         self.dirty = dirty;
     }
 
-    pub fn set_access_mode(&mut self, mode: AccessMode) {
+    /// Switches how access is stamped. Between LRU and LFU every key is
+    /// restamped as if created `now`: the old stamps mean nothing to the new
+    /// policy (Redis leaves them, so keys read as cold or hot at random).
+    pub fn set_access_mode(&mut self, mode: AccessMode, now: u64) {
+        if !self.access.same_stamps(&mode) {
+            let stamp = mode.initial(now);
+            for e in self.map.iter_mut() {
+                e.access = stamp;
+            }
+        }
         self.access = mode;
     }
 

@@ -231,6 +231,12 @@ impl Table {
         self.slots.iter().flatten()
     }
 
+    /// Every entry, mutably; callers must not change what the table orders by
+    /// (the hash) — access stamps and values are fine.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.slots.iter_mut().flatten()
+    }
+
     /// Checks the invariants (tests).
     #[cfg(test)]
     fn check(&self) {
