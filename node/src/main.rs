@@ -69,6 +69,15 @@ struct LocalCluster {
     /// Run as the supervisor of the cluster in --dir (started by local-cluster).
     #[arg(long, hide = true)]
     supervise: bool,
+    /// Serve TLS only, with this certificate for every node (it must name
+    /// 127.0.0.1); links and probes use TLS too. Needs the key and CA files.
+    #[arg(long, requires_all = ["tls_key_file", "tls_ca_cert_file"])]
+    tls_cert_file: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
+    /// The CA that node, peer and client certificates chain to.
+    #[arg(long, requires = "tls_cert_file")]
+    tls_ca_cert_file: Option<PathBuf>,
     /// Options for every node, after `--` (e.g. `-- --maxmemory 100mb`).
     #[arg(last = true)]
     node_options: Vec<String>,
@@ -81,13 +90,17 @@ fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
         println!("stopped {n} nodes in {}", a.dir.display());
         return Ok(());
     }
+    let tls = match (&a.tls_cert_file, &a.tls_key_file, &a.tls_ca_cert_file) {
+        (Some(cert), Some(key), Some(ca)) => Some(local::LocalTls::new(cert, key, ca)?),
+        _ => None,
+    };
     if a.supervise {
         let (_, nodes) = local::plan(a.shards, a.replicas, a.base_port)?;
         let dir = a.dir.canonicalize()?;
         let policy = shoal_node::cluster::failover::Policy {
             down_after_ms: a.down_after_ms,
         };
-        shoal_node::cluster::supervisor::run(&dir, &nodes, &a.node_options, policy)?;
+        shoal_node::cluster::supervisor::run(&dir, &nodes, &a.node_options, tls.as_ref(), policy)?;
         return Ok(());
     }
     let nodes = local::start(
@@ -99,6 +112,7 @@ fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
             timeout: std::time::Duration::from_secs(a.timeout),
             supervise: !a.no_supervisor,
             down_after: std::time::Duration::from_millis(a.down_after_ms),
+            tls: tls.clone(),
         },
         &a.dir,
     )?;
@@ -112,8 +126,17 @@ fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
             n.name, n.port, n.forward_port, n.admin_port
         );
     }
+    let tls_args = match &tls {
+        Some(t) => format!(
+            "--tls --cacert {} --cert {} --key {} ",
+            t.ca_cert_file.display(),
+            t.cert_file.display(),
+            t.key_file.display()
+        ),
+        None => String::new(),
+    };
     println!(
-        "try: redis-cli -c -p {}    stop: shoal-node local-cluster --dir {} --stop",
+        "try: redis-cli {tls_args}-c -p {}    stop: shoal-node local-cluster --dir {} --stop",
         a.base_port,
         a.dir.display()
     );

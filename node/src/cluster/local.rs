@@ -6,9 +6,12 @@
 //! Ports, for node `i` (primaries first, shard by shard, then replicas):
 //! client `base + i`, forwarding `base + 1000 + i`, admin `base + 2000 + i`.
 
+use super::probe::Target;
 use super::topology::{NodeAddr, Topology};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const FORWARD_OFFSET: u16 = 1000;
@@ -31,6 +34,8 @@ pub enum LocalError {
     Died { name: String, log: PathBuf },
     #[error("the cluster did not serve every slot within {0:?}; logs are in {1}")]
     Timeout(Duration, PathBuf),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
@@ -47,6 +52,58 @@ pub struct LocalNode {
     pub port: u16,
     pub forward_port: u16,
     pub admin_port: u16,
+}
+
+/// TLS for a whole local cluster: every node serves TLS only, on its client
+/// and forwarding ports, with one certificate (which must name 127.0.0.1);
+/// replication, forwarding and the probes of `local-cluster` and its supervisor
+/// use TLS too, presenting that certificate, so `tls-auth-clients yes` (the
+/// nodes' default) works.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca_cert_file: PathBuf,
+}
+
+impl LocalTls {
+    /// The files as given on the command line, made absolute: nodes and the
+    /// supervisor run from another directory.
+    pub fn new(cert: &Path, key: &Path, ca: &Path) -> Result<LocalTls, LocalError> {
+        let abs = |p: &Path| std::fs::canonicalize(p).map_err(io(p));
+        Ok(LocalTls {
+            cert_file: abs(cert)?,
+            key_file: abs(key)?,
+            ca_cert_file: abs(ca)?,
+        })
+    }
+
+    /// The file options, for a node or for the supervisor's command line.
+    pub fn file_args(&self) -> Vec<OsString> {
+        vec![
+            "--tls-cert-file".into(),
+            self.cert_file.clone().into(),
+            "--tls-key-file".into(),
+            self.key_file.clone().into(),
+            "--tls-ca-cert-file".into(),
+            self.ca_cert_file.clone().into(),
+        ]
+    }
+
+    /// The client configuration the probes use.
+    pub fn probe_config(&self) -> Result<Arc<rustls::ClientConfig>, LocalError> {
+        let read = |p: &Path| std::fs::read(p).map_err(io(p));
+        let (ca, cert, key) = (
+            read(&self.ca_cert_file)?,
+            read(&self.cert_file)?,
+            read(&self.key_file)?,
+        );
+        Ok(crate::tls::client_config(
+            &ca,
+            &self.ca_cert_file,
+            Some((&cert, &key)),
+        )?)
+    }
 }
 
 /// The nodes and topology of a local cluster: pure, so the layout is tested
@@ -179,6 +236,7 @@ pub struct Options {
     pub supervise: bool,
     /// A primary unreachable this long is replaced.
     pub down_after: Duration,
+    pub tls: Option<LocalTls>,
 }
 
 /// Starts a local cluster in `dir` and waits until it serves every slot, then
@@ -195,9 +253,11 @@ pub fn start(o: &Options, dir: &Path) -> Result<Vec<LocalNode>, LocalError> {
     let topology_path = dir.join(TOPOLOGY_FILE);
     write_atomically(&topology_path, &topology.to_yaml())?;
     let exe = std::env::current_exe().map_err(io(Path::new("current executable")))?;
-    let started = spawn_all(&exe, &nodes, &dir, &topology_path, extra);
+    let probe_tls = o.tls.as_ref().map(LocalTls::probe_config).transpose()?;
+    let started = spawn_all(&exe, &nodes, &dir, &topology_path, extra, o.tls.as_ref());
     // Nothing half-started stays behind.
-    let mut result = started.and_then(|children| wait_serving(children, &dir, timeout));
+    let mut result =
+        started.and_then(|children| wait_serving(children, &dir, timeout, probe_tls.as_ref()));
     if result.is_ok() && o.supervise {
         result = spawn_supervisor(&exe, o, &dir);
     }
@@ -218,6 +278,7 @@ fn spawn_supervisor(exe: &Path, o: &Options, dir: &Path) -> Result<(), LocalErro
         .args(["--replicas", &o.replicas.to_string()])
         .args(["--base-port", &o.base_port.to_string()])
         .args(["--down-after-ms", &o.down_after.as_millis().to_string()])
+        .args(o.tls.iter().flat_map(LocalTls::file_args))
         .arg("--")
         .args(&o.extra)
         .stdin(Stdio::null())
@@ -237,10 +298,11 @@ fn spawn_all(
     dir: &Path,
     topology_path: &Path,
     extra: &[String],
+    tls: Option<&LocalTls>,
 ) -> Result<Started, LocalError> {
     let mut children = Vec::new();
     for n in nodes {
-        let (child, log) = spawn_node(exe, n, dir, topology_path, extra, false)?;
+        let (child, log) = spawn_node(exe, n, dir, topology_path, extra, tls, false)?;
         children.push((n.clone(), child, log));
     }
     Ok(children)
@@ -253,6 +315,7 @@ pub fn spawn_node(
     dir: &Path,
     topology_path: &Path,
     extra: &[String],
+    tls: Option<&LocalTls>,
     append: bool,
 ) -> Result<(std::process::Child, PathBuf), LocalError> {
     {
@@ -266,9 +329,16 @@ pub fn spawn_node(
             .map_err(io(&log))?;
         let err = out.try_clone().map_err(io(&log))?;
         let mut cmd = Command::new(exe);
-        cmd.args(["--bind", "127.0.0.1", "--admin-bind", "127.0.0.1"])
-            .args(["--port", &n.port.to_string()])
-            .args(["--forward-port", &n.forward_port.to_string()])
+        cmd.args(["--bind", "127.0.0.1", "--admin-bind", "127.0.0.1"]);
+        match tls {
+            None => cmd.args(["--port", &n.port.to_string()]),
+            // Plaintext off: the forwarding port then speaks TLS as well.
+            Some(tls) => cmd
+                .args(["--port", "0", "--tls-port", &n.port.to_string()])
+                .args(tls.file_args())
+                .args(["--tls-replication", "yes", "--tls-cluster", "yes"]),
+        };
+        cmd.args(["--forward-port", &n.forward_port.to_string()])
             .args(["--admin-port", &n.admin_port.to_string()])
             .args(["--cluster-node-name", &n.name])
             .arg("--cluster-topology-file")
@@ -287,7 +357,12 @@ pub fn spawn_node(
     }
 }
 
-fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<(), LocalError> {
+fn wait_serving(
+    mut children: Started,
+    dir: &Path,
+    timeout: Duration,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<(), LocalError> {
     let deadline = Instant::now() + timeout;
     for (n, child, log) in &mut children {
         loop {
@@ -297,7 +372,12 @@ fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<
                     log: log.clone(),
                 });
             }
-            if cluster_ok(n.port) && !held(n.port) {
+            let target = Target {
+                host: "127.0.0.1",
+                port: n.port,
+                tls,
+            };
+            if cluster_ok(target) && !held(target) {
                 break;
             }
             if Instant::now() > deadline {
@@ -309,28 +389,24 @@ fn wait_serving(mut children: Started, dir: &Path, timeout: Duration) -> Result<
     Ok(())
 }
 
-/// Whether the node on `port` reports `cluster_state:ok`.
-fn cluster_ok(port: u16) -> bool {
-    super::probe::query(
-        super::probe::Target::plain("127.0.0.1", port),
-        b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n",
-        |reply| {
-            if reply.windows(18).any(|w| w == b"cluster_state:ok\r\n") {
-                Some(true)
-            } else {
-                reply.ends_with(b"\r\n\r\n").then_some(false)
-            }
-        },
-    )
+/// Whether the node reports `cluster_state:ok`.
+fn cluster_ok(target: Target<'_>) -> bool {
+    super::probe::query(target, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n", |reply| {
+        if reply.windows(18).any(|w| w == b"cluster_state:ok\r\n") {
+            Some(true)
+        } else {
+            reply.ends_with(b"\r\n\r\n").then_some(false)
+        }
+    })
     .unwrap_or(false)
 }
 
-/// Whether the node on `port` holds its keys back, waiting for its replicas
+/// Whether the node holds its keys back, waiting for its replicas
 /// (a primary that started empty: see `repl::Hold`); they start together
 /// here, so the wait is short.
-fn held(port: u16) -> bool {
+fn held(target: Target<'_>) -> bool {
     super::probe::query(
-        super::probe::Target::plain("127.0.0.1", port),
+        target,
         b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n",
         |reply| {
             let text = String::from_utf8_lossy(reply);

@@ -8,7 +8,7 @@
 //! empty restart never serves its slots while a copy of the data exists.
 
 use super::failover::{Policy, Tracker};
-use super::local::{self, LocalError, LocalNode};
+use super::local::{self, LocalError, LocalNode, LocalTls};
 use super::probe;
 use super::topology::Topology;
 use std::collections::HashMap;
@@ -23,14 +23,17 @@ fn log(start: Instant, msg: impl std::fmt::Display) {
     eprintln!("[{:>9.3}s] {msg}", start.elapsed().as_secs_f64());
 }
 
-/// Runs until killed. `nodes` and `extra` are what the cluster was started with.
+/// Runs until killed. `nodes`, `extra` and `tls` are what the cluster was
+/// started with.
 pub fn run(
     dir: &Path,
     nodes: &[LocalNode],
     extra: &[String],
+    tls: Option<&LocalTls>,
     policy: Policy,
 ) -> Result<(), LocalError> {
     let start = Instant::now();
+    let probe_tls = tls.map(LocalTls::probe_config).transpose()?;
     let topology_path = dir.join(local::TOPOLOGY_FILE);
     let password = extra
         .windows(2)
@@ -57,10 +60,12 @@ pub fn run(
         let probes = nodes
             .iter()
             .map(|n| {
-                let h = probe::health(
-                    probe::Target::plain("127.0.0.1", n.port),
-                    password.as_deref().map(|pw| ("default", pw)),
-                );
+                let target = probe::Target {
+                    host: "127.0.0.1",
+                    port: n.port,
+                    tls: probe_tls.as_ref(),
+                };
+                let h = probe::health(target, password.as_deref().map(|pw| ("default", pw)));
                 (n.name.clone(), h)
             })
             .collect();
@@ -101,7 +106,7 @@ pub fn run(
             if replaceable {
                 continue;
             }
-            match local::spawn_node(&exe, n, dir, &topology_path, extra, true) {
+            match local::spawn_node(&exe, n, dir, &topology_path, extra, tls, true) {
                 Ok(_) => log(start, format!("restarted {}", n.name)),
                 Err(e) => log(start, format!("could not restart {}: {e}", n.name)),
             }

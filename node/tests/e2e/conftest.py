@@ -225,7 +225,8 @@ def pick_base(nodes, offsets=(0, FORWARD_OFFSET, ADMIN_OFFSET)):
 
 
 class LocalCluster:
-    def __init__(self, shards=3, replicas=0, extra=(), supervise=True, down_after_ms=None):
+    def __init__(self, shards=3, replicas=0, extra=(), supervise=True, down_after_ms=None, options=()):
+        """`options` go to local-cluster itself, `extra` to every node (after --)."""
         self.dir = tempfile.mkdtemp(prefix="shoal-lc-")
         self.n = shards * (replicas + 1)
         self.base = pick_base(self.n)
@@ -235,6 +236,7 @@ class LocalCluster:
             args.append("--no-supervisor")
         if down_after_ms is not None:
             args += ["--down-after-ms", str(down_after_ms)]
+        args += [str(o) for o in options]
         if extra:
             args += ["--", *extra]
         out = subprocess.run(args, capture_output=True, text=True, timeout=60)

@@ -1,8 +1,9 @@
 """TLS against real clients: redis-cli --tls and redis-py with ssl, with
 certificates generated for each run by the `test-certs` example (rcgen).
 Plaintext off with --port 0, an untrusted or expired server certificate refused
-by the clients, client certificates required with --tls-auth-clients yes, and
-rotated certificate files picked up without a restart."""
+by the clients, client certificates required with --tls-auth-clients yes,
+rotated certificate files picked up without a restart, and a local cluster
+whose clients, replication, forwarding and failover all run over TLS."""
 
 import os
 import shutil
@@ -14,7 +15,7 @@ import urllib.request
 import pytest
 import redis
 
-from conftest import ROOT, Proc, free_port, node_binary
+from conftest import FORWARD_OFFSET, ROOT, LocalCluster, Proc, free_port, node_binary, wait_for
 
 
 def certs_binary():
@@ -173,3 +174,59 @@ def test_bad_tls_settings_are_refused_at_start(certs):
                     "--tls-cert-file", str(certs / "missing.crt"), "--tls-key-file", str(certs / "server.key"),
                     "--tls-auth-clients", "no")
     assert code != 0 and "missing.crt" in err, err
+
+
+def test_local_cluster_runs_over_tls_end_to_end(certs):
+    """local-cluster --tls-*: clients, forwarding, replication and the
+    supervisor's failover probes all over mutual TLS, nothing in plaintext."""
+    files = ["--tls-cert-file", certs / "server.crt", "--tls-key-file", certs / "server.key",
+             "--tls-ca-cert-file", certs / "ca.crt"]
+    c = LocalCluster(shards=2, replicas=1, down_after_ms=1000, options=files)
+    good = ["--tls", "--cacert", str(certs / "ca.crt"),
+            "--cert", str(certs / "client.crt"), "--key", str(certs / "client.key")]
+
+    def tls_info(port):
+        r = redis.Redis(port=port, ssl=True, ssl_ca_certs=str(certs / "ca.crt"),
+                        ssl_certfile=str(certs / "client.crt"), ssl_keyfile=str(certs / "client.key"),
+                        socket_timeout=2)
+        try:
+            return {k: str(v) for k, v in r.info("replication").items()}
+        except (redis.ConnectionError, redis.TimeoutError):
+            return None
+        finally:
+            r.close()
+
+    try:
+        assert "--tls --cacert" in c.started, c.started
+        # A cluster-aware client follows MOVED between nodes over TLS.
+        for i in range(20):
+            assert cli(c.base, "-c", "SET", f"k{i}", f"v{i}", tls=good) == (0, "OK")
+        # Any node's forwarding port answers every key, forwarding over TLS.
+        for port in c.ports[:2]:
+            for i in (0, 7, 19):
+                assert cli(port + FORWARD_OFFSET, "GET", f"k{i}", tls=good) == (0, f"v{i}")
+        # Nothing listens in plaintext, and the nodes ask for client certificates.
+        code, out = cli(c.base, "PING", tls=())
+        assert "PONG" not in out
+        code, out = cli(c.base, "PING", tls=["--tls", "--cacert", str(certs / "ca.crt")])
+        assert "PONG" not in out
+        # Replicas synced over TLS.
+        def synced():
+            infos = [tls_info(p) for p in c.ports]
+            return all(i is not None for i in infos) and all(
+                i["master_link_status"] == "up" for i in infos if i["role"] == "slave")
+        wait_for("replicas linked over TLS", synced, timeout=30)
+        primary = c.ports[0]
+        replica = next(p for p in c.ports if (tls_info(p) or {}).get("master_port") == str(primary))
+        before = int(tls_info(primary)["master_repl_offset"])
+        wait_for("replica caught up", lambda: int(tls_info(replica)["master_repl_offset"]) >= before)
+        # The supervisor sees the primary die over TLS probes and promotes its replica.
+        pid = int(open(os.path.join(c.dir, f"node-{primary}.pid")).read())
+        os.kill(pid, 9)
+        wait_for("replica promoted", lambda: (tls_info(replica) or {}).get("role") == "master", timeout=30)
+        for i in range(20):
+            assert cli(replica + FORWARD_OFFSET, "GET", f"k{i}", tls=good) == (0, f"v{i}")
+        log = open(os.path.join(c.dir, "supervisor.log")).read()
+        assert "PrimaryDown" in log, log
+    finally:
+        c.stop()
