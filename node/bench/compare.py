@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark shoal-node against redis-server on this machine, side by side.
 
-    python3 node/bench/compare.py [--rounds 7] [--requests 400000] [--no-pin]
+    python3 node/bench/compare.py [--rounds 7] [--requests 400000] [--no-pin] [--tls]
 
 Needs redis-server, redis-benchmark and redis-cli (scripts/install-test-deps
 installs them) and builds shoal-node in release mode unless --bin is given.
@@ -20,6 +20,11 @@ hits both alike, and prints medians and shoal/redis ratios: requests per second
 the server process (per-core efficiency, higher is better). Then it loads
 1,000,000 keys with 100-byte values into fresh servers and prints their RSS once
 it has settled (both free memory through jemalloc background threads).
+
+--tls serves both over TLS only (`--port 0 --tls-port`, no client certificates;
+certificates from the `test-certs` example, built in release mode too) and
+runs redis-benchmark with `--tls --cacert`; the memory comparison is skipped,
+since TLS does not change what keys cost.
 """
 
 import argparse
@@ -55,8 +60,9 @@ def wait_port(port, timeout=20):
 
 
 class Server:
-    def __init__(self, name, args, port, cpu):
-        self.name, self.port = name, port
+    def __init__(self, name, args, port, cpu, tls):
+        # tls: redis-cli/redis-benchmark options reaching a TLS-only server, or [].
+        self.name, self.port, self.tls = name, port, tls
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port)
         if cpu is not None:
@@ -76,7 +82,8 @@ class Server:
         return 0
 
     def cli(self, *args):
-        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True).stdout
+        return subprocess.run(["redis-cli", "-p", str(self.port), *self.tls, *args],
+                              capture_output=True, text=True).stdout
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -88,21 +95,31 @@ class Server:
 
 def start(which, args, cpu):
     port = free_port()
+    # Both take Redis' option names for ports and TLS.
+    listen = ["--port", str(port)]
+    client = []
+    if args.certs:
+        c = args.certs
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", f"{c}/server.crt",
+                  "--tls-key-file", f"{c}/server.key", "--tls-ca-cert-file", f"{c}/ca.crt",
+                  "--tls-auth-clients", "no"]
+        client = ["--tls", "--cacert", f"{c}/ca.crt"]
     if which == "redis":
         d = tempfile.mkdtemp(prefix="bench-redis-")
-        return Server("redis", ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", d], port, cpu)
-    cmd = [args.bin, "--port", str(port), "--admin-port", "0"]
+        cmd = ["redis-server", *listen, "--save", "", "--appendonly", "no", "--dir", d]
+        return Server("redis", cmd, port, cpu, client)
+    cmd = [args.bin, *listen, "--admin-port", "0"]
     if cpu is not None:
         cmd += ["--threads", "1"]
     elif args.threads:
         cmd += ["--threads", str(args.threads)]
-    return Server("shoal", cmd, port, cpu)
+    return Server("shoal", cmd, port, cpu, client)
 
 
 def benchmark(server, pipeline, requests, keyspace, client_cpu):
     """One redis-benchmark run; returns {test: (rps, p99_ms)} and server CPU seconds."""
     cpu0 = server.cpu_seconds()
-    cmd = ["redis-benchmark", "-p", str(server.port), "-t", "set,get", "-c", "50", "-n", str(requests),
+    cmd = ["redis-benchmark", "-p", str(server.port), *server.tls, "-t", "set,get", "-c", "50", "-n", str(requests),
            "-P", str(pipeline), "-d", "100", "-r", str(keyspace), "--csv"]
     if client_cpu is not None:
         cmd = ["taskset", "-c", str(client_cpu)] + cmd
@@ -135,10 +152,16 @@ def prepare(args):
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: run scripts/install-test-deps")
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     if not args.bin:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "shoal-node"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
         args.bin = os.path.join(target, "release", "shoal-node")
+    args.certs = None
+    if args.tls:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "shoal-node", "--example", "test-certs"],
+                       cwd=ROOT, check=True)
+        args.certs = tempfile.mkdtemp(prefix="bench-certs-")
+        subprocess.run([os.path.join(target, "release", "examples", "test-certs"), args.certs], check=True)
 
 
 def ratio(a, b):
@@ -154,6 +177,7 @@ def main():
     ap.add_argument("--no-pin", action="store_true", help="nothing pinned; shoal with default threads")
     ap.add_argument("--threads", type=int, help="shoal I/O threads when unpinned (default: its own default)")
     ap.add_argument("--bin", help="shoal-node binary (default: build release)")
+    ap.add_argument("--tls", action="store_true", help="both servers TLS only; redis-benchmark --tls")
     args = ap.parse_args()
     prepare(args)
     ncpu = os.cpu_count() or 1
@@ -164,7 +188,8 @@ def main():
     print(f"machine: {ncpu} CPUs; redis {version}; "
           + ("each server pinned to CPU %d (shoal --threads 1), redis-benchmark to CPU %d" % (server_cpu, client_cpu)
              if pin else f"unpinned, shoal with {args.threads or 'default'} I/O threads"))
-    print(f"redis-benchmark -t set,get -c 50 -d 100; {args.rounds} alternating rounds; medians\n")
+    print(f"redis-benchmark -t set,get -c 50 -d 100{' --tls' if args.tls else ''}; "
+          f"{args.rounds} alternating rounds; medians\n")
     print(f"{'test':<18}{'redis rps':>11}{'shoal rps':>11}{'ratio':>7}{'redis p99':>11}{'shoal p99':>11}{'ratio':>7}"
           f"{'redis req/cpu-s':>16}{'shoal req/cpu-s':>16}{'ratio':>7}")
     for keyspace in [int(k) for k in args.keyspaces.split(",")]:
@@ -190,6 +215,8 @@ def main():
             for s in servers.values():
                 s.stop()
 
+    if args.tls:
+        return
     print(f"\nmemory after loading {args.keys:,} keys (16-byte keys, 100-byte values), fresh servers")
     rss = {}
     for w in ("redis", "shoal"):
