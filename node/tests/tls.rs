@@ -30,9 +30,10 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Writes the CA and a server certificate for 127.0.0.1 into `dir`; returns the
-/// TLS configuration pointing at them.
+/// Writes the CA and a server certificate for 127.0.0.1 into `dir` (created if
+/// missing); returns the TLS configuration pointing at them.
 fn server_files(dir: &Path, ca: &Ca, server: &Leaf, auth: ClientAuth) -> TlsConfig {
+    std::fs::create_dir_all(dir).unwrap();
     let (cert_file, key_file) = server.write(dir, "server");
     let ca_file = dir.join("ca.crt");
     std::fs::write(&ca_file, &ca.pem).unwrap();
@@ -343,18 +344,14 @@ async fn replicas_sync_over_mutual_tls_and_refuse_an_untrusted_primary() {
     let dir = scratch("repl");
     let ca = Ca::new("shoal test CA");
     // Both require client certificates: the replica presents its own.
-    let p_dir = dir.join("p");
-    let r_dir = dir.join("r");
-    std::fs::create_dir_all(&p_dir).unwrap();
-    std::fs::create_dir_all(&r_dir).unwrap();
     let primary = tls_node(
-        server_files(&p_dir, &ca, &ca.leaf(HOST), ClientAuth::Yes),
+        server_files(&dir.join("p"), &ca, &ca.leaf(HOST), ClientAuth::Yes),
         true,
         None,
     )
     .await;
     let replica = tls_node(
-        server_files(&r_dir, &ca, &ca.leaf(HOST), ClientAuth::Yes),
+        server_files(&dir.join("r"), &ca, &ca.leaf(HOST), ClientAuth::Yes),
         true,
         None,
     )
@@ -384,10 +381,8 @@ async fn replicas_sync_over_mutual_tls_and_refuse_an_untrusted_primary() {
 
     // A replica whose CA did not sign the primary's certificate never links.
     let other = Ca::new("someone else's CA");
-    let o_dir = dir.join("o");
-    std::fs::create_dir_all(&o_dir).unwrap();
     let stranger = tls_node(
-        server_files(&o_dir, &other, &other.leaf(HOST), ClientAuth::No),
+        server_files(&dir.join("o"), &other, &other.leaf(HOST), ClientAuth::No),
         true,
         None,
     )
@@ -418,7 +413,6 @@ async fn forwarding_links_use_tls_and_refuse_an_untrusted_peer() {
     let mut tls_ports = Vec::new();
     for i in 0..3 {
         let d = dir.join(format!("n{i}"));
-        std::fs::create_dir_all(&d).unwrap();
         let issuer = if i == 2 { &other } else { &ca };
         let mut files = server_files(&d, &ca, &issuer.leaf(HOST), ClientAuth::Yes);
         if i == 2 {
