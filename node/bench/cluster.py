@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import free_port, prepare, ratio, wait_port  # noqa: E402
+from compare import free_port, prepare, ratio, server_cmd, wait_port  # noqa: E402
 
 
 def ports_free(ports):
@@ -100,11 +100,7 @@ def redis_cluster():
 
 def single(name, args):
     port = free_port()
-    if name == "redis-server":
-        d = tempfile.mkdtemp(prefix="bench-redis-")
-        cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", d]
-    else:
-        cmd = [args.bin, "--port", str(port), "--admin-port", "0"]
+    cmd = server_cmd("redis" if name == "redis-server" else "shoal", args.bin, ["--port", str(port)])
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return Setup(name, port, False, lambda: (proc.terminate(), proc.wait(15)))

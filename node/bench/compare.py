@@ -93,9 +93,18 @@ class Server:
             self.proc.kill()
 
 
+def server_cmd(which, binary, listen):
+    """The command line of a redis-server (which="redis", persisting nothing) or
+    of shoal-node `binary` (no admin port); `listen`: the port options, which
+    both spell as Redis does."""
+    if which == "redis":
+        d = tempfile.mkdtemp(prefix="bench-redis-")
+        return ["redis-server", *listen, "--save", "", "--appendonly", "no", "--dir", d]
+    return [binary, *listen, "--admin-port", "0"]
+
+
 def start(which, args, cpu):
     port = free_port()
-    # Both take Redis' option names for ports and TLS.
     listen = ["--port", str(port)]
     client = []
     if args.certs:
@@ -104,11 +113,9 @@ def start(which, args, cpu):
                   "--tls-key-file", f"{c}/server.key", "--tls-ca-cert-file", f"{c}/ca.crt",
                   "--tls-auth-clients", "no"]
         client = ["--tls", "--cacert", f"{c}/ca.crt"]
+    cmd = server_cmd(which, args.bin, listen)
     if which == "redis":
-        d = tempfile.mkdtemp(prefix="bench-redis-")
-        cmd = ["redis-server", *listen, "--save", "", "--appendonly", "no", "--dir", d]
         return Server("redis", cmd, port, cpu, client)
-    cmd = [args.bin, *listen, "--admin-port", "0"]
     if cpu is not None:
         cmd += ["--threads", "1"]
     elif args.threads:

@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import pick_base, run  # noqa: E402
-from compare import free_port, prepare, ratio, wait_port  # noqa: E402
+from compare import free_port, prepare, ratio, server_cmd, wait_port  # noqa: E402
 
 
 def cli(port, *args, timeout=2):
@@ -209,11 +209,7 @@ def replication_cost(args):
         procs, ports = [], []
         for _ in range(replicas + 1):
             port = free_port()
-            if kind == "redis":
-                dd = tempfile.mkdtemp(prefix="bench-redis-")
-                cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", dd]
-            else:
-                cmd = [args.bin, "--port", str(port), "--admin-port", "0"]
+            cmd = server_cmd(kind, args.bin, ["--port", str(port)])
             procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_port(port)
             ports.append(port)
