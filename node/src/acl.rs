@@ -375,7 +375,7 @@ pub fn denied(user: &User, id: usize, args: crate::resp::Args<'_>) -> Option<Den
         return Some(Denial::Command(spec.name));
     }
     let write = spec.flags & crate::cmd::flags::WRITE != 0;
-    spec.key_positions(args.len())
+    spec.key_positions(args)
         .map(|i| args.get(i))
         .find(|k| !user.key_allowed(k, write))
         .map(|k| Denial::Key(String::from_utf8_lossy(k).into_owned()))

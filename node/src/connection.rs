@@ -67,6 +67,8 @@ struct Pending {
     rx: tokio::sync::oneshot::Receiver<Forwarded>,
     /// The encoded command, to send on if the owner redirects it.
     payload: bytes::Bytes,
+    /// Replies of `payload` before the one relayed (see `link::forward`).
+    skip: usize,
 }
 
 /// Serves one client until it disconnects, quits or is killed. `forwarding`:
@@ -87,6 +89,7 @@ where
     let mut session = Session::new(client, authenticated, forwarding);
     session.user = user;
     let end = conn.run(&mut session).await;
+    session.end_transaction(&shared.db);
     conn.stats.flush(&shared.metrics);
     if let End::Replicate(req) = end {
         let addr = session.client.addr.ip().to_string();
@@ -171,6 +174,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         let shared = self.shared;
         let mut ctx = Ctx {
             shared: self.shared,
+            keys: self.shared.db.lock_none(),
             settings,
             session,
             out: reply,
@@ -193,15 +197,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                     if !args.is_empty() {
                         match dispatch(&mut ctx, args) {
                             Dispatched::Done => {}
-                            Dispatched::Forward { host, port, asking } => {
+                            Dispatched::Forward {
+                                host,
+                                port,
+                                asking,
+                                block,
+                            } => {
                                 let hello = handshake(ctx.out, self.shared);
-                                let payload = link::encode(args.iter());
-                                let rx =
-                                    link::forward(&host, port, &hello, asking, payload.clone());
+                                let (payload, skip) =
+                                    block.unwrap_or_else(|| (link::encode(args.iter()), 0));
+                                let rx = link::forward(
+                                    &host,
+                                    port,
+                                    &hello,
+                                    asking,
+                                    payload.clone(),
+                                    skip,
+                                );
                                 self.pending.push(Pending {
                                     offset: ctx.out.len(),
                                     rx,
                                     payload,
+                                    skip,
                                 });
                                 self.shared.metrics.cluster.forwarded.inc();
                             }
@@ -357,7 +374,7 @@ async fn splice_forwarded(
                 Ok(Ok(Ok(reply))) => match redirect(&reply) {
                     Some((asking, host, port)) if !sent_on => {
                         sent_on = true;
-                        rx = link::forward(&host, port, &hello, asking, p.payload.clone());
+                        rx = link::forward(&host, port, &hello, asking, p.payload.clone(), p.skip);
                     }
                     _ => break Ok(reply),
                 },

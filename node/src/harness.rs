@@ -50,6 +50,7 @@ impl Harness {
         }
         let mut ctx = Ctx {
             shared: &self.shared,
+            keys: self.shared.db.lock_none(),
             settings: self.shared.settings(),
             session: &mut self.session,
             out: &mut self.reply,
@@ -68,6 +69,7 @@ impl Harness {
                 .int(self.shared.repl.acked_at_least(w.offset) as i64),
             Dispatched::Replicate(_) => ctx.out.error("ERR PSYNC needs a network connection"),
         }
+        drop(ctx);
         self.stats.flush(&self.shared.metrics);
         let out = self.reply.buffer().to_vec();
         self.reply.clear();
@@ -94,5 +96,11 @@ impl Harness {
 
     pub fn closed(&self) -> bool {
         self.session.close
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.session.end_transaction(&self.shared.db);
     }
 }

@@ -54,7 +54,14 @@ fn cpu_seconds() -> (f64, f64) {
     (tick(11), tick(12))
 }
 
-pub fn render(shared: &Shared, settings: &Settings, asked: &[String], now_ms: u64) -> String {
+/// `keyspace`: the figures of the keyspace, read by the caller under its locks.
+pub fn render(
+    shared: &Shared,
+    settings: &Settings,
+    asked: &[String],
+    now_ms: u64,
+    keyspace: crate::store::KeyspaceStats,
+) -> String {
     let m = &shared.metrics;
     let mem = shared.db.memory();
     let mut out = String::new();
@@ -137,7 +144,7 @@ pub fn render(shared: &Shared, settings: &Settings, asked: &[String], now_ms: u6
                 kv("aof_enabled", &0);
             }
             "stats" => {
-                let st = shared.db.stats();
+                let st = keyspace;
                 kv("total_connections_received", &m.connections_received.get());
                 kv("total_commands_processed", &m.commands_processed.get());
                 kv("total_net_input_bytes", &m.net_input_bytes.get());
@@ -164,7 +171,7 @@ pub fn render(shared: &Shared, settings: &Settings, asked: &[String], now_ms: u6
             }
             "cluster" => kv("cluster_enabled", &u8::from(shared.cluster.is_some())),
             "keyspace" => {
-                let st = shared.db.stats();
+                let st = keyspace;
                 if st.keys > 0 {
                     kv(
                         "db0",

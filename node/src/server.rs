@@ -128,15 +128,25 @@ impl Shared {
         self.ready.load(Ordering::Acquire) && self.cluster.as_ref().is_none_or(|c| c.serving())
     }
 
-    /// Installs new settings (CONFIG SET) and applies what must change at once:
-    /// how access is stamped, and eviction down to a lowered limit.
-    pub fn apply_settings(&self, next: Arc<Settings>, now_ms: u64) {
+    /// Installs new settings (CONFIG SET) and applies how access is stamped;
+    /// `keys` holds every shard. Eviction down to a lowered limit follows with
+    /// [`Shared::evict_to_limit`] once the locks are released.
+    pub fn apply_settings(
+        &self,
+        next: Arc<Settings>,
+        now_ms: u64,
+        keys: &mut crate::store::Locked<'_>,
+    ) {
         let old = self.settings.swap(next.clone());
         if old.access_mode() != next.access_mode() {
-            self.db.set_access_mode(next.access_mode(), now_ms);
+            keys.set_access_mode(next.access_mode(), now_ms);
         }
-        let lowered = old.maxmemory == 0 || next.maxmemory < old.maxmemory;
-        if next.maxmemory > 0 && lowered {
+    }
+
+    /// Evicts until memory is under `maxmemory` (after the limit was lowered).
+    pub fn evict_to_limit(&self, now_ms: u64) {
+        let next = self.settings();
+        if next.maxmemory > 0 {
             // Each call evicts a bounded batch; keep going while it makes progress.
             while self.db.memory().used() > next.maxmemory {
                 match self.db.evict_to(
@@ -718,7 +728,7 @@ impl PasswordFile {
                 }
                 let mut next = (**shared.settings.load()).clone();
                 next.requirepass = Some(pw.clone());
-                shared.apply_settings(Arc::new(next), now_ms);
+                shared.apply_settings(Arc::new(next), now_ms, &mut shared.db.lock_all());
                 self.last = Some(pw);
                 info!(file = %path.display(), "password file changed; new authentications use the new password");
             }

@@ -53,6 +53,9 @@ struct Job {
     payload: Bytes,
     /// Precede it with ASKING (whose +OK is then skipped).
     asking: bool,
+    /// Replies of the payload to skip before the one relayed (a MULTI block:
+    /// the +OK and +QUEUED before EXEC's reply).
+    skip: usize,
     done: oneshot::Sender<Forwarded>,
 }
 
@@ -99,11 +102,13 @@ pub fn forward(
     hello: &Handshake,
     asking: bool,
     payload: Bytes,
+    skip: usize,
 ) -> oneshot::Receiver<Forwarded> {
     let (done, rx) = oneshot::channel();
     let mut job = Job {
         payload,
         asking,
+        skip,
         done,
     };
     let key = Key {
@@ -253,7 +258,7 @@ where
                     out.extend_from_slice(ASKING);
                 }
                 out.extend_from_slice(&job.payload);
-                let skip = usize::from(job.asking);
+                let skip = usize::from(job.asking) + job.skip;
                 owed.fetch_add(1 + skip, Ordering::Relaxed);
                 let waiter = Waiter {
                     skip,

@@ -7,15 +7,19 @@
 pub mod cluster;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod table;
+pub mod tx;
+pub mod zsets;
 
 use crate::config::Settings;
 use crate::metrics::LocalStats;
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
-use crate::store::{Db, Entry, Kind};
+use crate::store::{Db, Entry, Kind, Locked};
 use crate::util::num::{parse_f64, parse_i64};
 use std::sync::Arc;
 
@@ -35,6 +39,17 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 9;
     pub const NO_ASYNC_LOADING: u32 = 1 << 10;
     pub const NO_MULTI: u32 = 1 << 11;
+    pub const MOVABLEKEYS: u32 = 1 << 12;
+    pub const BLOCKING: u32 = 1 << 13;
+    pub const SKIP_SLOWLOG: u32 = 1 << 14;
+    pub const SKIP_MONITOR: u32 = 1 << 15;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
+    pub const PUBSUB: u32 = 1 << 17;
+    pub const MAY_REPLICATE: u32 = 1 << 18;
+    /// Shoal's own, not reported by COMMAND: the command reads or changes the
+    /// whole keyspace (KEYS, SCAN, FLUSHALL, INFO…), so it runs holding every
+    /// shard, inside a transaction too.
+    pub const ALL_KEYS: u32 = 1 << 30;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -49,6 +64,13 @@ pub mod flags {
         (FAST, "fast"),
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (BLOCKING, "blocking"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (PUBSUB, "pubsub"),
+        (MAY_REPLICATE, "may_replicate"),
     ];
 }
 
@@ -134,6 +156,15 @@ pub struct Session {
     pub wait: Option<Wait>,
     /// Set by PSYNC, taken by `dispatch` ([`Dispatched::Replicate`]).
     pub sync: Option<crate::repl::SyncRequest>,
+    /// MULTI was sent: commands are queued until EXEC or DISCARD.
+    pub multi: Option<tx::Multi>,
+    /// Keys this client WATCHes, and the flag their changes set.
+    pub watch: Option<tx::Watching>,
+    /// CONFIG SET lowered maxmemory: evict once the command's locks are released.
+    pub evict_pending: bool,
+    /// Set by EXEC on the forwarding port when another node owns the block's
+    /// keys, taken by `dispatch` ([`Dispatched::Forward`] with the block).
+    pub forward: Option<Dispatched>,
 }
 
 /// A pending WAIT.
@@ -161,7 +192,18 @@ impl Session {
             user: None,
             wait: None,
             sync: None,
+            multi: None,
+            watch: None,
+            evict_pending: false,
+            forward: None,
         }
+    }
+
+    /// Ends the session's transaction state (connection closed, RESET): its
+    /// WATCH registrations must not outlive it.
+    pub fn end_transaction(&mut self, db: &Db) {
+        self.multi = None;
+        tx::unwatch_all(self, db);
     }
 }
 
@@ -175,6 +217,9 @@ pub enum Dispatched {
         host: String,
         port: u16,
         asking: bool,
+        /// What to send instead of the request itself, and how many of its
+        /// replies precede the one relayed (EXEC forwards its whole block).
+        block: Option<(bytes::Bytes, usize)>,
     },
     /// WAIT: the connection waits for acknowledgements, then replies.
     Wait(Wait),
@@ -185,6 +230,10 @@ pub enum Dispatched {
 /// Everything a command needs while it runs.
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
+    /// The keyspace shards holding the command's keys, locked for it by
+    /// `dispatch` (every shard for an `ALL_KEYS` command; for EXEC, those of
+    /// every queued command). Handlers reach keys only through this.
+    pub keys: Locked<'a>,
     pub settings: Arc<Settings>,
     pub session: &'a mut Session,
     pub out: &'a mut Reply,
@@ -281,69 +330,133 @@ fn unknown_command(args: Args<'_>) -> CmdError {
     }
 }
 
-/// Runs one request: resolves it, checks authentication, routes it in a
-/// cluster, checks memory, executes it and records its latency. Replies
-/// (including errors) go to `ctx.out`, unless the request is to be forwarded.
+/// Runs one request: resolves it, checks authentication and permissions,
+/// locks its keys, routes it in a cluster (under those locks, so a key is never
+/// written on a node that no longer owns it), checks memory, then executes it
+/// or, inside MULTI, queues it. Replies (including errors) go to `ctx.out`,
+/// unless the request is to be forwarded.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     // ASKING holds for the one command that follows it.
     let asking = std::mem::take(&mut ctx.session.asking);
+    let queueing = ctx.session.multi.is_some();
     // As in Redis, unknown commands and arity errors are reported before NOAUTH.
     let id = match resolve(args) {
         Ok(id) => id,
-        Err(e) => {
-            ctx.out.error(&e.to_string());
-            return Dispatched::Done;
-        }
+        Err(e) => return refuse(ctx, &e.to_string()),
     };
     let spec = table::spec(id);
     if !ctx.session.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        ctx.out.error(&CmdError::NoAuth.to_string());
-        return Dispatched::Done;
+        return refuse(ctx, &CmdError::NoAuth.to_string());
     }
     if let Some(user) = &ctx.session.user {
         if spec.flags & flags::NO_AUTH == 0 {
             match crate::acl::denied(user, id, args) {
                 None => {}
                 Some(crate::acl::Denial::Command(name)) => {
-                    ctx.out.error(&format!(
-                        "NOPERM this user has no permissions to run the '{name}' command"
-                    ));
-                    return Dispatched::Done;
+                    let msg =
+                        format!("NOPERM this user has no permissions to run the '{name}' command");
+                    return refuse(ctx, &msg);
                 }
                 Some(crate::acl::Denial::Key(_)) => {
-                    ctx.out.error("NOPERM this user has no permissions to access one of the keys used as arguments");
-                    return Dispatched::Done;
+                    return refuse(ctx, "NOPERM this user has no permissions to access one of the keys used as arguments");
                 }
             }
         }
     }
-    if ctx.shared.cluster.is_some() && spec.keys.0 > 0 {
-        if let Some(elsewhere) = route(ctx, spec, args, asking) {
+    let is_exec = spec.name == "exec";
+    let runs_now = !queueing || tx::runs_inside_multi(spec);
+    // Memory is judged before locking (eviction locks shards itself), and the
+    // verdict applied only to a command that runs here.
+    let oom = if runs_now && !is_exec {
+        check_memory(ctx, spec.flags & flags::DENYOOM != 0)
+    } else {
+        Ok(())
+    };
+    let has_keys = spec.keys.0 > 0 || spec.numkeys.is_some();
+    if spec.flags & flags::ALL_KEYS != 0 && runs_now && !is_exec {
+        ctx.keys = ctx.db().lock_all();
+    } else if has_keys {
+        ctx.keys = ctx
+            .db()
+            .lock_keys(spec.key_positions(args).map(|i| args.get(i)));
+    }
+    if ctx.shared.cluster.is_some() && has_keys {
+        if let Some(mut elsewhere) = route(ctx, spec, args, asking) {
+            if matches!(elsewhere, Dispatched::Forward { .. }) && spec.name == "watch" {
+                // A watch must live where its keys do, and a forwarding link
+                // is shared by many clients.
+                ctx.out.error("ERR WATCH of keys another node owns is not served on the forwarding port: use a cluster-aware client");
+                elsewhere = Dispatched::Done;
+            }
+            ctx.keys.release();
+            if queueing {
+                tx::flag(ctx);
+            }
             return elsewhere;
         }
     }
     // After routing: only keys this node would serve itself are held back.
     if ctx.shared.repl.held(ctx.now)
-        && (spec.keys.0 > 0 || spec.flags & flags::WRITE != 0)
+        && (has_keys || spec.flags & flags::WRITE != 0)
         && spec.flags & flags::LOADING == 0
     {
-        ctx.out.error("LOADING this primary restarted without its data and waits to learn whether a replica holds it");
-        return Dispatched::Done;
+        ctx.keys.release();
+        return refuse(ctx, "LOADING this primary restarted without its data and waits to learn whether a replica holds it");
     }
     if spec.flags & flags::WRITE != 0 && !ctx.shared.repl.is_primary() {
-        ctx.out
-            .error("READONLY You can't write against a read only replica.");
+        ctx.keys.release();
+        return refuse(ctx, "READONLY You can't write against a read only replica.");
+    }
+    if !runs_now {
+        ctx.keys.release();
+        return tx::queue(ctx, id, args);
+    }
+    if let Err(e) = oom {
+        ctx.keys.release();
+        ctx.out.error(&e.to_string());
         return Dispatched::Done;
     }
+    execute(ctx, id, args);
+    ctx.keys.release();
+    if std::mem::take(&mut ctx.session.evict_pending) {
+        ctx.shared.evict_to_limit(ctx.now);
+    }
+    // Commands that need the connection itself say so through the session.
+    if let Some(f) = ctx.session.forward.take() {
+        return f;
+    }
+    if let Some(w) = ctx.session.wait.take() {
+        return Dispatched::Wait(w);
+    }
+    if let Some(r) = ctx.session.sync.take() {
+        return Dispatched::Replicate(r);
+    }
+    Dispatched::Done
+}
+
+/// Replies with an error to a request that does not run; inside MULTI the
+/// error also dooms the transaction (EXEC then answers EXECABORT), as in Redis.
+fn refuse(ctx: &mut Ctx<'_>, msg: &str) -> Dispatched {
+    ctx.out.error(msg);
+    if ctx.session.multi.is_some() {
+        tx::flag(ctx);
+    }
+    Dispatched::Done
+}
+
+/// Runs a resolved command on the keys already locked in `ctx.keys`, writes
+/// its reply or error and records its latency (EXEC runs its queue this way).
+pub fn execute(ctx: &mut Ctx<'_>, id: usize, args: Args<'_>) {
+    let spec = table::spec(id);
     // quanta reads the TSC: a few ns, where clock_gettime took 4% of a GET.
     let start = quanta::Instant::now();
-    let result = check_memory(ctx, spec).and_then(|()| match spec.handler {
+    let result = match spec.handler {
         Some(h) => h(ctx, args),
         None => Err(CmdError::UnknownSubcommand {
             cmd: spec.name.to_ascii_uppercase(),
             sub: String::new(),
         }),
-    });
+    };
     if let Err(e) = result {
         ctx.out.error(&e.to_string());
         ctx.shared
@@ -358,14 +471,6 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
         .client
         .last_command
         .store(id, std::sync::atomic::Ordering::Relaxed);
-    // Commands that need the connection itself say so through the session.
-    if let Some(w) = ctx.session.wait.take() {
-        return Dispatched::Wait(w);
-    }
-    if let Some(r) = ctx.session.sync.take() {
-        return Dispatched::Replicate(r);
-    }
-    Dispatched::Done
 }
 
 /// Decides where a keyed command runs in a cluster: None to run it here, or
@@ -376,12 +481,34 @@ fn route(
     args: Args<'_>,
     asking: bool,
 ) -> Option<Dispatched> {
+    let keys: Vec<&[u8]> = spec.key_positions(args).map(|i| args.get(i)).collect();
+    // Inside MULTI on the forwarding port, the block goes to the owner whole at
+    // EXEC: each queued command is only checked here, never forwarded alone.
+    let forward = ctx.session.forwarding && ctx.session.multi.is_none();
+    route_keys(
+        ctx,
+        &keys,
+        spec.flags & flags::READONLY != 0,
+        asking,
+        forward,
+    )
+}
+
+/// Where a command (or a transaction) on `keys` runs: None here, else what
+/// became of it (an error or redirection written, or a forward when `forward`).
+/// Runs under the locks of `keys`, which ASK's presence check reads.
+pub fn route_keys(
+    ctx: &mut Ctx<'_>,
+    keys: &[&[u8]],
+    readonly: bool,
+    asking: bool,
+    forward: bool,
+) -> Option<Dispatched> {
     use crate::cluster::slot::common_slot;
     use crate::cluster::topology::Presence;
     use crate::cluster::Route;
     let cluster = ctx.shared.cluster.as_ref()?;
-    let keys = || spec.key_positions(args.len()).map(|i| args.get(i));
-    let slot = match common_slot(keys()) {
+    let slot = match common_slot(keys.iter().copied()) {
         Ok(Some(slot)) => slot,
         Ok(None) => return None,
         Err(e) => {
@@ -394,20 +521,22 @@ fn route(
         ctx.out.error("CLUSTERDOWN Hash slot not served");
         return Some(Dispatched::Done);
     };
-    let (db, now) = (ctx.db(), ctx.now);
+    let now = ctx.now;
+    let locked = &mut ctx.keys;
     let presence = || {
-        let total = keys().count();
-        let here = keys().filter(|k| db.lock(k).peek(k, now).is_some()).count();
+        let here = keys
+            .iter()
+            .filter(|k| locked.shard(k).peek(k, now).is_some())
+            .count();
         match here {
             0 => Presence::None,
-            n if n == total => Presence::All,
+            n if n == keys.len() => Presence::All,
             _ => Presence::Some,
         }
     };
-    let multi = keys().nth(1).is_some();
+    let multi = keys.len() > 1;
     // READONLY clients read from a replica that holds a complete copy.
-    let replica_read =
-        ctx.session.readonly && spec.flags & flags::READONLY != 0 && ctx.shared.repl.serves_reads();
+    let replica_read = ctx.session.readonly && readonly && ctx.shared.repl.serves_reads();
     let (kind, slot, node) = match view.route(slot, asking, multi, replica_read, presence) {
         Route::Local => return None,
         Route::Down => {
@@ -422,11 +551,12 @@ fn route(
         Route::Moved(slot, node) => ("MOVED", slot, node),
         Route::Ask(slot, node) => ("ASK", slot, node),
     };
-    if ctx.session.forwarding {
+    if forward {
         return Some(Dispatched::Forward {
             host: node.host.clone(),
             port: node.port,
             asking: kind == "ASK",
+            block: None,
         });
     }
     ctx.shared
@@ -440,8 +570,9 @@ fn route(
 }
 
 /// Evicts before a command that may grow memory, or refuses it with -OOM, as Redis
-/// does in `performEvictions`.
-fn check_memory(ctx: &mut Ctx<'_>, spec: &CommandSpec) -> Result<(), CmdError> {
+/// does in `performEvictions`. `denyoom`: the command (or a queued one, for
+/// EXEC) may grow memory. Runs with no shard locked.
+pub fn check_memory(ctx: &mut Ctx<'_>, denyoom: bool) -> Result<(), CmdError> {
     let limit = ctx.settings.maxmemory;
     if limit == 0 || ctx.db().memory().used() <= limit {
         return Ok(());
@@ -452,7 +583,7 @@ fn check_memory(ctx: &mut Ctx<'_>, spec: &CommandSpec) -> Result<(), CmdError> {
         ctx.settings.maxmemory_samples as usize,
         ctx.now,
     );
-    if outcome.is_err() && spec.flags & flags::DENYOOM != 0 {
+    if outcome.is_err() && denyoom {
         ctx.shared.metrics.oom_rejections.inc();
         return Err(CmdError::Oom);
     }

@@ -2,7 +2,7 @@
 //! as redis-server 7 reports them in COMMAND INFO and COMMAND DOCS (a test checks
 //! them against a real redis-server), plus the handler of each command.
 
-use super::flags::*;
+pub(crate) use super::flags::*;
 use super::{cluster, hashes, keys, server, strings, Handler};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -22,6 +22,16 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
+    /// Keys counted by an argument (`movablekeys`): see [`NumKeys`].
+    pub numkeys: Option<NumKeys>,
+}
+
+/// Keys whose number is an argument: `numkeys` at position `at`, the keys right
+/// after it (ZUNIONSTORE dest 2 a b: at 2; ZUNION 2 a b: at 1; EVAL s 1 k: at 2).
+/// Keys from the first/last/step triple come first (ZUNIONSTORE's destination).
+#[derive(Clone, Copy, Debug)]
+pub struct NumKeys {
+    pub at: usize,
 }
 
 impl CommandSpec {
@@ -48,8 +58,24 @@ impl CommandSpec {
             .map(|(_, n)| *n)
     }
 
-    /// Positions of the key arguments in a request with `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Positions of the key arguments of a request: the first/last/step range,
+    /// then the keys counted by a `numkeys` argument. A `numkeys` that is not a
+    /// number, is negative or counts past the end gives no counted keys: the
+    /// command then refuses it before touching any key.
+    pub fn key_positions(&self, args: crate::resp::Args<'_>) -> impl Iterator<Item = usize> {
+        let argc = args.len();
+        let counted = match self.numkeys {
+            Some(NumKeys { at }) if at < argc => match crate::util::num::parse_i64(args.get(at)) {
+                Some(n) if n >= 0 && (n as usize) < argc - at => at + 1..at + 1 + n as usize,
+                _ => 0..0,
+            },
+            _ => 0..0,
+        };
+        self.range_positions(argc).chain(counted)
+    }
+
+    /// Positions from the first/last/step triple alone.
+    pub fn range_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let (first, last, step) = self.keys;
         let (first, step) = (first.max(0) as usize, step.max(1) as usize);
         let last = if last < 0 {
@@ -79,9 +105,26 @@ macro_rules! c {
             summary: $summary,
             handler: Some($handler),
             subcommands: &[],
+            numkeys: None,
+        }
+    };
+    ($name:literal, $arity:expr, $flags:expr, ($f:expr, $l:expr, $s:expr), numkeys $at:expr, $acl:literal, $group:literal, $since:literal, $summary:literal, $handler:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: ($f, $l, $s),
+            acl: $acl,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            handler: Some($handler),
+            subcommands: &[],
+            numkeys: Some(NumKeys { at: $at }),
         }
     };
 }
+pub(crate) use c;
 
 macro_rules! container {
     ($name:literal, $arity:expr, $flags:expr, $acl:literal, $group:literal, $since:literal, $summary:literal, $handler:expr, $subs:expr) => {
@@ -96,14 +139,15 @@ macro_rules! container {
             summary: $summary,
             handler: $handler,
             subcommands: $subs,
+            numkeys: None,
         }
     };
 }
 
-const RF: u32 = READONLY | FAST;
-const WF: u32 = WRITE | FAST;
-const WD: u32 = WRITE | DENYOOM;
-const WDF: u32 = WRITE | DENYOOM | FAST;
+pub(crate) const RF: u32 = READONLY | FAST;
+pub(crate) const WF: u32 = WRITE | FAST;
+pub(crate) const WD: u32 = WRITE | DENYOOM;
+pub(crate) const WDF: u32 = WRITE | DENYOOM | FAST;
 const CONN: u32 = FAST | LOADING | STALE;
 const CONN_NOAUTH: u32 = ALLOW_BUSY | FAST | LOADING | NO_AUTH | NOSCRIPT | STALE;
 const CLIENT_FLAGS: u32 = LOADING | NOSCRIPT | STALE;
@@ -176,9 +220,9 @@ pub static TABLE: &[CommandSpec] = &[
     c!("rename", 3, WRITE, (1, 2, 1), "keyspace write slow", "generic", "1.0.0", "Rename a key", k::rename::rename),
     c!("renamenx", 3, WF, (1, 2, 1), "keyspace write fast", "generic", "1.0.0", "Rename a key, only if the new key does not exist", k::rename::renamenx),
     c!("copy", -3, WD, (1, 2, 1), "keyspace write slow", "generic", "6.2.0", "Copy a key", k::copy::copy),
-    c!("keys", 2, READONLY, (0, 0, 0), "keyspace read slow dangerous", "generic", "1.0.0", "Find all keys matching the given pattern", k::keys_::keys),
-    c!("scan", -2, READONLY, (0, 0, 0), "keyspace read slow", "generic", "2.8.0", "Incrementally iterate the keys space", k::scan::scan),
-    c!("randomkey", 1, READONLY, (0, 0, 0), "keyspace read slow", "generic", "1.0.0", "Return a random key from the keyspace", k::randomkey::randomkey),
+    c!("keys", 2, READONLY | ALL_KEYS, (0, 0, 0), "keyspace read slow dangerous", "generic", "1.0.0", "Find all keys matching the given pattern", k::keys_::keys),
+    c!("scan", -2, READONLY | ALL_KEYS, (0, 0, 0), "keyspace read slow", "generic", "2.8.0", "Incrementally iterate the keys space", k::scan::scan),
+    c!("randomkey", 1, READONLY | ALL_KEYS, (0, 0, 0), "keyspace read slow", "generic", "1.0.0", "Return a random key from the keyspace", k::randomkey::randomkey),
     container!("object", -2, 0, "slow", "generic", "2.2.3", "A container for object introspection commands", None, &[
         c!("object|encoding", 3, READONLY, (2, 2, 1), "keyspace read slow", "generic", "2.2.3", "Inspect the internal encoding of a Redis object", k::object::encoding),
         c!("object|freq", 3, READONLY, (2, 2, 1), "keyspace read slow", "generic", "4.0.0", "Get the logarithmic access frequency counter of a Redis object", k::object::freq),
@@ -187,9 +231,9 @@ pub static TABLE: &[CommandSpec] = &[
         c!("object|help", 2, LOADING | STALE, (0, 0, 0), "keyspace slow", "generic", "6.2.0", "Show helpful text about the different subcommands", k::object::help),
     ]),
     // Server and connection.
-    c!("dbsize", 1, RF, (0, 0, 0), "keyspace read fast", "server", "1.0.0", "Return the number of keys in the selected database", s::dbsize::dbsize),
-    c!("flushdb", -1, WRITE, (0, 0, 0), "keyspace write slow dangerous", "server", "1.0.0", "Remove all keys from the current database", s::dbsize::flushdb),
-    c!("flushall", -1, WRITE, (0, 0, 0), "keyspace write slow dangerous", "server", "1.0.0", "Remove all keys from all databases", s::dbsize::flushall),
+    c!("dbsize", 1, RF | ALL_KEYS, (0, 0, 0), "keyspace read fast", "server", "1.0.0", "Return the number of keys in the selected database", s::dbsize::dbsize),
+    c!("flushdb", -1, WRITE | ALL_KEYS, (0, 0, 0), "keyspace write slow dangerous", "server", "1.0.0", "Remove all keys from the current database", s::dbsize::flushdb),
+    c!("flushall", -1, WRITE | ALL_KEYS, (0, 0, 0), "keyspace write slow dangerous", "server", "1.0.0", "Remove all keys from all databases", s::dbsize::flushall),
     c!("ping", -1, FAST, (0, 0, 0), "fast connection", "connection", "1.0.0", "Ping the server", s::ping::ping),
     c!("echo", 2, CONN, (0, 0, 0), "fast connection", "connection", "1.0.0", "Echo the given string", s::ping::echo),
     c!("hello", -1, CONN_NOAUTH, (0, 0, 0), "fast connection", "connection", "6.0.0", "Handshake with Redis", s::hello::hello),
@@ -199,11 +243,11 @@ pub static TABLE: &[CommandSpec] = &[
     c!("reset", 1, CONN_NOAUTH, (0, 0, 0), "fast connection", "connection", "6.2.0", "Reset the connection", s::quit::reset),
     c!("wait", 3, NOSCRIPT, (0, 0, 0), "slow connection", "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", s::replication::wait),
     c!("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), "admin fast dangerous", "server", "2.8.12", "Return the role of the instance in the context of replication", s::replication::role),
-    c!("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, (0, 0, 0), "admin slow dangerous", "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", s::replication::replicaof),
+    c!("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING | ALL_KEYS, (0, 0, 0), "admin slow dangerous", "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", s::replication::replicaof),
     c!("psync", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, (0, 0, 0), "admin slow dangerous", "server", "2.8.0", "Internal command used for replication", s::replication::psync),
     c!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), "admin slow dangerous", "server", "3.0.0", "An internal command for configuring the replication stream", s::replication::replconf),
     c!("time", 1, CONN, (0, 0, 0), "fast", "server", "2.6.0", "Return the current server time", s::time::time),
-    c!("info", -1, LOADING | STALE, (0, 0, 0), "slow dangerous", "server", "1.0.0", "Get information and statistics about the server", s::info::info),
+    c!("info", -1, LOADING | STALE | ALL_KEYS, (0, 0, 0), "slow dangerous", "server", "1.0.0", "Get information and statistics about the server", s::info::info),
     container!("client", -2, 0, "slow", "connection", "2.4.0", "A container for client connection commands", None, &[
         c!("client|id", 2, CLIENT_FLAGS, (0, 0, 0), "slow connection", "connection", "5.0.0", "Returns the client ID for the current connection", s::client::id),
         c!("client|info", 2, CLIENT_FLAGS, (0, 0, 0), "slow connection", "connection", "6.2.0", "Returns information about the current client connection.", s::client::info),
@@ -225,7 +269,7 @@ pub static TABLE: &[CommandSpec] = &[
     ]),
     container!("config", -2, 0, "slow", "server", "2.0.0", "A container for server configuration commands", None, &[
         c!("config|get", -3, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "2.0.0", "Get the values of configuration parameters", s::config::get),
-        c!("config|set", -4, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous", "server", "2.0.0", "Set configuration parameters to the given values", s::config::set),
+        c!("config|set", -4, ADMIN_FLAGS | ALL_KEYS, (0, 0, 0), "admin slow dangerous", "server", "2.0.0", "Set configuration parameters to the given values", s::config::set),
         c!("config|help", 2, LOADING | STALE, (0, 0, 0), "slow", "server", "5.0.0", "Show helpful text about the different subcommands", s::config::help),
     ]),
     container!("cluster", -2, 0, "slow", "cluster", "3.0.0", "A container for cluster commands", None, &[
@@ -235,8 +279,8 @@ pub static TABLE: &[CommandSpec] = &[
         c!("cluster|info", 2, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Provides info about Redis Cluster node state", cluster::info::info),
         c!("cluster|myid", 2, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Return the node id", cluster::info::myid),
         c!("cluster|keyslot", 3, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Returns the hash slot of the specified key", cluster::keys::keyslot),
-        c!("cluster|countkeysinslot", 3, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Return the number of local keys in the specified hash slot", cluster::keys::countkeysinslot),
-        c!("cluster|getkeysinslot", 4, STALE, (0, 0, 0), "slow", "cluster", "3.0.0", "Return local key names in the specified hash slot", cluster::keys::getkeysinslot),
+        c!("cluster|countkeysinslot", 3, STALE | ALL_KEYS, (0, 0, 0), "slow", "cluster", "3.0.0", "Return the number of local keys in the specified hash slot", cluster::keys::countkeysinslot),
+        c!("cluster|getkeysinslot", 4, STALE | ALL_KEYS, (0, 0, 0), "slow", "cluster", "3.0.0", "Return local key names in the specified hash slot", cluster::keys::getkeysinslot),
         c!("cluster|failover", -2, ADMIN | STALE | NO_ASYNC_LOADING, (0, 0, 0), "admin slow dangerous", "cluster", "3.0.0", "Forces a replica to perform a manual failover of its master.", cluster::failover::failover),
         c!("cluster|help", 2, LOADING | STALE, (0, 0, 0), "slow", "cluster", "5.0.0", "Show helpful text about the different subcommands", cluster::help),
     ]),
@@ -273,7 +317,14 @@ fn index() -> &'static Index {
             top: HashMap::default(),
             subs: HashMap::default(),
         };
-        for spec in TABLE {
+        let groups: [&'static [CommandSpec]; 5] = [
+            TABLE,
+            super::lists::COMMANDS,
+            super::sets::COMMANDS,
+            super::zsets::COMMANDS,
+            super::tx::COMMANDS,
+        ];
+        for spec in groups.into_iter().flatten() {
             let id = ix.all.len();
             ix.all.push(spec);
             ix.top.insert(spec.name.as_bytes(), id);
@@ -329,12 +380,12 @@ mod tests {
     #[test]
     fn key_positions_follow_first_last_step() {
         let mset = spec(lookup(b"mset").unwrap());
-        assert_eq!(mset.key_positions(7).collect::<Vec<_>>(), vec![1, 3, 5]);
+        assert_eq!(mset.range_positions(7).collect::<Vec<_>>(), vec![1, 3, 5]);
         let del = spec(lookup(b"del").unwrap());
-        assert_eq!(del.key_positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(del.range_positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
         let ping = spec(lookup(b"ping").unwrap());
-        assert_eq!(ping.key_positions(2).count(), 0);
+        assert_eq!(ping.range_positions(2).count(), 0);
         let usage = spec(lookup_sub(lookup(b"memory").unwrap(), b"usage").unwrap());
-        assert_eq!(usage.key_positions(3).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(usage.range_positions(3).collect::<Vec<_>>(), vec![2]);
     }
 }

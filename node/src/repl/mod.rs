@@ -349,7 +349,10 @@ impl Replication {
     /// Changes role. Promotion starts a new history (remembering the old one for
     /// PSYNC2) and starts journaling writes; demotion stops journaling and
     /// points the follower at the new primary.
-    pub fn set_role(&self, role: Role, db: &Db) {
+    /// `keys` holds every shard (REPLICAOF runs as a whole-keyspace command;
+    /// other callers lock them all).
+    pub fn set_role(&self, role: Role, keys: &mut crate::store::Locked<'_>) {
+        let db = keys.db();
         let mut s = self.state.lock();
         if s.role == role {
             return;
@@ -366,7 +369,7 @@ impl Replication {
                 s.primary_lost_data = false;
                 s.role = role;
                 drop(s);
-                db.set_tracking(true);
+                keys.set_tracking(true);
                 self.primary.store(true, Ordering::Release);
                 let _ = self.target.send_replace(None);
                 tracing::info!(offset = db.journal().end(), "promoted to primary");
@@ -383,7 +386,7 @@ impl Replication {
                 self.primary.store(false, Ordering::Release);
                 drop(s);
                 if was_primary {
-                    db.set_tracking(false);
+                    keys.set_tracking(false);
                     self.attached.lock().clear();
                 }
                 tracing::info!(primary = %t.name, "following a primary");
@@ -579,7 +582,7 @@ pub async fn roles_from_topology(
                 && role == Role::Primary
                 && shared.db.is_empty()
                 && replicas.as_ref().is_some_and(|r| !r.is_empty());
-            shared.repl.set_role(role, &shared.db);
+            shared.repl.set_role(role, &mut shared.db.lock_all());
             if hold {
                 shared
                     .repl
@@ -759,7 +762,7 @@ mod tests {
                 host: "127.0.0.1".into(),
                 port: 1,
             }),
-            &db,
+            &mut db.lock_all(),
         );
         assert!(
             !r.held(0),

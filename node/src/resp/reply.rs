@@ -161,6 +161,19 @@ impl Reply {
         }
     }
 
+    /// A sorted-set score: `%.17g` text, as Redis 7.0 sends it (a bulk string in
+    /// RESP2, a double in RESP3).
+    pub fn score(&mut self, v: f64) {
+        let text = crate::util::num::format_g17(v);
+        if self.resp3 {
+            self.buf.put_u8(b',');
+            self.buf.put_slice(text.as_bytes());
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
     pub fn bool(&mut self, v: bool) {
         if self.resp3 {
             self.buf.put_slice(if v { b"#t\r\n" } else { b"#f\r\n" });

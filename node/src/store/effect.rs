@@ -11,13 +11,21 @@
 //! the request parser and inspected with any RESP tool:
 //! - `SET key value at` — a string; `at` is the Unix-ms deadline, 0 for none;
 //! - `HASH key at field value …` — a whole hash;
+//! - `LIST key at elem …`, `SET key at member …`, `ZSET key at member score …`
+//!   — a whole list (head first), set, or sorted set;
 //! - `DEL key` — the key is gone;
-//! - `FLUSHSHARD idx of` — every key whose slot is `idx` modulo `of` is gone.
+//! - `FLUSHSHARD idx of` — every key whose slot is `idx` modulo `of` is gone;
+//! - `BATCH n` — the next `n` effects are one unit (a transaction, a multi-key
+//!   command): a replica applies them under the locks of all their keys at once,
+//!   so its readers never see part of it.
 
 use super::entry::{Entry, Obj, Value, ValueRef};
 use super::hash::HashObj;
+use super::list::ListObj;
+use super::set::SetObj;
 use super::shard::Ttl;
-use super::Db;
+use super::zset::ZSetObj;
+use super::{Db, Locked};
 use crate::resp::frame::{put_array_header as header, put_bulk as bulk, put_bulk_u64 as number};
 use crate::resp::request::Parsed;
 use crate::resp::{RequestLimits, RequestParser};
@@ -55,7 +63,42 @@ pub fn encode_state(key: &[u8], entry: Option<&Entry>, out: &mut Vec<u8>) {
                 bulk(v, out);
             }
         }
+        ValueRef::List(l) => {
+            header(3 + l.len(), out);
+            bulk(b"LIST", out);
+            bulk(key, out);
+            number(at, out);
+            for v in l.iter() {
+                bulk(v, out);
+            }
+        }
+        ValueRef::Set(st) => {
+            header(3 + st.len(), out);
+            bulk(b"SET", out);
+            bulk(key, out);
+            number(at, out);
+            for m in st.iter() {
+                bulk(m, out);
+            }
+        }
+        ValueRef::ZSet(z) => {
+            header(3 + 2 * z.len(), out);
+            bulk(b"ZSET", out);
+            bulk(key, out);
+            number(at, out);
+            for (m, score) in z.iter() {
+                bulk(m, out);
+                bulk(crate::util::num::format_f64_exact(score).as_bytes(), out);
+            }
+        }
     }
+}
+
+/// Appends the header of a unit of `n` effects.
+pub fn encode_batch(n: usize, out: &mut Vec<u8>) {
+    header(2, out);
+    bulk(b"BATCH", out);
+    number(n as u64, out);
 }
 
 /// Appends the effect of emptying keyspace shard `idx` of `of`.
@@ -79,9 +122,25 @@ fn ttl(at: u64) -> Ttl {
     }
 }
 
+/// The key an effect changes (None: FLUSHSHARD, which changes shards).
+fn effect_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
+    match args.first().copied() {
+        Some(b"FLUSHSHARD") | None => None,
+        Some(_) => args.get(1).copied(),
+    }
+}
+
 /// Applies one effect to `db`. Deadlines are applied as they are, even when
 /// already past: the key then reads as missing, as on the primary.
 pub fn apply(db: &Db, args: &[&[u8]]) -> Result<(), EffectError> {
+    let mut locked = match effect_key(args) {
+        Some(key) => db.lock_keys([key]),
+        None => db.lock_all(),
+    };
+    apply_locked(&mut locked, args)
+}
+
+fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectError> {
     let bad = || {
         EffectError(format!(
             "{} arguments for {:?}",
@@ -90,11 +149,13 @@ pub fn apply(db: &Db, args: &[&[u8]]) -> Result<(), EffectError> {
         ))
     };
     let name = *args.first().ok_or_else(bad)?;
+    let store = |locked: &mut Locked<'_>, value: Value<'_>, at: u64| {
+        locked.shard(args[1]).set(args[1], value, ttl(at), 0);
+    };
     match name {
         b"SET" if args.len() == 4 => {
             let at = num(args[3])?;
-            db.lock(args[1])
-                .set(args[1], Value::Str(args[2]), ttl(at), 0);
+            store(locked, Value::Str(args[2]), at);
         }
         b"HASH" if args.len() >= 3 && !args.len().is_multiple_of(2) => {
             let at = num(args[2])?;
@@ -102,20 +163,116 @@ pub fn apply(db: &Db, args: &[&[u8]]) -> Result<(), EffectError> {
             for pair in args[3..].chunks_exact(2) {
                 h.set(pair[0], pair[1]);
             }
-            db.lock(args[1])
-                .set(args[1], Value::Obj(Obj::Hash(h)), ttl(at), 0);
+            store(locked, Value::Obj(Obj::Hash(h)), at);
+        }
+        b"LIST" if args.len() >= 3 => {
+            let at = num(args[2])?;
+            let mut l = ListObj::new();
+            for v in &args[3..] {
+                l.push_back(v);
+            }
+            store(locked, Value::Obj(Obj::List(l)), at);
+        }
+        b"SET" if args.len() >= 3 => {
+            let at = num(args[2])?;
+            let mut st = SetObj::new();
+            for m in &args[3..] {
+                st.insert(m);
+            }
+            store(locked, Value::Obj(Obj::Set(st)), at);
+        }
+        b"ZSET" if args.len() >= 3 && !args.len().is_multiple_of(2) => {
+            let at = num(args[2])?;
+            let mut z = ZSetObj::new();
+            for pair in args[3..].chunks_exact(2) {
+                let score = crate::util::num::parse_f64(pair[1])
+                    .filter(|s| !s.is_nan())
+                    .ok_or_else(|| EffectError("bad score".into()))?;
+                z.insert(pair[0], score);
+            }
+            store(locked, Value::Obj(Obj::ZSet(z)), at);
         }
         b"DEL" if args.len() == 2 => {
-            db.lock(args[1]).remove_any(args[1]);
+            locked.shard(args[1]).remove_any(args[1]);
         }
         b"FLUSHSHARD" if args.len() == 3 => {
             let (idx, of) = (num(args[1])?, num(args[2])?);
             if of == 0 || idx >= of || !of.is_power_of_two() {
                 return Err(EffectError(format!("FLUSHSHARD {idx} of {of}")));
             }
-            db.remove_slot_class(idx as usize, of as usize);
+            locked.remove_slot_class(idx as usize, of as usize);
         }
         _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+/// Most effects one `BATCH` may announce.
+const MAX_BATCH: u64 = 1 << 24;
+
+/// Applies a stream of effects in order, holding back the effects of a
+/// `BATCH` until all have arrived and applying them together.
+#[derive(Default)]
+pub struct Applier {
+    /// Effects still to come in the open batch, and those that came.
+    batch: Option<(usize, Vec<Vec<Vec<u8>>>, Vec<u8>)>,
+}
+
+impl Applier {
+    /// Feeds one effect (`raw`: its encoded bytes). Returns the bytes of what
+    /// was applied by this call (the effect itself, a whole batch once its
+    /// last effect came, or nothing while a batch is still open), for a
+    /// replica's own journal.
+    pub fn feed(&mut self, db: &Db, args: &[&[u8]], raw: &[u8]) -> Result<Vec<u8>, EffectError> {
+        if let Some((left, effects, bytes)) = self.batch.as_mut() {
+            if args.first().copied() == Some(b"BATCH") {
+                return Err(EffectError("BATCH inside a batch".into()));
+            }
+            effects.push(args.iter().map(|a| a.to_vec()).collect());
+            bytes.extend_from_slice(raw);
+            *left -= 1;
+            if *left > 0 {
+                return Ok(Vec::new());
+            }
+            let (_, effects, bytes) = self.batch.take().expect("open batch");
+            apply_batch(db, &effects)?;
+            return Ok(bytes);
+        }
+        if args.first().copied() == Some(b"BATCH") {
+            let n = match args {
+                [_, n] => num(n)?,
+                _ => return Err(EffectError("malformed BATCH".into())),
+            };
+            if n == 0 || n > MAX_BATCH {
+                return Err(EffectError(format!("BATCH of {n}")));
+            }
+            self.batch = Some((n as usize, Vec::new(), raw.to_vec()));
+            return Ok(Vec::new());
+        }
+        apply(db, args)?;
+        Ok(raw.to_vec())
+    }
+
+    /// Whether a batch is still open (a stream must not end inside one).
+    pub fn in_batch(&self) -> bool {
+        self.batch.is_some()
+    }
+}
+
+/// Applies the effects of one batch under the locks of all their keys.
+fn apply_batch(db: &Db, effects: &[Vec<Vec<u8>>]) -> Result<(), EffectError> {
+    let views: Vec<Vec<&[u8]>> = effects
+        .iter()
+        .map(|e| e.iter().map(Vec::as_slice).collect())
+        .collect();
+    let whole = views.iter().any(|a| effect_key(a).is_none());
+    let mut locked = if whole {
+        db.lock_all()
+    } else {
+        db.lock_keys(views.iter().filter_map(|a| effect_key(a)))
+    };
+    for args in &views {
+        apply_locked(&mut locked, args)?;
     }
     Ok(())
 }
@@ -130,6 +287,7 @@ pub const LIMITS: RequestLimits = RequestLimits {
 /// Applies every effect of a complete stream (a snapshot chunk).
 pub fn apply_stream(db: &Db, stream: &[u8]) -> Result<(), EffectError> {
     let mut parser = RequestParser::new();
+    let mut applier = Applier::default();
     let mut at = 0;
     while at < stream.len() {
         let consumed = match parser.parse(&stream[at..], &LIMITS) {
@@ -138,8 +296,11 @@ pub fn apply_stream(db: &Db, stream: &[u8]) -> Result<(), EffectError> {
             Err(e) => return Err(EffectError(e.to_string())),
         };
         let args: Vec<&[u8]> = parser.args(&stream[at..]).iter().collect();
-        apply(db, &args)?;
+        applier.feed(db, &args, &[])?;
         at += consumed;
+    }
+    if applier.in_batch() {
+        return Err(EffectError("stream ends inside a batch".into()));
     }
     Ok(())
 }
@@ -162,6 +323,7 @@ mod tests {
                     f.sort();
                     f.join(",")
                 }
+                other => format!("{:?}", crate::store::digest::value_digest(other)),
             };
             v.push((e.key().to_vec(), val, e.expire_at()));
         });

@@ -4,7 +4,10 @@
 //! hash (so a lookup reads the bucket, then the key, and nothing else).
 
 use super::hash::HashObj;
+use super::list::ListObj;
 use super::memory::alloc_size;
+use super::set::SetObj;
+use super::zset::ZSetObj;
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroU32;
 
@@ -13,24 +16,28 @@ use std::num::NonZeroU32;
 pub enum Kind {
     String,
     Hash,
+    List,
+    Set,
+    ZSet,
 }
 
 impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::String, Kind::Hash, Kind::List, Kind::Set, Kind::ZSet];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        if name.eq_ignore_ascii_case(b"string") {
-            Some(Kind::String)
-        } else if name.eq_ignore_ascii_case(b"hash") {
-            Some(Kind::Hash)
-        } else {
-            None
-        }
+        Kind::ALL
+            .into_iter()
+            .find(|k| name.eq_ignore_ascii_case(k.name().as_bytes()))
     }
 }
 
@@ -41,6 +48,22 @@ pub enum Obj {
     /// so repeated APPENDs are amortised O(1), as Redis' sds does.
     Str(Vec<u8>),
     Hash(HashObj),
+    List(ListObj),
+    Set(SetObj),
+    ZSet(ZSetObj),
+}
+
+impl Obj {
+    /// Estimated heap bytes of the value.
+    fn heap_size(&self) -> usize {
+        match self {
+            Obj::Str(s) => alloc_size(s.capacity()),
+            Obj::Hash(h) => h.heap_size(),
+            Obj::List(l) => l.heap_size(),
+            Obj::Set(s) => s.heap_size(),
+            Obj::ZSet(z) => z.heap_size(),
+        }
+    }
 }
 
 /// A value to store.
@@ -54,6 +77,9 @@ pub enum Value<'a> {
 pub enum ValueRef<'a> {
     Str(&'a [u8]),
     Hash(&'a HashObj),
+    List(&'a ListObj),
+    Set(&'a SetObj),
+    ZSet(&'a ZSetObj),
 }
 
 impl ValueRef<'_> {
@@ -61,6 +87,9 @@ impl ValueRef<'_> {
         match self {
             ValueRef::Str(_) => Kind::String,
             ValueRef::Hash(_) => Kind::Hash,
+            ValueRef::List(_) => Kind::List,
+            ValueRef::Set(_) => Kind::Set,
+            ValueRef::ZSet(_) => Kind::ZSet,
         }
     }
 }
@@ -169,6 +198,9 @@ impl Entry {
             Repr::Obj(o) => match &o.obj {
                 Obj::Str(s) => ValueRef::Str(s),
                 Obj::Hash(h) => ValueRef::Hash(h),
+                Obj::List(l) => ValueRef::List(l),
+                Obj::Set(s) => ValueRef::Set(s),
+                Obj::ZSet(z) => ValueRef::ZSet(z),
             },
         }
     }
@@ -244,13 +276,39 @@ impl Entry {
         }
     }
 
-    pub fn hash_mut(&mut self) -> Option<&mut HashObj> {
+    /// The value, when it is not an inline string (to change a collection).
+    pub fn obj_mut(&mut self) -> Option<&mut Obj> {
         match &mut self.repr {
-            Repr::Obj(o) => match &mut o.obj {
-                Obj::Hash(h) => Some(h),
-                _ => None,
-            },
+            Repr::Obj(o) => Some(&mut o.obj),
             Repr::Inline(_) => None,
+        }
+    }
+
+    pub fn hash_mut(&mut self) -> Option<&mut HashObj> {
+        match self.obj_mut()? {
+            Obj::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn list_mut(&mut self) -> Option<&mut ListObj> {
+        match self.obj_mut()? {
+            Obj::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn set_mut(&mut self) -> Option<&mut SetObj> {
+        match self.obj_mut()? {
+            Obj::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn zset_mut(&mut self) -> Option<&mut ZSetObj> {
+        match self.obj_mut()? {
+            Obj::ZSet(z) => Some(z),
+            _ => None,
         }
     }
 
@@ -261,10 +319,7 @@ impl Entry {
             Repr::Obj(o) => {
                 alloc_size(std::mem::size_of::<ObjEntry>())
                     + alloc_size(o.key.len())
-                    + match &o.obj {
-                        Obj::Str(s) => alloc_size(s.capacity()),
-                        Obj::Hash(h) => h.heap_size(),
-                    }
+                    + o.obj.heap_size()
             }
         };
         let expire = if self.expire_at != 0 {

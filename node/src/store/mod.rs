@@ -5,22 +5,29 @@
 //! Commands on several keys lock their shards in ascending order ([`Db::lock_keys`]),
 //! which keeps multi-key commands atomic without deadlocks.
 
+pub mod digest;
 pub mod effect;
 pub mod entry;
 pub mod evict;
 pub mod hash;
 pub mod journal;
+pub mod list;
 pub mod memory;
+pub mod set;
 pub mod shard;
 pub mod slot;
 pub mod table;
+pub mod zset;
 
 pub use entry::{Entry, Kind, Obj, Value, ValueRef};
 pub use evict::{AccessMode, Policy};
 pub use hash::HashObj;
 pub use journal::Journal;
+pub use list::ListObj;
 pub use memory::MemoryCounters;
+pub use set::SetObj;
 pub use shard::{EntryMut, Shard, Ttl};
+pub use zset::ZSetObj;
 
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
@@ -69,6 +76,9 @@ impl std::ops::DerefMut for ShardGuard<'_> {
 thread_local! {
     /// Effects are encoded here before the journal's lock is taken.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// This thread holds a [`Locked`] set: locking another shard now could
+    /// deadlock (checked in debug builds, so tests and the fuzzer catch it).
+    static HOLDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Drop for ShardGuard<'_> {
@@ -124,6 +134,10 @@ impl Db {
     }
 
     fn guard(&self, idx: usize) -> ShardGuard<'_> {
+        debug_assert!(
+            !HOLDING.with(|h| h.get()),
+            "a shard was locked by a thread that already holds a Locked set: a handler must use the keys it was handed"
+        );
         ShardGuard {
             guard: self.shards[idx].lock(),
             idx,
@@ -141,30 +155,9 @@ impl Db {
 
     /// Removes every key whose slot is `idx` modulo `of` (a replica applying a
     /// flush of a primary's keyspace shard `idx` of `of`; both counts are
-    /// powers of two). Only this keyspace's shards that can hold such slots are
-    /// touched, and those that hold nothing else are emptied whole, so a
-    /// primary's FLUSHALL (one effect per shard) costs the replica one pass.
+    /// powers of two).
     pub fn remove_slot_class(&self, idx: usize, of: usize) {
-        let n = self.shards.len();
-        for j in 0..n {
-            if of <= n {
-                // Shard j holds slots ≡ j (mod n), hence ≡ j (mod of).
-                if j % of == idx {
-                    drop(self.guard(j).take_all());
-                }
-            } else if idx % n == j {
-                let mut s = self.guard(j);
-                let mut doomed = Vec::new();
-                s.for_each(0, |e| {
-                    if usize::from(slot::key_slot(e.key())) % of == idx {
-                        doomed.push(e.key().to_vec());
-                    }
-                });
-                for k in doomed {
-                    s.remove_any(&k);
-                }
-            }
-        }
+        self.lock_all().remove_slot_class(idx, of);
     }
 
     pub fn shard_count(&self) -> usize {
@@ -193,38 +186,26 @@ impl Db {
         let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_of(k)).collect();
         idx.sort_unstable();
         idx.dedup();
-        Locked {
-            db: self,
-            guards: idx.into_iter().map(|i| (i, self.guard(i))).collect(),
-        }
+        Locked::over(self, idx)
     }
 
-    /// Locks every shard, in order (FLUSHALL, whole-keyspace atomic operations).
+    /// Locks every shard, in order (FLUSHALL, whole-keyspace commands).
     pub fn lock_all(&self) -> Locked<'_> {
-        Locked {
-            db: self,
-            guards: (0..self.shards.len()).map(|i| (i, self.guard(i))).collect(),
-        }
+        Locked::over(self, (0..self.shards.len()).collect())
     }
 
+    /// A set holding no shard yet (see [`Locked::none`]).
+    pub fn lock_none(&self) -> Locked<'_> {
+        Locked::none(self)
+    }
+
+    /// Switches how access is stamped (see [`Shard::set_access_mode`]).
     pub fn set_access_mode(&self, mode: AccessMode, now_ms: u64) {
-        for s in self.shards.iter() {
-            s.lock().set_access_mode(mode, now_ms);
-        }
+        self.lock_all().set_access_mode(mode, now_ms);
     }
 
     pub fn stats(&self) -> KeyspaceStats {
-        let mut st = KeyspaceStats {
-            evicted: self.evicted.load(Ordering::Relaxed),
-            ..KeyspaceStats::default()
-        };
-        for s in self.shards.iter() {
-            let s = s.lock();
-            st.keys += s.len() as u64;
-            st.expires += s.volatile_len() as u64;
-            st.expired += s.expired_count();
-        }
-        st
+        self.lock_all().stats()
     }
 
     pub fn len(&self) -> usize {
@@ -235,48 +216,18 @@ impl Db {
         self.len() == 0
     }
 
-    /// Removes every key. With `lazy`, the memory is freed on another thread so the
-    /// caller is not held up by a large dataset (FLUSHALL ASYNC).
+    /// Removes every key (see [`Locked::flush`]).
     pub fn flush(&self, lazy: bool) {
-        let mut all = self.lock_all();
-        let old: Vec<_> = all.guards.iter_mut().map(|(_, s)| s.take_all()).collect();
-        drop(all);
-        if lazy {
-            std::thread::spawn(move || drop(old));
-        } else {
-            drop(old);
-        }
+        self.lock_all().flush(lazy);
     }
 
-    /// A random live key, shards weighted by their size.
-    pub fn random_key(&self, now: u64) -> Option<Vec<u8>> {
-        for _ in 0..16 {
-            let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().len()).collect();
-            let total: usize = sizes.iter().sum();
-            if total == 0 {
-                return None;
-            }
-            let mut pick = fastrand::usize(..total);
-            let idx = sizes
-                .iter()
-                .position(|&n| {
-                    if pick < n {
-                        true
-                    } else {
-                        pick -= n;
-                        false
-                    }
-                })
-                .unwrap_or(0);
-            if let Some(k) = self.guard(idx).random_key(now) {
-                return Some(k);
-            }
-        }
-        None
+    /// Calls `visit` for every live key.
+    pub fn for_each(&self, now: u64, visit: impl FnMut(&Entry)) {
+        self.lock_all().for_each(now, visit);
     }
 
-    /// One SCAN step. The cursor packs the shard in its low bits and, above them,
-    /// the shard's hash-space bound (0: the shard's start).
+    /// One SCAN step (see [`Locked::scan`]), holding one shard at a time: the
+    /// replication snapshot reads this way while writes go on.
     pub fn scan(&self, cursor: u64, count: usize, now: u64, mut visit: impl FnMut(&Entry)) -> u64 {
         let mut shard = (cursor as usize) & self.mask;
         let mut bound = match cursor >> self.shift {
@@ -304,25 +255,6 @@ impl Db {
             0
         } else {
             shard as u64
-        }
-    }
-
-    /// Calls `visit` for every live key in the shard that holds `slot`'s keys
-    /// (the keyspace shards by slot, so a slot's keys are all in one shard).
-    pub fn for_each_in_slot(&self, slot: u16, now: u64, mut visit: impl FnMut(&Entry)) {
-        self.shards[slot as usize & self.mask]
-            .lock()
-            .for_each(now, |e| {
-                if slot::key_slot(e.key()) == slot {
-                    visit(e)
-                }
-            });
-    }
-
-    /// Calls `visit` for every live key (KEYS).
-    pub fn for_each(&self, now: u64, mut visit: impl FnMut(&Entry)) {
-        for s in self.shards.iter() {
-            s.lock().for_each(now, &mut visit);
         }
     }
 
@@ -403,22 +335,268 @@ impl Db {
     }
 }
 
-/// Shards locked together for one multi-key command.
+/// The shards a command (or a transaction, or a replicated batch) holds while it
+/// runs: taken together in ascending order, so sets never deadlock, and handed to
+/// the command instead of the keyspace, so a command can only touch what it
+/// declared. On release every change made under the set is journaled as one
+/// unit (a `BATCH` of effects when there are several) while the locks are still
+/// held, so replicas apply it atomically and in the keyspace's order.
 pub struct Locked<'a> {
     db: &'a Db,
+    /// Ascending by shard index.
     guards: Vec<(usize, ShardGuard<'a>)>,
 }
 
-impl Locked<'_> {
-    /// The locked shard that holds `key`. Panics if `key` was not among the keys
-    /// passed to `lock_keys`, which is a bug in the calling command.
+impl<'a> Locked<'a> {
+    /// A set that holds nothing (commands without keys).
+    pub fn none(db: &'a Db) -> Locked<'a> {
+        Locked {
+            db,
+            guards: Vec::new(),
+        }
+    }
+
+    fn over(db: &'a Db, idx: Vec<usize>) -> Locked<'a> {
+        let guards: Vec<_> = idx.into_iter().map(|i| (i, db.guard(i))).collect();
+        if !guards.is_empty() {
+            HOLDING.with(|h| h.set(true));
+        }
+        Locked { db, guards }
+    }
+
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.guards.is_empty()
+    }
+
+    /// Whether every shard is held (whole-keyspace commands need it).
+    pub fn holds_all(&self) -> bool {
+        self.guards.len() == self.db.shards.len()
+    }
+
+    /// Whether the shard holding `key` is held.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        let idx = self.db.shard_of(key);
+        self.guards.binary_search_by_key(&idx, |(i, _)| *i).is_ok()
+    }
+
+    /// The held shard that holds `key`. Panics if it was not locked: the
+    /// command table declares every key a command touches, so this is a bug
+    /// in the command (the command fuzz target checks every command).
     pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
         let idx = self.db.shard_of(key);
+        self.index(idx)
+    }
+
+    /// Held shard number `idx`.
+    pub fn index(&mut self, idx: usize) -> &mut Shard {
         let pos = self
             .guards
             .binary_search_by_key(&idx, |(i, _)| *i)
-            .expect("key's shard was locked");
+            .expect("the command's shards were locked");
         &mut self.guards[pos].1
+    }
+
+    /// Journals the changes made under the set, then unlocks it.
+    pub fn release(&mut self) {
+        if self.guards.is_empty() {
+            return;
+        }
+        let of = self.db.shards.len();
+        let changed = self.guards.iter().filter(|(_, g)| g.has_changes()).count();
+        if changed > 0 {
+            SCRATCH.with(|s| {
+                let mut buf = s.borrow_mut();
+                buf.clear();
+                let mut effects = 0;
+                for (i, g) in self.guards.iter_mut() {
+                    effects += g.guard.take_changes(*i, of, &mut buf);
+                }
+                if effects > 1 {
+                    let mut framed = Vec::with_capacity(buf.len() + 32);
+                    effect::encode_batch(effects, &mut framed);
+                    framed.extend_from_slice(&buf);
+                    self.db.journal.append(&framed);
+                } else {
+                    self.db.journal.append(&buf);
+                }
+                if buf.capacity() > 1 << 20 {
+                    *buf = Vec::new();
+                }
+            });
+        }
+        self.guards.clear();
+        HOLDING.with(|h| h.set(false));
+    }
+
+    fn all_guards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        debug_assert!(
+            self.holds_all(),
+            "a whole-keyspace operation holds every shard"
+        );
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+
+    /// Keys in the held shards (all of them for a whole-keyspace command).
+    pub fn len(&mut self) -> usize {
+        self.guards.iter().map(|(_, g)| g.len()).sum()
+    }
+
+    pub fn stats(&mut self) -> KeyspaceStats {
+        let mut st = KeyspaceStats {
+            evicted: self.db.evicted.load(Ordering::Relaxed),
+            ..KeyspaceStats::default()
+        };
+        for s in self.all_guards() {
+            st.keys += s.len() as u64;
+            st.expires += s.volatile_len() as u64;
+            st.expired += s.expired_count();
+        }
+        st
+    }
+
+    pub fn set_access_mode(&mut self, mode: AccessMode, now_ms: u64) {
+        for s in self.all_guards() {
+            s.set_access_mode(mode, now_ms);
+        }
+    }
+
+    /// Starts or stops recording changes in the journal. Every change made after
+    /// this returns is recorded.
+    pub fn set_tracking(&mut self, on: bool) {
+        for s in self.all_guards() {
+            s.set_tracking(on);
+        }
+    }
+
+    /// Removes every key. With `lazy`, the memory is freed on another thread so the
+    /// caller is not held up by a large dataset (FLUSHALL ASYNC).
+    pub fn flush(&mut self, lazy: bool) {
+        let old: Vec<_> = self.all_guards().map(|s| s.take_all()).collect();
+        if lazy {
+            std::thread::spawn(move || drop(old));
+        } else {
+            drop(old);
+        }
+    }
+
+    /// See [`Db::remove_slot_class`]. Only this keyspace's shards that can hold
+    /// such slots are touched, and those that hold nothing else are emptied
+    /// whole, so a primary's FLUSHALL (one effect per shard) costs one pass.
+    pub fn remove_slot_class(&mut self, idx: usize, of: usize) {
+        let n = self.db.shards.len();
+        for j in 0..n {
+            if of <= n {
+                // Shard j holds slots ≡ j (mod n), hence ≡ j (mod of).
+                if j % of == idx {
+                    drop(self.index(j).take_all());
+                }
+            } else if idx % n == j {
+                let s = self.index(j);
+                let mut doomed = Vec::new();
+                s.for_each(0, |e| {
+                    if usize::from(slot::key_slot(e.key())) % of == idx {
+                        doomed.push(e.key().to_vec());
+                    }
+                });
+                for k in doomed {
+                    s.remove_any(&k);
+                }
+            }
+        }
+    }
+
+    /// A random live key, shards weighted by their size.
+    pub fn random_key(&mut self, now: u64) -> Option<Vec<u8>> {
+        for _ in 0..16 {
+            let sizes: Vec<usize> = self.guards.iter().map(|(_, g)| g.len()).collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = fastrand::usize(..total);
+            let pos = sizes
+                .iter()
+                .position(|&n| {
+                    if pick < n {
+                        true
+                    } else {
+                        pick -= n;
+                        false
+                    }
+                })
+                .unwrap_or(0);
+            if let Some(k) = self.guards[pos].1.random_key(now) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// One SCAN step over the held (all) shards; see [`Db::scan`] for the cursor.
+    pub fn scan(
+        &mut self,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        mut visit: impl FnMut(&Entry),
+    ) -> u64 {
+        let (mask, shift, n) = (self.db.mask, self.db.shift, self.db.shards.len());
+        let mut shard = (cursor as usize) & mask;
+        let mut bound = match cursor >> shift {
+            0 => table::SCAN_START,
+            b => b.min(table::SCAN_START),
+        };
+        let mut budget = count.max(1);
+        while shard < n {
+            let mut visited = 0;
+            let next = self.index(shard).scan(bound, budget, now, |e| {
+                visited += 1;
+                visit(e)
+            });
+            budget = budget.saturating_sub(visited);
+            if next != 0 {
+                return (next << shift) | shard as u64;
+            }
+            shard += 1;
+            bound = table::SCAN_START;
+            if budget == 0 {
+                break;
+            }
+        }
+        if shard >= n {
+            0
+        } else {
+            shard as u64
+        }
+    }
+
+    /// Calls `visit` for every live key in the shard that holds `slot`'s keys
+    /// (the keyspace shards by slot, so a slot's keys are all in one shard).
+    pub fn for_each_in_slot(&mut self, slot: u16, now: u64, mut visit: impl FnMut(&Entry)) {
+        let idx = slot as usize & self.db.mask;
+        self.index(idx).for_each(now, |e| {
+            if slot::key_slot(e.key()) == slot {
+                visit(e)
+            }
+        });
+    }
+
+    /// Calls `visit` for every live key (KEYS).
+    pub fn for_each(&mut self, now: u64, mut visit: impl FnMut(&Entry)) {
+        for s in self.all_guards() {
+            s.for_each(now, &mut visit);
+        }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -494,8 +672,8 @@ mod tests {
     #[test]
     fn random_key_finds_live_keys() {
         let db = db_with(10);
-        let k = db.random_key(0).unwrap();
+        let k = db.lock_all().random_key(0).unwrap();
         assert!(k.starts_with(b"key:"));
-        assert_eq!(Db::new(4).random_key(0), None);
+        assert_eq!(Db::new(4).lock_all().random_key(0), None);
     }
 }

@@ -10,8 +10,12 @@ use super::entry::{Entry, Value};
 use super::evict::{eviction_score, AccessMode, Policy};
 use super::memory::MemoryCounters;
 use super::table::Table;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// A client's WATCH: set when any key it watches changes (see [`Shard::watch`]).
+pub type WatchFlag = Arc<AtomicBool>;
 
 /// What a write does to the key's time to live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +52,9 @@ pub struct Shard {
     dirty: Vec<Box<[u8]>>,
     /// The shard was emptied since the last `take_changes` (only while tracking).
     flushed: bool,
+    /// Keys clients WATCH, with the flag each of them is told through when the
+    /// key changes (written, deleted, expired or evicted, here or by a primary).
+    watched: HashMap<Box<[u8]>, Vec<WatchFlag>, foldhash::fast::RandomState>,
 }
 
 impl Shard {
@@ -62,6 +69,33 @@ impl Shard {
             track: false,
             dirty: Vec::new(),
             flushed: false,
+            watched: HashMap::default(),
+        }
+    }
+
+    /// Registers `flag` to be set when `key` changes.
+    pub fn watch(&mut self, key: &[u8], flag: &WatchFlag) {
+        let list = self.watched.entry(Box::from(key)).or_default();
+        if !list.iter().any(|f| Arc::ptr_eq(f, flag)) {
+            list.push(flag.clone());
+        }
+    }
+
+    /// Removes `flag` from `key`'s watchers.
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(list) = self.watched.get_mut(key) {
+            list.retain(|f| !Arc::ptr_eq(f, flag));
+            if list.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    fn touch_watched(&self, key: &[u8]) {
+        if let Some(list) = self.watched.get(key) {
+            for f in list {
+                f.store(true, Ordering::Release);
+            }
         }
     }
 
@@ -78,6 +112,9 @@ impl Shard {
         if self.track {
             self.dirty.push(Box::from(key));
         }
+        if !self.watched.is_empty() {
+            self.touch_watched(key);
+        }
     }
 
     /// Whether changes wait to be taken.
@@ -89,9 +126,12 @@ impl Shard {
     /// `effect`): the present state of every changed key, after a flush of this
     /// shard's slots if it was emptied. `idx`/`of`: this shard's place in the
     /// keyspace.
-    pub fn take_changes(&mut self, idx: usize, of: usize, out: &mut Vec<u8>) {
+    /// Returns how many effects were appended.
+    pub fn take_changes(&mut self, idx: usize, of: usize, out: &mut Vec<u8>) -> usize {
+        let mut effects = 0;
         if std::mem::take(&mut self.flushed) {
             super::effect::encode_flush(idx, of, out);
+            effects += 1;
         }
         let mut dirty = std::mem::take(&mut self.dirty);
         if dirty.len() > 1 {
@@ -103,9 +143,11 @@ impl Shard {
             let entry = self.index_of(hash, key).map(|i| self.entry_at(i));
             super::effect::encode_state(key, entry, out);
         }
+        effects += dirty.len();
         dirty.clear();
         // Keep the allocation for the next command.
         self.dirty = dirty;
+        effects
     }
 
     /// Switches how access is stamped. Between LRU and LFU every key is
@@ -335,6 +377,22 @@ impl Shard {
     /// Empties the shard, returning the old contents so the caller can free them
     /// off the request path (FLUSHALL ASYNC).
     pub fn take_all(&mut self) -> impl Send + 'static {
+        // Watchers of keys that existed learn of the flush; others do not, as
+        // in Redis (a WATCH of a missing key survives FLUSHALL).
+        if !self.watched.is_empty() {
+            let present: Vec<&[u8]> = self
+                .watched
+                .keys()
+                .map(|k| &**k)
+                .filter(|k| {
+                    let h = self.map.hash(k);
+                    self.map.find(h, k).is_some()
+                })
+                .collect();
+            for k in present {
+                self.touch_watched(k);
+            }
+        }
         let map = std::mem::take(&mut self.map);
         let expires = std::mem::take(&mut self.expires);
         let used = self.used;
@@ -465,9 +523,15 @@ pub struct EntryMut<'a> {
 
 impl EntryMut<'_> {
     fn mark(&mut self) {
-        if !self.marked && self.shard.track {
-            let key = Box::from(self.entry().key());
-            self.shard.dirty.push(key);
+        if !self.marked {
+            if self.shard.track {
+                let key = Box::from(self.entry().key());
+                self.shard.dirty.push(key);
+            }
+            if !self.shard.watched.is_empty() {
+                self.shard
+                    .touch_watched(self.shard.entry_at(self.idx).key());
+            }
         }
         self.marked = true;
     }

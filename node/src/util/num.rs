@@ -114,8 +114,78 @@ pub fn format_f64(v: f64) -> String {
     buf.format(v).to_string()
 }
 
+/// Formats a double as C's `%.17g` does: Redis 7.0's text for sorted-set
+/// scores (ZSCORE, WITHSCORES, ZINCRBY), `inf`/`-inf` for infinities.
+pub fn format_g17(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    // 17 significant digits in scientific form tells the exponent %g uses.
+    let sci = format!("{v:.16e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent form");
+    let exp: i32 = exp.parse().expect("exponent");
+    if !(-4..17).contains(&exp) {
+        let mut m = mantissa.to_string();
+        if m.contains('.') {
+            while m.ends_with('0') {
+                m.pop();
+            }
+            if m.ends_with('.') {
+                m.pop();
+            }
+        }
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (16 - exp).max(0) as usize;
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    s
+}
+
+/// A double's exact text for replication: the shortest that parses back to it.
+pub fn format_f64_exact(v: f64) -> String {
+    format_f64(v)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn g17_matches_c_printf() {
+        for (v, want) in [
+            (0.1, "0.10000000000000001"),
+            (1.5, "1.5"),
+            (3.0, "3"),
+            (1e20, "1e+20"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (-2.5e-7, "-2.4999999999999999e-07"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (12345678901234567.0, "12345678901234568"),
+            (0.0001, "0.0001"),
+            (f64::INFINITY, "inf"),
+            (-0.0, "-0"),
+        ] {
+            assert_eq!(super::format_g17(v), want, "{v}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -24,7 +24,7 @@ pub fn countkeysinslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError
     super::cluster(ctx)?;
     let slot = slot_arg(args.get(2))?.ok_or_else(|| CmdError::err("Invalid slot"))?;
     let mut n = 0i64;
-    ctx.db().for_each_in_slot(slot, ctx.now, |_| n += 1);
+    ctx.keys.for_each_in_slot(slot, ctx.now, |_| n += 1);
     ctx.out.int(n);
     Ok(())
 }
@@ -37,7 +37,7 @@ pub fn getkeysinslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> 
         return Err(CmdError::err("Invalid slot or number of keys"));
     };
     let mut keys = Vec::new();
-    ctx.db().for_each_in_slot(slot, ctx.now, |e| {
+    ctx.keys.for_each_in_slot(slot, ctx.now, |e| {
         if keys.len() < count {
             keys.push(e.key().to_vec());
         }

@@ -6,7 +6,7 @@ use crate::store::Kind;
 
 pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let Some(mut e) = shard.get_mut(key, ctx.now) else {
         ctx.out.int(0);
         return Ok(());

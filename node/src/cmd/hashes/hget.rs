@@ -6,8 +6,8 @@ use crate::resp::Args;
 
 pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
-    let h = read(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let h = read(shard, key, ctx.now)?;
     ctx.stats.hit(h.is_some());
     match h.and_then(|h| h.get(args.get(2))) {
         Some(v) => ctx.out.bulk(v),
@@ -18,8 +18,8 @@ pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
-    let h = read(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let h = read(shard, key, ctx.now)?;
     ctx.stats.hit(h.is_some());
     let fields = args.tail(2);
     ctx.out.array(fields.len());
@@ -34,8 +34,8 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn hexists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
-    let h = read(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let h = read(shard, key, ctx.now)?;
     let found = h.and_then(|h| h.get(args.get(2))).is_some();
     ctx.out.int(i64::from(found));
     Ok(())
@@ -43,8 +43,8 @@ pub fn hexists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
-    let h = read(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let h = read(shard, key, ctx.now)?;
     let len = h.and_then(|h| h.get(args.get(2))).map_or(0, <[u8]>::len);
     ctx.out.int(len as i64);
     Ok(())
@@ -52,8 +52,8 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn hlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
-    let h = read(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let h = read(shard, key, ctx.now)?;
     ctx.out.int(h.map_or(0, |h| h.len()) as i64);
     Ok(())
 }

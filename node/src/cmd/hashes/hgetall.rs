@@ -13,8 +13,8 @@ enum Part {
 
 fn all(ctx: &mut Ctx<'_>, args: Args<'_>, part: Part) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
-    let h = read(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let h = read(shard, key, ctx.now)?;
     let n = h.map_or(0, |h| h.len());
     if part == Part::Both {
         ctx.out.map(n);

@@ -9,14 +9,14 @@ use crate::util::num::parse_i64;
 pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let (key, field) = (args.get(1), args.get(2));
     let incr = int_arg(args.get(3))?;
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     // Compute before opening for write, so an error leaves no empty hash behind.
-    let current = match read(&mut shard, key, ctx.now)?.and_then(|h| h.get(field)) {
+    let current = match read(shard, key, ctx.now)?.and_then(|h| h.get(field)) {
         Some(v) => parse_i64(v).ok_or_else(|| CmdError::err("hash value is not an integer"))?,
         None => 0,
     };
     let next = current.checked_add(incr).ok_or(CmdError::Overflow)?;
-    let mut e = open(&mut shard, key, ctx.now)?;
+    let mut e = open(shard, key, ctx.now)?;
     hash(&mut e).set(field, itoa::Buffer::new().format(next).as_bytes());
     ctx.out.int(next);
     Ok(())
@@ -28,8 +28,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     if incr.is_infinite() {
         return Err(CmdError::err("value is NaN or Infinity"));
     }
-    let mut shard = ctx.db().lock(key);
-    let current = read(&mut shard, key, ctx.now)?
+    let shard = ctx.keys.shard(key);
+    let current = read(shard, key, ctx.now)?
         .and_then(|h| h.get(field))
         .map(<[u8]>::to_vec);
     let (_, text) = add_float(
@@ -37,7 +37,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         incr,
         CmdError::err("hash value is not a float"),
     )?;
-    let mut e = open(&mut shard, key, ctx.now)?;
+    let mut e = open(shard, key, ctx.now)?;
     hash(&mut e).set(field, text.as_bytes());
     ctx.out.bulk(text.as_bytes());
     Ok(())

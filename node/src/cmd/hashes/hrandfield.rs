@@ -22,8 +22,8 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
             return Err(CmdError::err("value is out of range"));
         }
     }
-    let mut shard = ctx.db().lock(key);
-    let h = read(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let h = read(shard, key, ctx.now)?;
     let Some(count) = count else {
         match h.and_then(|h| h.get_index(fastrand::usize(..h.len().max(1)))) {
             Some((f, _)) => ctx.out.bulk(f),

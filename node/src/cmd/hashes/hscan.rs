@@ -9,8 +9,8 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
     let cursor = parse_cursor(args.get(2))?;
     let opts = ScanOptions::parse(args, 3, true)?;
-    let mut shard = ctx.db().lock(key);
-    let Some(h) = read(&mut shard, key, ctx.now)? else {
+    let shard = ctx.keys.shard(key);
+    let Some(h) = read(shard, key, ctx.now)? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);

@@ -9,8 +9,8 @@ fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, CmdE
         return Err(CmdError::Arity(name.into()));
     }
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
-    let mut e = open(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let mut e = open(shard, key, ctx.now)?;
     let h = hash(&mut e);
     let mut added = 0;
     for i in (2..args.len()).step_by(2) {
@@ -35,8 +35,8 @@ pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let (key, field) = (args.get(1), args.get(2));
-    let mut shard = ctx.db().lock(key);
-    let mut e = open(&mut shard, key, ctx.now)?;
+    let shard = ctx.keys.shard(key);
+    let mut e = open(shard, key, ctx.now)?;
     let h = hash(&mut e);
     if h.get(field).is_some() {
         ctx.out.int(0);

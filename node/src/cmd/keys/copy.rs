@@ -26,16 +26,15 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         return Err(CmdError::err("source and destination objects are the same"));
     }
     let now = ctx.now;
-    let mut locked = ctx.db().lock_keys([src, dst]);
-    let Some(entry) = locked.shard(src).get(src, now).cloned() else {
+    let Some(entry) = ctx.keys.shard(src).get(src, now).cloned() else {
         ctx.out.int(0);
         return Ok(());
     };
-    if locked.shard(dst).peek(dst, now).is_some() && !replace {
+    if ctx.keys.shard(dst).peek(dst, now).is_some() && !replace {
         ctx.out.int(0);
         return Ok(());
     }
-    locked.shard(dst).insert_entry(entry.renamed(dst), now);
+    ctx.keys.shard(dst).insert_entry(entry.renamed(dst), now);
     ctx.out.int(1);
     Ok(())
 }

@@ -9,9 +9,8 @@ const LAZY_FREE_BYTES: usize = 64 * 1024;
 
 fn delete(ctx: &mut Ctx<'_>, args: Args<'_>) -> Vec<Entry> {
     let keys = args.tail(1);
-    let mut locked = ctx.db().lock_keys(keys.iter());
     keys.iter()
-        .filter_map(|k| locked.shard(k).remove(k, ctx.now))
+        .filter_map(|k| ctx.keys.shard(k).remove(k, ctx.now))
         .collect()
 }
 

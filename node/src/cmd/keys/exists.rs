@@ -5,10 +5,9 @@ use crate::resp::Args;
 
 pub fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let keys = args.tail(1);
-    let mut locked = ctx.db().lock_keys(keys.iter());
     let n = keys
         .iter()
-        .filter(|k| locked.shard(k).peek(k, ctx.now).is_some())
+        .filter(|k| ctx.keys.shard(k).peek(k, ctx.now).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -16,10 +15,9 @@ pub fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let keys = args.tail(1);
-    let mut locked = ctx.db().lock_keys(keys.iter());
     let n = keys
         .iter()
-        .filter(|k| locked.shard(k).get(k, ctx.now).is_some())
+        .filter(|k| ctx.keys.shard(k).get(k, ctx.now).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())

@@ -76,7 +76,7 @@ fn expire_generic(
             .ok_or(CmdError::InvalidExpire(name))?;
     }
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let Some(mut e) = shard.get_mut(key, ctx.now) else {
         ctx.out.int(0);
         return Ok(());
@@ -113,7 +113,7 @@ pub fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let removed = match shard.get_mut(key, ctx.now) {
         Some(mut e) if e.entry().expire_at().is_some() => {
             e.set_expire(None);

@@ -6,20 +6,33 @@ use crate::resp::Args;
 use crate::store::{Entry, ValueRef};
 use crate::util::num::parse_i64;
 
+/// What the OBJECT subcommands read of a key.
+struct Seen<'a> {
+    out: &'a mut crate::resp::Reply,
+    mode: crate::store::AccessMode,
+    now: u64,
+}
+
 fn with_entry(
     ctx: &mut Ctx<'_>,
     args: Args<'_>,
-    f: impl FnOnce(&mut Ctx<'_>, &Entry) -> Result<(), CmdError>,
+    f: impl FnOnce(Seen<'_>, &Entry) -> Result<(), CmdError>,
 ) -> Result<(), CmdError> {
     let key = args.get(2);
-    let db = ctx.db();
-    let mut shard = db.lock(key);
-    match shard.peek(key, ctx.now) {
+    let (now, mode) = (ctx.now, ctx.settings.access_mode());
+    match ctx.keys.shard(key).peek(key, now) {
         None => {
             ctx.out.null();
             Ok(())
         }
-        Some(e) => f(ctx, e),
+        Some(e) => f(
+            Seen {
+                out: ctx.out,
+                mode,
+                now,
+            },
+            e,
+        ),
     }
 }
 
@@ -36,6 +49,9 @@ pub fn encoding_of(e: &Entry) -> &'static str {
             }
         }
         ValueRef::Hash(h) => h.encoding(),
+        ValueRef::List(l) => l.encoding(),
+        ValueRef::Set(s) => s.encoding(),
+        ValueRef::ZSet(z) => z.encoding(),
     }
 }
 
@@ -48,7 +64,7 @@ pub fn encoding(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn freq(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     with_entry(ctx, args, |ctx, e| {
-        let mode = ctx.settings.access_mode();
+        let mode = ctx.mode;
         if !mode.lfu {
             return Err(CmdError::err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }
@@ -60,7 +76,7 @@ pub fn freq(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn idletime(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     with_entry(ctx, args, |ctx, e| {
-        let mode = ctx.settings.access_mode();
+        let mode = ctx.mode;
         if mode.lfu {
             return Err(CmdError::err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
         }

@@ -6,8 +6,7 @@ use crate::resp::Args;
 fn rename_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> Result<(), CmdError> {
     let (src, dst) = (args.get(1), args.get(2));
     let now = ctx.now;
-    let mut locked = ctx.db().lock_keys([src, dst]);
-    if locked.shard(src).peek(src, now).is_none() {
+    if ctx.keys.shard(src).peek(src, now).is_none() {
         return Err(CmdError::NoSuchKey);
     }
     if src == dst {
@@ -18,15 +17,16 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> Result<(), Cmd
         }
         return Ok(());
     }
-    if nx && locked.shard(dst).peek(dst, now).is_some() {
+    if nx && ctx.keys.shard(dst).peek(dst, now).is_some() {
         ctx.out.int(0);
         return Ok(());
     }
-    let entry = locked
+    let entry = ctx
+        .keys
         .shard(src)
         .remove(src, now)
         .ok_or(CmdError::NoSuchKey)?;
-    locked.shard(dst).insert_entry(entry.renamed(dst), now);
+    ctx.keys.shard(dst).insert_entry(entry.renamed(dst), now);
     if nx {
         ctx.out.int(1);
     } else {

@@ -72,7 +72,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let cursor = parse_cursor(args.get(1))?;
     let opts = ScanOptions::parse(args, 2, false)?;
     let mut keys: Vec<Vec<u8>> = Vec::new();
-    let next = ctx.db().scan(cursor, opts.count, ctx.now, |e| {
+    let next = ctx.keys.scan(cursor, opts.count, ctx.now, |e| {
         let type_ok = match opts.kind {
             None => true,
             Some(k) => k == Some(e.kind()),

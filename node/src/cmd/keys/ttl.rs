@@ -10,7 +10,7 @@ fn ttl_generic(
     absolute: bool,
 ) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let reply = match shard.peek(key, ctx.now) {
         None => -2,
         Some(e) => match e.expire_at() {

@@ -5,7 +5,7 @@ use crate::resp::Args;
 
 pub fn type_(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let name = shard.peek(key, ctx.now).map_or("none", |e| e.kind().name());
     ctx.out.simple(name);
     Ok(())

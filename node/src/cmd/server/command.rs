@@ -144,7 +144,7 @@ pub fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         _ => CmdError::err("Invalid command specified"),
     })?;
     let spec = table::spec(id);
-    let positions: Vec<usize> = spec.key_positions(inner.len()).collect();
+    let positions: Vec<usize> = spec.key_positions(inner).collect();
     if positions.is_empty() {
         return Err(CmdError::err("The command has no key arguments"));
     }

@@ -55,7 +55,9 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         setter(&mut next, &value).map_err(|why| failed(p.name, &why))?;
     }
     let next = Arc::new(next);
-    ctx.shared.apply_settings(next.clone(), ctx.now);
+    ctx.shared
+        .apply_settings(next.clone(), ctx.now, &mut ctx.keys);
+    ctx.session.evict_pending = true;
     ctx.settings = next;
     ctx.out.ok();
     Ok(())

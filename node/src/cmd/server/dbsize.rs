@@ -4,7 +4,7 @@ use crate::cmd::{is, CmdError, Ctx};
 use crate::resp::Args;
 
 pub fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
-    ctx.out.int(ctx.db().len() as i64);
+    ctx.out.int(ctx.keys.len() as i64);
     Ok(())
 }
 
@@ -15,7 +15,7 @@ fn flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         2 if is(args.get(1), "sync") => false,
         _ => return Err(CmdError::Syntax),
     };
-    ctx.db().flush(lazy);
+    ctx.keys.flush(lazy);
     ctx.out.ok();
     Ok(())
 }

@@ -12,7 +12,7 @@ pub fn usage(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         _ => return Err(CmdError::Syntax),
     }
     let key = args.get(2);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     match shard.peek(key, ctx.now) {
         Some(e) => ctx.out.int(e.mem_size() as i64),
         None => ctx.out.null(),

@@ -77,7 +77,7 @@ pub fn replicaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     }
     let (a, b) = (args.get(1), args.get(2));
     if is(a, "no") && is(b, "one") {
-        ctx.shared.repl.set_role(Role::Primary, ctx.db());
+        ctx.shared.repl.set_role(Role::Primary, &mut ctx.keys);
         ctx.out.ok();
         return Ok(());
     }
@@ -89,7 +89,9 @@ pub fn replicaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         host,
         port,
     };
-    ctx.shared.repl.set_role(Role::Replica(target), ctx.db());
+    ctx.shared
+        .repl
+        .set_role(Role::Replica(target), &mut ctx.keys);
     ctx.out.ok();
     Ok(())
 }

@@ -5,8 +5,8 @@ use crate::resp::Args;
 use crate::store::{Ttl, Value};
 
 /// Redis' `checkStringLength`: a string may not grow past proto-max-bulk-len.
-pub fn check_len(ctx: &Ctx<'_>, len: u64) -> Result<(), CmdError> {
-    if len > ctx.settings.proto_max_bulk_len {
+pub fn check_len(settings: &crate::config::Settings, len: u64) -> Result<(), CmdError> {
+    if len > settings.proto_max_bulk_len {
         Err(CmdError::StringTooLong)
     } else {
         Ok(())
@@ -15,10 +15,10 @@ pub fn check_len(ctx: &Ctx<'_>, len: u64) -> Result<(), CmdError> {
 
 pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let (key, tail) = (args.get(1), args.get(2));
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     if let Some(mut e) = shard.get_mut(key, ctx.now) {
         let len = e.entry().as_str().ok_or(CmdError::WrongType)?.len();
-        check_len(ctx, (len + tail.len()) as u64)?;
+        check_len(&ctx.settings, (len + tail.len()) as u64)?;
         let s = e.entry_mut().str_mut().ok_or(CmdError::WrongType)?;
         s.extend_from_slice(tail);
         ctx.out.int(s.len() as i64);

@@ -33,7 +33,7 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     };
     let byte = (offset >> 3) as usize;
     let mask = 1u8 << (7 - (offset & 7));
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     if let Some(mut e) = shard.get_mut(key, ctx.now) {
         e.entry().as_str().ok_or(CmdError::WrongType)?;
         let s = e.entry_mut().str_mut().ok_or(CmdError::WrongType)?;
@@ -61,7 +61,7 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 pub fn getbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
     let offset = bit_offset(ctx, args.get(2))?;
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let bit = match shard.get(key, ctx.now) {
         Some(e) => get_bit(as_str(e)?, offset),
         None => 0,
@@ -108,7 +108,7 @@ pub fn bitcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         }
         _ => return Err(CmdError::Syntax),
     };
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let Some(e) = shard.get(key, ctx.now) else {
         ctx.out.int(0);
         return Ok(());
@@ -154,7 +154,7 @@ pub fn bitpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         return Err(CmdError::err("The bit argument must be 1 or 0."));
     }
     let bit = bit as u8;
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let Some(e) = shard.get(key, ctx.now) else {
         // A missing key is an endless run of zero bits.
         ctx.out.int(if bit == 1 { -1 } else { 0 });

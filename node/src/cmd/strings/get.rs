@@ -5,7 +5,7 @@ use crate::resp::Args;
 
 pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     match shard.get(key, ctx.now) {
         None => {
             ctx.stats.hit(false);

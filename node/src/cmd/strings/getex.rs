@@ -8,7 +8,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let (_, expire) = parse_options(args, 2, Flavor::GetEx, ctx.now, "getex")?;
     let key = args.get(1);
     let now = ctx.now;
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let Some(mut e) = shard.get_mut(key, now) else {
         ctx.stats.hit(false);
         ctx.out.null();
@@ -30,7 +30,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let Some(e) = shard.get_mut(key, ctx.now) else {
         ctx.stats.hit(false);
         ctx.out.null();

@@ -8,7 +8,7 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let start = int_arg(args.get(2))?;
     let end = int_arg(args.get(3))?;
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let Some(e) = shard.get(key, ctx.now) else {
         ctx.out.bulk(b"");
         return Ok(());

@@ -6,7 +6,7 @@ use crate::store::{Ttl, Value};
 use crate::util::num::{format_human_f64, parse_f64, parse_i64};
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Result<(), CmdError> {
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let mut buf = itoa::Buffer::new();
     if let Some(mut e) = shard.get_mut(key, ctx.now) {
         let s = e.entry().as_str().ok_or(CmdError::WrongType)?;
@@ -68,7 +68,7 @@ pub fn add_float(
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
     let incr = float_arg(args.get(2))?;
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     if let Some(mut e) = shard.get_mut(key, ctx.now) {
         let s = e.entry().as_str().ok_or(CmdError::WrongType)?;
         let (_, text) = add_float(Some(s), incr, CmdError::NotFloat)?;

@@ -93,9 +93,8 @@ pub fn lcs(a: &[u8], b: &[u8], min_len: usize) -> (Vec<u8>, Vec<Match>) {
 pub fn lcs_cmd(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let (ka, kb) = (args.get(1), args.get(2));
     let (a, b) = {
-        let mut locked = ctx.db().lock_keys([ka, kb]);
         let mut read = |k: &[u8]| -> Result<Vec<u8>, CmdError> {
-            match locked.shard(k).get(k, ctx.now) {
+            match ctx.keys.shard(k).get(k, ctx.now) {
                 None => Ok(Vec::new()),
                 Some(e) => e
                     .as_str()

@@ -14,10 +14,9 @@ fn pairs<'a>(args: Args<'a>, name: &str) -> Result<Args<'a>, CmdError> {
 
 pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let kv = pairs(args, "mset")?;
-    let mut locked = ctx.db().lock_keys(kv.iter().step_by(2));
     for i in (0..kv.len()).step_by(2) {
         let key = kv.get(i);
-        locked
+        ctx.keys
             .shard(key)
             .set(key, Value::Str(kv.get(i + 1)), Ttl::Clear, ctx.now);
     }
@@ -27,16 +26,15 @@ pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let kv = pairs(args, "msetnx")?;
-    let mut locked = ctx.db().lock_keys(kv.iter().step_by(2));
     for key in kv.iter().step_by(2) {
-        if locked.shard(key).peek(key, ctx.now).is_some() {
+        if ctx.keys.shard(key).peek(key, ctx.now).is_some() {
             ctx.out.int(0);
             return Ok(());
         }
     }
     for i in (0..kv.len()).step_by(2) {
         let key = kv.get(i);
-        locked
+        ctx.keys
             .shard(key)
             .set(key, Value::Str(kv.get(i + 1)), Ttl::Clear, ctx.now);
     }

@@ -22,7 +22,7 @@ fn set_generic(
     replies: Replies,
 ) -> Result<(), CmdError> {
     let now = ctx.now;
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let existing = shard.peek(key, now);
     let found = existing.is_some();
     if flags.get {

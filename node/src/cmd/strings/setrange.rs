@@ -14,14 +14,14 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     }
     let offset = offset as u64;
     let end = offset + value.len() as u64;
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     if let Some(mut e) = shard.get_mut(key, ctx.now) {
         let len = e.entry().as_str().ok_or(CmdError::WrongType)?.len();
         if value.is_empty() {
             ctx.out.int(len as i64);
             return Ok(());
         }
-        check_len(ctx, end)?;
+        check_len(&ctx.settings, end)?;
         let s = e.entry_mut().str_mut().ok_or(CmdError::WrongType)?;
         if (s.len() as u64) < end {
             s.resize(end as usize, 0);
@@ -35,7 +35,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         ctx.out.int(0);
         return Ok(());
     }
-    check_len(ctx, end)?;
+    check_len(&ctx.settings, end)?;
     let mut buf = vec![0u8; end as usize];
     buf[offset as usize..].copy_from_slice(value);
     shard.set(key, Value::Str(&buf), Ttl::Clear, ctx.now);

@@ -5,7 +5,7 @@ use crate::resp::Args;
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
-    let mut shard = ctx.db().lock(key);
+    let shard = ctx.keys.shard(key);
     let len = match shard.get(key, ctx.now) {
         Some(e) => as_str(e)?.len(),
         None => 0,

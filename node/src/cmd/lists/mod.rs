@@ -1,0 +1,5 @@
+//! Lists commands.
+
+use crate::cmd::table::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

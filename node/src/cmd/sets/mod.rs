@@ -1,0 +1,5 @@
+//! Sets commands.
+
+use crate::cmd::table::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

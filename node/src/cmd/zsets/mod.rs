@@ -1,0 +1,5 @@
+//! Zsets commands.
+
+use crate::cmd::table::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
