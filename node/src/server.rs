@@ -40,6 +40,8 @@ pub struct Shared {
     pub repl: crate::repl::Replication,
     /// TLS material, when TLS is configured.
     pub tls: Option<crate::tls::Tls>,
+    /// Background expiry runs (DEBUG SET-ACTIVE-EXPIRE 0 stops it, for tests).
+    pub active_expire: AtomicBool,
 }
 
 impl Shared {
@@ -65,6 +67,7 @@ impl Shared {
         let acl = arc_swap::ArcSwapOption::from(config.acl.clone().map(Arc::new));
         Ok(Arc::new(Shared {
             tls,
+            active_expire: AtomicBool::new(true),
             acl,
             cluster,
             db,
@@ -668,6 +671,9 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
         }
         let start = std::time::Instant::now();
         loop {
+            if !shared.active_expire.load(Ordering::Relaxed) {
+                break;
+            }
             let (_, more) = shared.db.expire_cycle(shared.clock.now_ms(), EXPIRE_BUDGET);
             // Spend at most a quarter of the tick expiring, then yield to clients.
             if !more || start.elapsed() > tick / 4 {

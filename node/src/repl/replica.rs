@@ -232,6 +232,7 @@ async fn stream_in(
     resume: &mut Option<Resume>,
 ) -> Result<(), String> {
     let mut parser = RequestParser::new();
+    let mut applier = effect::Applier::default();
     let journal = shared.db.journal();
     loop {
         let mut applied = false;
@@ -277,8 +278,11 @@ async fn stream_in(
                     _ => return Err("unexpected frame during a snapshot".into()),
                 }
             } else {
-                effect::apply(&shared.db, &args).map_err(err)?;
-                journal.append(&buf[at..at + consumed]);
+                // A batch is applied (and journaled, so acknowledged) whole.
+                let applied = applier
+                    .feed(&shared.db, &args, &buf[at..at + consumed])
+                    .map_err(err)?;
+                journal.append(&applied);
             }
             at += consumed;
             applied = true;

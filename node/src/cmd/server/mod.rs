@@ -5,6 +5,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod dbsize;
+pub mod debug;
 pub mod hello;
 pub mod info;
 pub mod memory;
