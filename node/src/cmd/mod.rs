@@ -342,11 +342,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     // As in Redis, unknown commands and arity errors are reported before NOAUTH.
     let id = match resolve(args) {
         Ok(id) => id,
-        Err(e) => return refuse(ctx, &e.to_string()),
+        Err(e) => return refuse(ctx, args, &e.to_string()),
     };
     let spec = table::spec(id);
     if !ctx.session.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        return refuse(ctx, &CmdError::NoAuth.to_string());
+        return refuse(ctx, args, &CmdError::NoAuth.to_string());
     }
     if let Some(user) = &ctx.session.user {
         if spec.flags & flags::NO_AUTH == 0 {
@@ -355,10 +355,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
                 Some(crate::acl::Denial::Command(name)) => {
                     let msg =
                         format!("NOPERM this user has no permissions to run the '{name}' command");
-                    return refuse(ctx, &msg);
+                    return refuse(ctx, args, &msg);
                 }
                 Some(crate::acl::Denial::Key(_)) => {
-                    return refuse(ctx, "NOPERM this user has no permissions to access one of the keys used as arguments");
+                    return refuse(ctx, args, "NOPERM this user has no permissions to access one of the keys used as arguments");
                 }
             }
         }
@@ -401,11 +401,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
         && spec.flags & flags::LOADING == 0
     {
         ctx.keys.release();
-        return refuse(ctx, "LOADING this primary restarted without its data and waits to learn whether a replica holds it");
+        return refuse(ctx, args, "LOADING this primary restarted without its data and waits to learn whether a replica holds it");
     }
     if spec.flags & flags::WRITE != 0 && !ctx.shared.repl.is_primary() {
         ctx.keys.release();
-        return refuse(ctx, "READONLY You can't write against a read only replica.");
+        return refuse(ctx, args, "READONLY You can't write against a read only replica.");
     }
     if !runs_now {
         ctx.keys.release();
@@ -435,8 +435,18 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
 }
 
 /// Replies with an error to a request that does not run; inside MULTI the
-/// error also dooms the transaction (EXEC then answers EXECABORT), as in Redis.
-fn refuse(ctx: &mut Ctx<'_>, msg: &str) -> Dispatched {
+/// error also dooms the transaction (EXEC then answers EXECABORT), and a
+/// refused EXEC discards it, as in Redis.
+fn refuse(ctx: &mut Ctx<'_>, args: Args<'_>, msg: &str) -> Dispatched {
+    if args.get(0).eq_ignore_ascii_case(b"exec") {
+        let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+        ctx.out.error(&format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        ));
+        ctx.session.multi = None;
+        tx::unwatch_all(ctx.session, ctx.db());
+        return Dispatched::Done;
+    }
     ctx.out.error(msg);
     if ctx.session.multi.is_some() {
         tx::flag(ctx);
