@@ -314,6 +314,41 @@ pub struct Settings {
     pub hz: u32,
     pub lfu_log_factor: u32,
     pub lfu_decay_time: u32,
+    /// Redis' encoding thresholds (`*-max-listpack-*` and friends).
+    pub encoding: EncodingLimits,
+}
+
+/// Redis' encoding thresholds, accepted by CONFIG GET/SET (with their old
+/// `ziplist` names) so that clients and tools that set them work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: i64,
+    pub set_max_intset_entries: u64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
+    pub hll_sparse_max_bytes: u64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: i64,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -349,6 +384,7 @@ impl Default for Settings {
             hz: 10,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            encoding: EncodingLimits::default(),
         }
     }
 }
@@ -762,6 +798,44 @@ fn parse_mem(v: &str) -> Result<u64, String> {
     parse_memory(v).ok_or_else(|| "argument must be a memory value".to_string())
 }
 
+/// A signed integer within `lo..=hi`, with Redis' two errors.
+fn parse_signed(v: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    let n: i64 = parse_num(v)?;
+    if n < lo || n > hi {
+        return Err(format!("argument must be between {lo} and {hi} inclusive"));
+    }
+    Ok(n)
+}
+
+/// A `size_t` parameter (0 to LONG_MAX).
+fn parse_size(v: &str) -> Result<u64, String> {
+    Ok(parse_signed(v, 0, i64::MAX)? as u64)
+}
+
+/// An `int` parameter.
+fn parse_int(v: &str) -> Result<i64, String> {
+    parse_signed(v, i32::MIN.into(), i32::MAX.into())
+}
+
+/// A non-negative `int` parameter.
+fn parse_uint(v: &str) -> Result<i64, String> {
+    parse_signed(v, 0, i32::MAX.into())
+}
+
+/// A CONFIG parameter for one of [`EncodingLimits`]' fields.
+macro_rules! encoding_param {
+    ($name:literal, $field:ident, $parse:expr) => {
+        Param {
+            name: $name,
+            get: |s, _| s.encoding.$field.to_string(),
+            set: Some(|s, v| {
+                s.encoding.$field = $parse(v)?;
+                Ok(())
+            }),
+        }
+    };
+}
+
 fn bounded(v: u64, lo: u64, hi: u64) -> Result<u64, String> {
     if v < lo || v > hi {
         Err(format!("argument must be between {lo} and {hi} inclusive"))
@@ -772,6 +846,49 @@ fn bounded(v: u64, lo: u64, hi: u64) -> Result<u64, String> {
 
 /// Every CONFIG parameter, settable and read-only alike, in one table.
 pub static PARAMS: &[Param] = &[
+    encoding_param!(
+        "hash-max-listpack-entries",
+        hash_max_listpack_entries,
+        parse_size
+    ),
+    encoding_param!(
+        "hash-max-ziplist-entries",
+        hash_max_listpack_entries,
+        parse_size
+    ),
+    encoding_param!(
+        "hash-max-listpack-value",
+        hash_max_listpack_value,
+        parse_mem
+    ),
+    encoding_param!("hash-max-ziplist-value", hash_max_listpack_value, parse_mem),
+    encoding_param!("list-max-listpack-size", list_max_listpack_size, parse_int),
+    encoding_param!("list-max-ziplist-size", list_max_listpack_size, parse_int),
+    encoding_param!("list-compress-depth", list_compress_depth, parse_uint),
+    encoding_param!("set-max-intset-entries", set_max_intset_entries, parse_size),
+    encoding_param!(
+        "zset-max-listpack-entries",
+        zset_max_listpack_entries,
+        parse_size
+    ),
+    encoding_param!(
+        "zset-max-ziplist-entries",
+        zset_max_listpack_entries,
+        parse_size
+    ),
+    encoding_param!(
+        "zset-max-listpack-value",
+        zset_max_listpack_value,
+        parse_mem
+    ),
+    encoding_param!("zset-max-ziplist-value", zset_max_listpack_value, parse_mem),
+    encoding_param!("hll-sparse-max-bytes", hll_sparse_max_bytes, parse_mem),
+    encoding_param!("stream-node-max-bytes", stream_node_max_bytes, parse_mem),
+    encoding_param!(
+        "stream-node-max-entries",
+        stream_node_max_entries,
+        parse_int
+    ),
     Param {
         name: "maxmemory",
         get: |s, _| s.maxmemory.to_string(),

@@ -35,7 +35,10 @@ fn queued_commands_run_in_order_and_runtime_errors_do_not_roll_back() {
     let _rt = rt().enter();
     let mut h = Harness::new(Config::default());
     assert_eq!(raw(&mut h, "MULTI"), "+OK\r\n");
-    assert_eq!(raw(&mut h, "MULTI"), "-ERR MULTI calls can not be nested\r\n");
+    assert_eq!(
+        raw(&mut h, "MULTI"),
+        "-ERR MULTI calls can not be nested\r\n"
+    );
     assert_eq!(raw(&mut h, "SET a 1"), "+QUEUED\r\n");
     assert_eq!(raw(&mut h, "HSET a f v"), "+QUEUED\r\n");
     assert_eq!(raw(&mut h, "INCR a"), "+QUEUED\r\n");
@@ -135,7 +138,11 @@ fn watch_sees_expiry_and_flushes_of_existing_keys_only() {
     rt.block_on(tokio::time::sleep(std::time::Duration::from_millis(200)));
     a.exec("MULTI");
     a.exec("PING");
-    assert_eq!(raw(&mut a, "EXEC"), "*-1\r\n", "the key expired after WATCH");
+    assert_eq!(
+        raw(&mut a, "EXEC"),
+        "*-1\r\n",
+        "the key expired after WATCH"
+    );
     // A key already expired at WATCH time is just missing.
     a.exec("SET k v PX 100");
     rt.block_on(tokio::time::sleep(std::time::Duration::from_millis(200)));
@@ -192,7 +199,8 @@ fn readers_never_see_part_of_an_exec() {
     let reads = Arc::new(AtomicU64::new(0));
     let mut threads = Vec::new();
     for _ in 0..2 {
-        let (shared, stop, torn, reads) = (shared.clone(), stop.clone(), torn.clone(), reads.clone());
+        let (shared, stop, torn, reads) =
+            (shared.clone(), stop.clone(), torn.clone(), reads.clone());
         threads.push(std::thread::spawn(move || {
             let _rt = rt().enter();
             let mut r = Harness::with_shared(shared);

@@ -405,7 +405,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     }
     if spec.flags & flags::WRITE != 0 && !ctx.shared.repl.is_primary() {
         ctx.keys.release();
-        return refuse(ctx, args, "READONLY You can't write against a read only replica.");
+        return refuse(
+            ctx,
+            args,
+            "READONLY You can't write against a read only replica.",
+        );
     }
     if !runs_now {
         ctx.keys.release();
