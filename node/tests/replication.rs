@@ -185,19 +185,22 @@ async fn follow(replica: &Node, port: u16, primary: &Node) {
     caught_up(primary, replica).await;
 }
 
-/// The replica holds exactly the primary's keys and values.
+/// The replica holds exactly the primary's keys, deadlines and values, of
+/// every type: the dataset digests (DEBUG DIGEST's) agree.
 fn same_data(primary: &Node, replica: &Node) {
+    use shoal_node::store::digest;
     let dump = |n: &Node| {
-        let mut v = Vec::new();
+        let mut acc = [0u8; 20];
+        let mut keys = 0;
         n.shared.db.for_each(0, |e| {
-            v.push((e.key().to_vec(), format!("{:?}", e.as_str()), e.expire_at()))
+            digest::mix(&mut acc, &digest::entry_digest(e));
+            keys += 1;
         });
-        v.sort();
-        v
+        (keys, acc)
     };
     let (p, r) = (dump(primary), dump(replica));
-    assert_eq!(p.len(), r.len());
-    assert!(p == r, "replica data differs from the primary's");
+    assert_eq!(p.0, r.0, "key counts differ");
+    assert!(p.1 == r.1, "replica data differs from the primary's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,6 +367,115 @@ async fn with_acl_users_replicas_log_in_as_masteruser() {
         b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
     )
     .await;
+    replica.shutdown().await;
+    primary.shutdown().await;
+}
+
+/// Writes to every collection type, single commands and MULTI blocks, while a
+/// replica runs its full sync: it must end with exactly the primary's data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_during_a_full_sync_of_collections_converge() {
+    let primary = node().await;
+    fill(primary.addr.port(), 2000, "k").await;
+    let port = primary.addr.port();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let mut errors = Vec::new();
+            let mut round = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || round < 200 {
+                let i = round % 50;
+                let batch: Vec<Vec<String>> = vec![
+                    vec![
+                        "RPUSH".into(),
+                        format!("list{i}"),
+                        round.to_string(),
+                        "x".into(),
+                    ],
+                    vec!["LPOP".into(), format!("list{}", (i + 7) % 50)],
+                    vec![
+                        "SADD".into(),
+                        format!("set{i}"),
+                        (round % 13).to_string(),
+                        format!("m{round}"),
+                    ],
+                    vec![
+                        "SREM".into(),
+                        format!("set{}", (i + 3) % 50),
+                        format!("m{}", round.saturating_sub(40)),
+                    ],
+                    vec![
+                        "ZADD".into(),
+                        format!("zset{i}"),
+                        (round % 17).to_string(),
+                        format!("m{}", round % 23),
+                    ],
+                    vec![
+                        "ZINCRBY".into(),
+                        format!("zset{}", (i + 1) % 50),
+                        "1.5".into(),
+                        "m1".into(),
+                    ],
+                    vec![
+                        "HSET".into(),
+                        format!("hash{i}"),
+                        format!("f{}", round % 9),
+                        round.to_string(),
+                    ],
+                    vec!["MULTI".into()],
+                    vec!["INCR".into(), "{tx}a".into()],
+                    vec!["RPUSH".into(), "{tx}log".into(), round.to_string()],
+                    vec!["SADD".into(), "{tx}seen".into(), round.to_string()],
+                    vec!["EXEC".into()],
+                    vec!["DEL".into(), format!("k{}", round % 2000)],
+                ];
+                let mut req = Vec::new();
+                for c in &batch {
+                    let words: Vec<&str> = c.iter().map(String::as_str).collect();
+                    req.extend_from_slice(&cmd(&words));
+                }
+                s.write_all(&req).await.unwrap();
+                // One reply per command; errors are collected.
+                let mut got = Vec::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut replies = 0;
+                while replies < batch.len() {
+                    match shoal_node::resp::Frame::parse(&got).unwrap() {
+                        Some((frame, used)) => {
+                            if let shoal_node::resp::Frame::Error(e) = &frame {
+                                errors.push(e.to_string());
+                            }
+                            got.drain(..used);
+                            replies += 1;
+                        }
+                        None => {
+                            let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+                            got.extend_from_slice(&buf[..n]);
+                        }
+                    }
+                }
+                round += 1;
+            }
+            errors
+        })
+    };
+    let replica = node().await;
+    follow(&replica, port, &primary).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let errors = writer.await.unwrap();
+    assert!(
+        errors.is_empty(),
+        "writes failed: {:?}",
+        &errors[..errors.len().min(2)]
+    );
+    caught_up(&primary, &replica).await;
+    same_data(&primary, &replica);
+    assert_eq!(
+        call(primary.addr.port(), &["DEBUG", "DIGEST"]).await,
+        call(replica.addr.port(), &["DEBUG", "DIGEST"]).await
+    );
     replica.shutdown().await;
     primary.shutdown().await;
 }
