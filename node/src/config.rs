@@ -1041,7 +1041,8 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "cluster-enabled",
-        get: |_, _| "no".into(),
+        // As INFO's cluster_enabled: a node given a topology source is clustered.
+        get: |_, c| if c.cluster.is_some() { "yes" } else { "no" }.into(),
         set: None,
     },
 ];

@@ -4,6 +4,7 @@
 //! [`cluster`] (slots, topology, routing, forwarding), [`repl`] (replication),
 //! [`cmd`] (one module per command), [`connection`] and [`server`] (I/O), [`admin`]
 //! (HTTP metrics and health).
+#![forbid(unsafe_code)]
 
 pub mod acl;
 pub mod admin;

@@ -1,4 +1,5 @@
 //! `shoal-node`: run a cache node.
+#![forbid(unsafe_code)]
 
 use anyhow::Context;
 use clap::Parser;

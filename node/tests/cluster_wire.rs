@@ -190,6 +190,76 @@ async fn redirects_forwards_and_keeps_order() {
     )
     .await;
 
+    // Transactions on the client port: a command for another node's slot is
+    // refused while queueing (and dooms EXEC); keys of two slots are CROSSSLOT.
+    let mut t = TcpStream::connect(p.nodes[0].addr).await.unwrap();
+    roundtrip(
+        &mut t,
+        &cmd(&["CONFIG", "GET", "cluster-enabled"]),
+        b"*2\r\n$15\r\ncluster-enabled\r\n$3\r\nyes\r\n",
+    )
+    .await;
+    roundtrip(&mut t, &cmd(&["MULTI"]), b"+OK\r\n").await;
+    roundtrip(
+        &mut t,
+        &cmd(&["GET", &theirs]),
+        format!("-MOVED {slot} 127.0.0.1:{}\r\n", p.ports[1]).as_bytes(),
+    )
+    .await;
+    roundtrip(
+        &mut t,
+        &cmd(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n",
+    )
+    .await;
+    let mine2 = (0..)
+        .map(|i| format!("other{i}"))
+        .find(|k| {
+            let s = key_slot(k.as_bytes());
+            s < 8192 && s != key_slot(mine.as_bytes())
+        })
+        .unwrap();
+    roundtrip(&mut t, &cmd(&["MULTI"]), b"+OK\r\n").await;
+    roundtrip(&mut t, &cmd(&["SET", &mine, "1"]), b"+QUEUED\r\n").await;
+    roundtrip(&mut t, &cmd(&["SET", &mine2, "1"]), b"+QUEUED\r\n").await;
+    roundtrip(
+        &mut t,
+        &cmd(&["EXEC"]),
+        b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+    )
+    .await;
+    // On the forwarding port a block for another node's slot runs there as
+    // one transaction: its commands are queued here and sent whole at EXEC.
+    let mut fm = TcpStream::connect(p.nodes[0].forward_addr.unwrap())
+        .await
+        .unwrap();
+    let tag = format!("{{{theirs}}}");
+    let mut block = Vec::new();
+    block.extend(cmd(&["MULTI"]));
+    block.extend(cmd(&["SET", &format!("{tag}a"), "1"]));
+    block.extend(cmd(&["INCR", &format!("{tag}a")]));
+    block.extend(cmd(&["APPEND", &format!("{tag}l"), "xy"]));
+    block.extend(cmd(&["EXEC"]));
+    roundtrip(
+        &mut fm,
+        &block,
+        b"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+OK\r\n:2\r\n:2\r\n",
+    )
+    .await;
+    roundtrip(
+        &mut owner,
+        &cmd(&["GET", &format!("{tag}a")]),
+        b"$1\r\n2\r\n",
+    )
+    .await;
+    // WATCH of a key another node owns is refused there, not forwarded.
+    roundtrip(
+        &mut fm,
+        &cmd(&["WATCH", &theirs]),
+        b"-ERR WATCH of keys another node owns is not served on the forwarding port: use a cluster-aware client\r\n",
+    )
+    .await;
+
     let forwarded = p.nodes[0].shared.metrics.cluster.forwarded.get();
     assert!(forwarded >= 25, "{forwarded}");
     for n in p.nodes {

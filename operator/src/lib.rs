@@ -5,6 +5,7 @@
 //! the node crate's failover decision) tested without a cluster; [`reconcile`]
 //! and [`failover`] are the thin layers that apply them through the Kubernetes
 //! API.
+#![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod crd;

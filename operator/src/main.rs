@@ -1,5 +1,6 @@
 //! `shoal-operator`: run the operator, print the CRD, or render a cluster's
 //! objects offline.
+#![forbid(unsafe_code)]
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};

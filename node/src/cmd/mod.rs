@@ -380,7 +380,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
             .db()
             .lock_keys(spec.key_positions(args).map(|i| args.get(i)));
     }
-    if ctx.shared.cluster.is_some() && has_keys {
+    // Queued on the forwarding port, a command is routed with its whole block
+    // at EXEC (which forwards the block to the owner), not on its own.
+    let routed_later = queueing && !runs_now && ctx.session.forwarding;
+    if ctx.shared.cluster.is_some() && has_keys && !routed_later {
         if let Some(mut elsewhere) = route(ctx, spec, args, asking) {
             if matches!(elsewhere, Dispatched::Forward { .. }) && spec.name == "watch" {
                 // A watch must live where its keys do, and a forwarding link
