@@ -2,6 +2,7 @@
 """Benchmark shoal-node against redis-server on this machine, side by side.
 
     python3 node/bench/compare.py [--rounds 7] [--requests 400000] [--no-pin] [--tls]
+                                  [--tests set,get] [--memory strings,set,zset,lists]
 
 Needs redis-server, redis-benchmark and redis-cli (scripts/install-test-deps
 installs them) and builds shoal-node in release mode unless --bin is given.
@@ -20,6 +21,11 @@ hits both alike, and prints medians and shoal/redis ratios: requests per second
 the server process (per-core efficiency, higher is better). Then it loads
 1,000,000 keys with 100-byte values into fresh servers and prints their RSS once
 it has settled (both free memory through jemalloc background threads).
+
+--tests picks redis-benchmark's tests (`-t`), e.g. the collection types':
+lpush,rpush,lpop,rpop,sadd,spop,zadd,zpopmin,lrange_100,lrange_600,mset.
+--memory picks the memory comparisons: strings (--keys keys of 100 bytes), set
+and zset (one key holding --keys members), lists (--keys lists of 3 elements).
 
 --tls serves both over TLS only (`--port 0 --tls-port`, no client certificates;
 certificates from the `test-certs` example, built in release mode too) and
@@ -123,10 +129,10 @@ def start(which, args, cpu):
     return Server("shoal", cmd, port, cpu, client)
 
 
-def benchmark(server, pipeline, requests, keyspace, client_cpu):
+def benchmark(server, pipeline, requests, keyspace, client_cpu, tests):
     """One redis-benchmark run; returns {test: (rps, p99_ms)} and server CPU seconds."""
     cpu0 = server.cpu_seconds()
-    cmd = ["redis-benchmark", "-p", str(server.port), *server.tls, "-t", "set,get", "-c", "50", "-n", str(requests),
+    cmd = ["redis-benchmark", "-p", str(server.port), *server.tls, "-t", tests, "-c", "50", "-n", str(requests),
            "-P", str(pipeline), "-d", "100", "-r", str(keyspace), "--csv"]
     if client_cpu is not None:
         cmd = ["taskset", "-c", str(client_cpu)] + cmd
@@ -135,23 +141,36 @@ def benchmark(server, pipeline, requests, keyspace, client_cpu):
     results = {}
     for line in out.splitlines():
         cols = [c.strip('"') for c in line.split(",")]
-        if cols[0] in ("SET", "GET"):
-            # test, rps, avg, min, p50, p95, p99, max
-            results[cols[0]] = (float(cols[1]), float(cols[6]))
+        if len(cols) >= 7 and cols[0] != "test":
+            # test, rps, avg, min, p50, p95, p99, max; "LRANGE_100 (first 100
+            # elements)" is shortened to LRANGE_100.
+            results[cols[0].split(" (")[0]] = (float(cols[1]), float(cols[6]))
     return results, cpu
 
 
-def load_keys(server, n):
-    """Loads n keys of 100-byte values through redis-cli --pipe."""
-    value = "x" * 100
+def load(server, commands):
+    """Sends RESP commands (lists of words) through redis-cli --pipe."""
     with tempfile.NamedTemporaryFile("w", suffix=".resp", delete=False) as f:
-        for i in range(n):
-            key = f"key:{i:012d}"
-            f.write(f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n$100\r\n{value}\r\n")
+        for words in commands:
+            f.write(f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words))
         path = f.name
     with open(path, "rb") as data:
         subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], stdin=data, capture_output=True, check=True)
     os.unlink(path)
+
+
+def dataset(kind, n):
+    """The commands that build one memory comparison's dataset."""
+    if kind == "strings":
+        return (["SET", f"key:{i:012d}", "x" * 100] for i in range(n))
+    if kind == "set":
+        return (["SADD", "set", *(f"member:{j:012d}" for j in range(i, min(i + 100, n)))] for i in range(0, n, 100))
+    if kind == "zset":
+        return (["ZADD", "zset", *(w for j in range(i, min(i + 100, n)) for w in (str(j * 7 % n), f"member:{j:012d}"))]
+                for i in range(0, n, 100))
+    if kind == "lists":
+        return (["RPUSH", f"list:{i:012d}", "a", "bb", "ccc"] for i in range(n))
+    raise ValueError(kind)
 
 
 def prepare(args):
@@ -185,6 +204,8 @@ def main():
     ap.add_argument("--threads", type=int, help="shoal I/O threads when unpinned (default: its own default)")
     ap.add_argument("--bin", help="shoal-node binary (default: build release)")
     ap.add_argument("--tls", action="store_true", help="both servers TLS only; redis-benchmark --tls")
+    ap.add_argument("--tests", default="set,get", help="redis-benchmark -t tests")
+    ap.add_argument("--memory", default="strings", help="memory comparisons: strings,set,zset,lists (or none)")
     args = ap.parse_args()
     prepare(args)
     ncpu = os.cpu_count() or 1
@@ -195,7 +216,7 @@ def main():
     print(f"machine: {ncpu} CPUs; redis {version}; "
           + ("each server pinned to CPU %d (shoal --threads 1), redis-benchmark to CPU %d" % (server_cpu, client_cpu)
              if pin else f"unpinned, shoal with {args.threads or 'default'} I/O threads"))
-    print(f"redis-benchmark -t set,get -c 50 -d 100{' --tls' if args.tls else ''}; "
+    print(f"redis-benchmark -t {args.tests} -c 50 -d 100{' --tls' if args.tls else ''}; "
           f"{args.rounds} alternating rounds; medians\n")
     print(f"{'test':<18}{'redis rps':>11}{'shoal rps':>11}{'ratio':>7}{'redis p99':>11}{'shoal p99':>11}{'ratio':>7}"
           f"{'redis req/cpu-s':>16}{'shoal req/cpu-s':>16}{'ratio':>7}")
@@ -204,15 +225,20 @@ def main():
         try:
             for pipeline in (1, 16):
                 n = args.requests if pipeline > 1 else max(args.requests // 5, 50_000)
-                samples = {w: {"SET": [], "GET": [], "eff": []} for w in servers}
+                samples = {w: {"eff": []} for w in servers}
+                tests = []
                 for r in range(args.rounds):
                     for w in (["redis", "shoal"] if r % 2 == 0 else ["shoal", "redis"]):
-                        res, cpu = benchmark(servers[w], pipeline, n, keyspace, client_cpu)
-                        for t in ("SET", "GET"):
-                            samples[w][t].append(res[t])
-                        samples[w]["eff"].append(2 * n / cpu if cpu > 0 else float("nan"))
+                        res, cpu = benchmark(servers[w], pipeline, n, keyspace, client_cpu, args.tests)
+                        for t, v in res.items():
+                            if t not in tests:
+                                tests.append(t)
+                            samples[w].setdefault(t, []).append(v)
+                        samples[w]["eff"].append(len(res) * n / cpu if cpu > 0 else float("nan"))
                 eff = {w: statistics.median(samples[w]["eff"]) for w in servers}
-                for t in ("SET", "GET"):
+                for t in tests:
+                    if any(t not in samples[w] for w in servers):
+                        continue
                     rr, sr = (statistics.median(x[0] for x in samples[w][t]) for w in ("redis", "shoal"))
                     rp, sp = (statistics.median(x[1] for x in samples[w][t]) for w in ("redis", "shoal"))
                     label = f"{t} -P{pipeline} -r{keyspace:,}"
@@ -224,12 +250,21 @@ def main():
 
     if args.tls:
         return
-    print(f"\nmemory after loading {args.keys:,} keys (16-byte keys, 100-byte values), fresh servers")
+    for kind in [k for k in args.memory.split(",") if k and k != "none"]:
+        memory(args, kind)
+
+
+def memory(args, kind):
+    what = {"strings": f"{args.keys:,} keys (16-byte keys, 100-byte values)",
+            "set": f"one set of {args.keys:,} 19-byte members",
+            "zset": f"one sorted set of {args.keys:,} 19-byte members",
+            "lists": f"{args.keys:,} lists of 3 short elements"}[kind]
+    print(f"\nmemory after loading {what}, fresh servers")
     rss = {}
     for w in ("redis", "shoal"):
         s = start(w, args, None)
         try:
-            load_keys(s, args.keys)
+            load(s, dataset(kind, args.keys))
             # Both allocators return freed pages in the background (jemalloc
             # background threads); measure once RSS has settled.
             # jemalloc's decay takes about 10 s, so wait that long, then until flat.
