@@ -374,11 +374,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     };
     let has_keys = spec.keys.0 > 0 || spec.numkeys.is_some();
     if spec.flags & flags::ALL_KEYS != 0 && runs_now && !is_exec {
-        ctx.keys = ctx.db().lock_all();
+        ctx.keys.acquire_all();
     } else if has_keys {
-        ctx.keys = ctx
-            .db()
-            .lock_keys(spec.key_positions(args).map(|i| args.get(i)));
+        ctx.keys
+            .acquire(spec.key_positions(args).map(|i| args.get(i)));
     }
     // Queued on the forwarding port, a command is routed with its whole block
     // at EXEC (which forwards the block to the owner), not on its own.

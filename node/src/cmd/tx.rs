@@ -248,12 +248,12 @@ fn run(ctx: &mut Ctx<'_>, m: &Multi) -> Result<(), CmdError> {
         .as_ref()
         .map(|w| w.keys.clone())
         .unwrap_or_default();
-    let db = ctx.db();
-    ctx.keys = if specs().any(|s| s.flags & flags::ALL_KEYS != 0) {
-        db.lock_all()
+    if specs().any(|s| s.flags & flags::ALL_KEYS != 0) {
+        ctx.keys.acquire_all();
     } else {
-        db.lock_keys(keys.iter().copied().chain(watched.iter().map(|k| &**k)))
-    };
+        ctx.keys
+            .acquire(keys.iter().copied().chain(watched.iter().map(|k| &**k)));
+    }
     if ctx.shared.cluster.is_some() && !keys.is_empty() {
         let readonly = specs().all(|s| s.flags & flags::READONLY != 0);
         let forward = ctx.session.forwarding;

@@ -345,6 +345,8 @@ pub struct Locked<'a> {
     db: &'a Db,
     /// Ascending by shard index.
     guards: Vec<(usize, ShardGuard<'a>)>,
+    /// Scratch for [`Locked::acquire`]: shard indexes before sorting.
+    idx: Vec<usize>,
 }
 
 impl<'a> Locked<'a> {
@@ -353,6 +355,7 @@ impl<'a> Locked<'a> {
         Locked {
             db,
             guards: Vec::new(),
+            idx: Vec::new(),
         }
     }
 
@@ -361,7 +364,39 @@ impl<'a> Locked<'a> {
         if !guards.is_empty() {
             HOLDING.with(|h| h.set(true));
         }
-        Locked { db, guards }
+        Locked {
+            db,
+            guards,
+            idx: Vec::new(),
+        }
+    }
+
+    /// Releases what is held, then locks the shards of `keys`, reusing this
+    /// set's buffers: the request path allocates nothing per command.
+    pub fn acquire<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        self.release();
+        let mut idx = std::mem::take(&mut self.idx);
+        idx.clear();
+        idx.extend(keys.into_iter().map(|k| self.db.shard_of(k)));
+        idx.sort_unstable();
+        idx.dedup();
+        self.lock_indexes(&idx);
+        self.idx = idx;
+    }
+
+    /// Releases what is held, then locks every shard.
+    pub fn acquire_all(&mut self) {
+        self.release();
+        let all: Vec<usize> = (0..self.db.shards.len()).collect();
+        self.lock_indexes(&all);
+    }
+
+    fn lock_indexes(&mut self, idx: &[usize]) {
+        let db = self.db;
+        self.guards.extend(idx.iter().map(|&i| (i, db.guard(i))));
+        if !self.guards.is_empty() {
+            HOLDING.with(|h| h.set(true));
+        }
     }
 
     pub fn db(&self) -> &'a Db {
