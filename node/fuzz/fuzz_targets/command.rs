@@ -48,6 +48,9 @@ fn node() -> Harness {
         &["SET", "s", "hello"],
         &["HSET", "h", "f", "v", "n", "5"],
         &["EXPIRE", "s", "1000"],
+        &["RPUSH", "l", "a", "b", "c", "1"],
+        &["SADD", "st", "1", "2", "x"],
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
     ] {
         h.exec_raw(cmd);
     }
