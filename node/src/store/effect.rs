@@ -13,12 +13,18 @@
 //! - `HASH key at field value …` — a whole hash;
 //! - `LIST key at elem …`, `SET key at member …`, `ZSET key at member score …`
 //!   — a whole list (head first), set, or sorted set;
+//! - `HPATCH key at n field value … field …` — the new values of `n` fields of
+//!   a hash, then fields that are gone (an HSET on a big hash sends the field,
+//!   not the hash). Like every effect it gives state, not an operation: on a
+//!   key that is not a hash it starts a new one, which later effects of the
+//!   stream then correct, so it is safe on top of a fuzzy snapshot too;
 //! - `DEL key` — the key is gone;
 //! - `FLUSHSHARD idx of` — every key whose slot is `idx` modulo `of` is gone;
 //! - `BATCH n` — the next `n` effects are one unit (a transaction, a multi-key
 //!   command): a replica applies them under the locks of all their keys at once,
 //!   so its readers never see part of it.
 
+use super::changelog::Logged;
 use super::entry::{Entry, Obj, Value, ValueRef};
 use super::hash::HashObj;
 use super::list::ListObj;
@@ -92,6 +98,40 @@ pub fn encode_state(key: &[u8], entry: Option<&Entry>, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Appends the effect for a changed key: only its changed members when the
+/// value logged them, was not replaced as a whole and that is smaller, else
+/// its whole state. Stops the value's change log either way.
+pub fn encode_change(key: &[u8], e: &mut Entry, replaced: bool, out: &mut Vec<u8>) {
+    let logged = match e.obj_mut().and_then(Obj::log) {
+        Some(log) => log.take(),
+        None => Logged::Off,
+    };
+    let at = e.expire_at().unwrap_or(0);
+    if let (false, Logged::Members(fields), ValueRef::Hash(h)) = (replaced, &logged, e.value()) {
+        if fields.len() * 2 < h.len() {
+            let set: Vec<(&[u8], &[u8])> = fields
+                .iter()
+                .filter_map(|f| h.get(f).map(|v| (&**f, v)))
+                .collect();
+            let gone = fields.iter().filter(|f| h.get(f).is_none());
+            header(4 + 2 * set.len() + (fields.len() - set.len()), out);
+            bulk(b"HPATCH", out);
+            bulk(key, out);
+            number(at, out);
+            number(set.len() as u64, out);
+            for (f, v) in &set {
+                bulk(f, out);
+                bulk(v, out);
+            }
+            for f in gone {
+                bulk(f, out);
+            }
+            return;
+        }
+    }
+    encode_state(key, Some(e), out);
 }
 
 /// Appends the header of a unit of `n` effects.
@@ -192,6 +232,39 @@ fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectErr
             }
             store(locked, Value::Obj(Obj::ZSet(z)), at);
         }
+        b"HPATCH" if args.len() >= 4 => {
+            let at = num(args[2])?;
+            let n = num(args[3])? as usize;
+            let set = args
+                .get(4..4 + 2 * n.min(args.len()))
+                .ok_or_else(|| EffectError("HPATCH counts more fields than it holds".into()))?;
+            let gone = &args[4 + 2 * n..];
+            let shard = locked.shard(args[1]);
+            if !matches!(
+                shard.peek(args[1], 0).map(Entry::value),
+                Some(ValueRef::Hash(_))
+            ) {
+                shard.set(
+                    args[1],
+                    Value::Obj(Obj::Hash(HashObj::new())),
+                    Ttl::Clear,
+                    0,
+                );
+            }
+            let mut e = shard.get_mut(args[1], 0).expect("hash just ensured");
+            let h = e.entry_mut().hash_mut().expect("a hash");
+            for pair in set.chunks_exact(2) {
+                h.set(pair[0], pair[1]);
+            }
+            for f in gone {
+                h.remove(f);
+            }
+            if h.is_empty() {
+                e.delete();
+            } else {
+                e.set_expire((at != 0).then_some(at));
+            }
+        }
         b"DEL" if args.len() == 2 => {
             locked.shard(args[1]).remove_any(args[1]);
         }
@@ -214,9 +287,12 @@ const MAX_BATCH: u64 = 1 << 24;
 /// `BATCH` until all have arrived and applying them together.
 #[derive(Default)]
 pub struct Applier {
-    /// Effects still to come in the open batch, and those that came.
-    batch: Option<(usize, Vec<Vec<Vec<u8>>>, Vec<u8>)>,
+    batch: Option<OpenBatch>,
 }
+
+/// A batch whose effects are still arriving: how many are still to come,
+/// those that came (their arguments), and their bytes.
+type OpenBatch = (usize, Vec<Vec<Vec<u8>>>, Vec<u8>);
 
 impl Applier {
     /// Feeds one effect (`raw`: its encoded bytes). Returns the bytes of what

@@ -54,6 +54,14 @@ pub enum Obj {
 }
 
 impl Obj {
+    /// The log of changed members, for the types that keep one.
+    pub fn log(&mut self) -> Option<&mut super::changelog::MemberLog> {
+        match self {
+            Obj::Hash(h) => Some(h.log()),
+            _ => None,
+        }
+    }
+
     /// Estimated heap bytes of the value.
     fn heap_size(&self) -> usize {
         match self {

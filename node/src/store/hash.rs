@@ -2,6 +2,7 @@
 //! insertion order like Redis' listpack); past the thresholds they become an
 //! index map.
 
+use super::changelog::MemberLog;
 use super::memory::alloc_size;
 use indexmap::IndexMap;
 
@@ -22,6 +23,8 @@ pub struct HashObj {
     repr: Repr,
     /// Estimated heap bytes of fields and values (not the container).
     bytes: usize,
+    /// Fields changed since replication last took them.
+    log: MemberLog,
 }
 
 impl Default for HashObj {
@@ -29,6 +32,7 @@ impl Default for HashObj {
         HashObj {
             repr: Repr::Small(Vec::new()),
             bytes: 0,
+            log: MemberLog::default(),
         }
     }
 }
@@ -60,8 +64,14 @@ impl HashObj {
         }
     }
 
+    /// The log of changed fields (see `changelog`).
+    pub fn log(&mut self) -> &mut MemberLog {
+        &mut self.log
+    }
+
     /// Sets a field; returns true when the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        self.log.note(field);
         if let Repr::Small(v) = &self.repr {
             if v.len() >= SMALL_MAX_ENTRIES
                 || field.len() > SMALL_MAX_VALUE
@@ -98,6 +108,7 @@ impl HashObj {
 
     /// Removes a field; returns whether it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
+        self.log.note(field);
         let removed = match &mut self.repr {
             Repr::Small(v) => v
                 .iter()

@@ -5,6 +5,7 @@
 //! Commands on several keys lock their shards in ascending order ([`Db::lock_keys`]),
 //! which keeps multi-key commands atomic without deadlocks.
 
+pub mod changelog;
 pub mod digest;
 pub mod effect;
 pub mod entry;

@@ -49,7 +49,9 @@ pub struct Shard {
     /// Record changed keys for replication ([`Shard::take_changes`]).
     track: bool,
     /// Keys changed since the last `take_changes` (only while tracking).
-    dirty: Vec<Box<[u8]>>,
+    /// With whether the key was replaced (set, removed, moved in): then its
+    /// whole state goes to replicas, else possibly only its changed members.
+    dirty: Vec<(Box<[u8]>, bool)>,
     /// The shard was emptied since the last `take_changes` (only while tracking).
     flushed: bool,
     /// Keys clients WATCH, with the flag each of them is told through when the
@@ -110,7 +112,7 @@ impl Shard {
 
     fn changed(&mut self, key: &[u8]) {
         if self.track {
-            self.dirty.push(Box::from(key));
+            self.dirty.push((Box::from(key), true));
         }
         if !self.watched.is_empty() {
             self.touch_watched(key);
@@ -135,15 +137,28 @@ impl Shard {
         }
         let mut dirty = std::mem::take(&mut self.dirty);
         if dirty.len() > 1 {
+            // Replaced (true) sorts after changed (false): the last of a key's
+            // records says whether it was replaced at all.
             dirty.sort_unstable();
-            dirty.dedup();
         }
-        for key in &dirty {
+        let mut i = 0;
+        while i < dirty.len() {
+            let mut j = i;
+            while j + 1 < dirty.len() && dirty[j + 1].0 == dirty[i].0 {
+                j += 1;
+            }
+            let (key, replaced) = (&dirty[j].0, dirty[j].1);
             let hash = self.hash_of(key);
-            let entry = self.index_of(hash, key).map(|i| self.entry_at(i));
-            super::effect::encode_state(key, entry, out);
+            match self.index_of(hash, key) {
+                None => super::effect::encode_state(key, None, out),
+                Some(idx) => {
+                    let e = self.map.get_mut(idx).expect("index in range");
+                    super::effect::encode_change(key, e, replaced, out);
+                }
+            }
+            effects += 1;
+            i = j + 1;
         }
-        effects += dirty.len();
         dirty.clear();
         // Keep the allocation for the next command.
         self.dirty = dirty;
@@ -526,7 +541,16 @@ impl EntryMut<'_> {
         if !self.marked {
             if self.shard.track {
                 let key = Box::from(self.entry().key());
-                self.shard.dirty.push(key);
+                self.shard.dirty.push((key, false));
+                // Remember which members change, to send only those.
+                if let Some(log) = self
+                    .shard
+                    .entry_at_mut(self.idx)
+                    .obj_mut()
+                    .and_then(super::entry::Obj::log)
+                {
+                    log.start();
+                }
             }
             if !self.shard.watched.is_empty() {
                 self.shard
