@@ -43,6 +43,7 @@ struct Resume {
 pub async fn follow(shared: Arc<Shared>, stop: CancellationToken) {
     let mut rx = shared.repl.subscribe();
     let mut resume = None;
+    let mut skips = effect::Skips::default();
     loop {
         let target = rx.borrow_and_update().clone();
         let Some(target) = target else {
@@ -53,7 +54,7 @@ pub async fn follow(shared: Arc<Shared>, stop: CancellationToken) {
             continue;
         };
         let result = tokio::select! {
-            r = sync(&shared, &target, &mut resume) => r,
+            r = sync(&shared, &target, &mut resume, &mut skips) => r,
             r = rx.changed() => {
                 if r.is_err() { return }
                 continue;
@@ -110,7 +111,14 @@ fn command(args: &[&[u8]]) -> bytes::Bytes {
 }
 
 /// One connection to the primary: handshake, snapshot if needed, stream.
-async fn sync(shared: &Shared, target: &Target, resume: &mut Option<Resume>) -> Result<(), String> {
+/// `skips` outlives a connection: a snapshot resumed, or a stream continued
+/// after it, still needs to know what the keys loaded so far hold.
+async fn sync(
+    shared: &Shared,
+    target: &Target,
+    resume: &mut Option<Resume>,
+    skips: &mut effect::Skips,
+) -> Result<(), String> {
     shared.repl.state().link = super::Link::Connecting;
     let tls = shared.link_tls(crate::tls::Link::Replication);
     let mut stream = crate::tls::connect(&target.host, target.port, tls.as_ref(), CONNECT_TIMEOUT)
@@ -177,6 +185,7 @@ async fn sync(shared: &Shared, target: &Target, resume: &mut Option<Resume>) -> 
             info!(primary = %target.name, offset = off, "full resync");
             shared.db.flush(true);
             shared.db.journal().reset(off);
+            skips.clear();
             *resume = Some(Resume {
                 replid: id.to_string(),
                 offset: off,
@@ -210,7 +219,7 @@ async fn sync(shared: &Shared, target: &Target, resume: &mut Option<Resume>) -> 
         }
         _ => return Err(format!("unexpected answer to PSYNC: {line}")),
     };
-    stream_in(shared, target, stream, buf, loading, resume).await
+    stream_in(shared, target, stream, buf, loading, resume, skips).await
 }
 
 /// This node's name and client port, as it introduces itself to a primary.
@@ -230,6 +239,7 @@ async fn stream_in(
     mut buf: BytesMut,
     mut loading: bool,
     resume: &mut Option<Resume>,
+    skips: &mut effect::Skips,
 ) -> Result<(), String> {
     let mut parser = RequestParser::new();
     let mut applier = effect::Applier::default();
@@ -258,7 +268,7 @@ async fn stream_in(
                 match args.first().copied() {
                     Some(b"CHUNK") => {
                         let chunk = snapshot::decode(&args, MAX_CHUNK).map_err(err)?;
-                        effect::apply_stream(&shared.db, &chunk.effects).map_err(err)?;
+                        effect::apply_snapshot(&shared.db, &chunk.effects, skips).map_err(err)?;
                         if let Some(r) = resume.as_mut() {
                             r.cursor = chunk.next;
                         }
@@ -279,8 +289,9 @@ async fn stream_in(
                 }
             } else {
                 // A batch is applied (and journaled, so acknowledged) whole.
+                let offset = journal.end();
                 let applied = applier
-                    .feed(&shared.db, &args, &buf[at..at + consumed])
+                    .feed(&shared.db, &args, &buf[at..at + consumed], offset, skips)
                     .map_err(err)?;
                 journal.append(&applied);
             }

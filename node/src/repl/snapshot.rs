@@ -4,9 +4,11 @@
 //!
 //! The snapshot is fuzzy: chunks are taken one keyspace scan step at a time
 //! while writes go on, and the replica then applies the stream from the offset
-//! the snapshot began at. Effects are key states, so replaying a change the
-//! snapshot already holds is harmless, and no change after that offset is
-//! missed. That also makes a snapshot resumable from any chunk: the scan cursor
+//! the snapshot began at. Most effects are key states, so replaying a change
+//! the snapshot already holds is harmless, and no change after that offset is
+//! missed. The few that are operations (a push onto a long list) must not be
+//! applied twice: each step says, in an `AT offset` effect, which journaled
+//! changes the key states after it already hold, and the replica skips those. That also makes a snapshot resumable from any chunk: the scan cursor
 //! after the last good chunk is all the replica needs to keep.
 
 use crate::resp::frame::{put_array_header, put_bulk, put_bulk_u64};
@@ -42,8 +44,14 @@ pub struct Chunk {
 /// returns the effects and the cursor to continue from (0: done).
 pub fn read(db: &Db, mut cursor: u64) -> (Vec<u8>, u64) {
     let mut raw = Vec::new();
+    let mut marked = None;
     loop {
-        cursor = db.scan(cursor, STEP_KEYS, 0, |e| {
+        cursor = db.scan_at(cursor, STEP_KEYS, 0, |e, at| {
+            // Which journaled changes the states that follow already hold.
+            if marked != Some(at) {
+                effect::encode_at(at, &mut raw);
+                marked = Some(at);
+            }
             effect::encode_state(e.key(), Some(e), &mut raw)
         });
         if cursor == 0 || raw.len() >= CHUNK_BYTES {

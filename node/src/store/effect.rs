@@ -134,6 +134,92 @@ pub fn encode_change(key: &[u8], e: &mut Entry, replaced: bool, out: &mut Vec<u8
     encode_state(key, Some(e), out);
 }
 
+/// Appends a snapshot's marker: the key states after it hold every change
+/// journaled before `offset`.
+pub fn encode_at(offset: u64, out: &mut Vec<u8>) {
+    header(2, out);
+    bulk(b"AT", out);
+    number(offset, out);
+}
+
+/// Effects that are operations rather than states (pushes onto and pops from
+/// a long list): applied twice they would change the data twice.
+fn is_operation(name: &[u8]) -> bool {
+    matches!(name, b"LPUSHE" | b"RPUSHE" | b"LPOPN" | b"RPOPN")
+}
+
+/// What a replica learned from its snapshot about which stream effects its
+/// keys already hold: the stream starts where the snapshot started, but each
+/// key was read later, holding the changes journaled before its `AT` offset.
+#[derive(Debug, Default)]
+pub struct Skips {
+    at: u64,
+    until: std::collections::HashMap<Box<[u8]>, u64>,
+    max: u64,
+}
+
+impl Skips {
+    /// A new snapshot begins.
+    pub fn clear(&mut self) {
+        *self = Skips::default();
+    }
+
+    /// Whether an effect of the stream at `offset` on `key` is already held.
+    fn held(&self, key: &[u8], offset: u64) -> bool {
+        self.until.get(key).is_some_and(|&u| offset < u)
+    }
+
+    /// Forgets what the stream has gone past.
+    fn passed(&mut self, offset: u64) {
+        if !self.until.is_empty() && offset >= self.max {
+            self.until.clear();
+        }
+    }
+
+    fn loaded(&mut self, args: &[&[u8]]) {
+        // Only keys that operations can reach need remembering.
+        if args.first().copied() == Some(b"LIST") && self.at > 0 {
+            self.until.insert(args[1].into(), self.at);
+            self.max = self.max.max(self.at);
+        }
+    }
+}
+
+/// Applies a snapshot chunk's effects, noting in `skips` what they hold.
+pub fn apply_snapshot(db: &Db, stream: &[u8], skips: &mut Skips) -> Result<(), EffectError> {
+    for_each_effect(stream, |args| {
+        if args.first().copied() == Some(b"AT") {
+            skips.at = match args {
+                [_, at] => num(at)?,
+                _ => return Err(EffectError("malformed AT".into())),
+            };
+            return Ok(());
+        }
+        apply(db, args)?;
+        skips.loaded(args);
+        Ok(())
+    })
+}
+
+fn for_each_effect(
+    stream: &[u8],
+    mut f: impl FnMut(&[&[u8]]) -> Result<(), EffectError>,
+) -> Result<(), EffectError> {
+    let mut parser = RequestParser::new();
+    let mut at = 0;
+    while at < stream.len() {
+        let consumed = match parser.parse(&stream[at..], &LIMITS) {
+            Ok(Parsed::Request { consumed }) => consumed,
+            Ok(Parsed::Incomplete) => return Err(EffectError("truncated effect".into())),
+            Err(e) => return Err(EffectError(e.to_string())),
+        };
+        let args: Vec<&[u8]> = parser.args(&stream[at..]).iter().collect();
+        f(&args)?;
+        at += consumed;
+    }
+    Ok(())
+}
+
 /// Appends the header of a unit of `n` effects.
 pub fn encode_batch(n: usize, out: &mut Vec<u8>) {
     header(2, out);
@@ -173,6 +259,10 @@ fn effect_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
 /// Applies one effect to `db`. Deadlines are applied as they are, even when
 /// already past: the key then reads as missing, as on the primary.
 pub fn apply(db: &Db, args: &[&[u8]]) -> Result<(), EffectError> {
+    if args.first().copied() == Some(b"AT") {
+        // A snapshot's marker (see `apply_snapshot`); it changes nothing.
+        return Ok(());
+    }
     let mut locked = match effect_key(args) {
         Some(key) => db.lock_keys([key]),
         None => db.lock_all(),
@@ -295,11 +385,24 @@ pub struct Applier {
 type OpenBatch = (usize, Vec<Vec<Vec<u8>>>, Vec<u8>);
 
 impl Applier {
-    /// Feeds one effect (`raw`: its encoded bytes). Returns the bytes of what
+    /// Feeds one effect (`raw`: its encoded bytes; `offset`: where the
+    /// effect, or its batch, starts in the stream). Returns the bytes of what
     /// was applied by this call (the effect itself, a whole batch once its
     /// last effect came, or nothing while a batch is still open), for a
-    /// replica's own journal.
-    pub fn feed(&mut self, db: &Db, args: &[&[u8]], raw: &[u8]) -> Result<Vec<u8>, EffectError> {
+    /// replica's own journal. Operations `skips` says are held are passed over.
+    pub fn feed(
+        &mut self,
+        db: &Db,
+        args: &[&[u8]],
+        raw: &[u8],
+        offset: u64,
+        skips: &mut Skips,
+    ) -> Result<Vec<u8>, EffectError> {
+        skips.passed(offset);
+        let held = |args: &[&[u8]]| {
+            args.first().is_some_and(|n| is_operation(n))
+                && args.get(1).is_some_and(|k| skips.held(k, offset))
+        };
         if let Some((left, effects, bytes)) = self.batch.as_mut() {
             if args.first().copied() == Some(b"BATCH") {
                 return Err(EffectError("BATCH inside a batch".into()));
@@ -310,7 +413,11 @@ impl Applier {
             if *left > 0 {
                 return Ok(Vec::new());
             }
-            let (_, effects, bytes) = self.batch.take().expect("open batch");
+            let (_, mut effects, bytes) = self.batch.take().expect("open batch");
+            effects.retain(|e| {
+                let v: Vec<&[u8]> = e.iter().map(Vec::as_slice).collect();
+                !held(&v)
+            });
             apply_batch(db, &effects)?;
             return Ok(bytes);
         }
@@ -325,7 +432,9 @@ impl Applier {
             self.batch = Some((n as usize, Vec::new(), raw.to_vec()));
             return Ok(Vec::new());
         }
-        apply(db, args)?;
+        if !held(args) {
+            apply(db, args)?;
+        }
         Ok(raw.to_vec())
     }
 
@@ -362,19 +471,11 @@ pub const LIMITS: RequestLimits = RequestLimits {
 
 /// Applies every effect of a complete stream (a snapshot chunk).
 pub fn apply_stream(db: &Db, stream: &[u8]) -> Result<(), EffectError> {
-    let mut parser = RequestParser::new();
     let mut applier = Applier::default();
-    let mut at = 0;
-    while at < stream.len() {
-        let consumed = match parser.parse(&stream[at..], &LIMITS) {
-            Ok(Parsed::Request { consumed }) => consumed,
-            Ok(Parsed::Incomplete) => return Err(EffectError("truncated effect".into())),
-            Err(e) => return Err(EffectError(e.to_string())),
-        };
-        let args: Vec<&[u8]> = parser.args(&stream[at..]).iter().collect();
-        applier.feed(db, &args, &[])?;
-        at += consumed;
-    }
+    let mut skips = Skips::default();
+    for_each_effect(stream, |args| {
+        applier.feed(db, args, &[], 0, &mut skips).map(drop)
+    })?;
     if applier.in_batch() {
         return Err(EffectError("stream ends inside a batch".into()));
     }

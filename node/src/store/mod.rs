@@ -227,9 +227,22 @@ impl Db {
         self.lock_all().for_each(now, visit);
     }
 
-    /// One SCAN step (see [`Locked::scan`]), holding one shard at a time: the
-    /// replication snapshot reads this way while writes go on.
+    /// One SCAN step (see [`Locked::scan`]), holding one shard at a time.
     pub fn scan(&self, cursor: u64, count: usize, now: u64, mut visit: impl FnMut(&Entry)) -> u64 {
+        self.scan_at(cursor, count, now, |e, _| visit(e))
+    }
+
+    /// [`Db::scan`], also telling for each key the journal's end offset while
+    /// its shard was held: the key's state includes exactly the journaled
+    /// changes before that offset (a shard's changes are journaled under its
+    /// lock). The replication snapshot reads this way while writes go on.
+    pub fn scan_at(
+        &self,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        mut visit: impl FnMut(&Entry, u64),
+    ) -> u64 {
         let mut shard = (cursor as usize) & self.mask;
         let mut bound = match cursor >> self.shift {
             0 => table::SCAN_START,
@@ -238,10 +251,13 @@ impl Db {
         let mut budget = count.max(1);
         while shard < self.shards.len() {
             let mut visited = 0;
-            let next = self.shards[shard].lock().scan(bound, budget, now, |e| {
+            let guard = self.shards[shard].lock();
+            let at = self.journal.end();
+            let next = guard.scan(bound, budget, now, |e| {
                 visited += 1;
-                visit(e)
+                visit(e, at)
             });
+            drop(guard);
             budget = budget.saturating_sub(visited);
             if next != 0 {
                 return (next << self.shift) | shard as u64;
