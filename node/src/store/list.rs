@@ -800,6 +800,28 @@ mod tests {
     }
 
     #[test]
+    fn every_index_across_chunk_boundaries() {
+        let mut l = ListObj::new();
+        let mut model = Vec::new();
+        for i in 0..400usize {
+            let v = vec![b'a' + (i % 26) as u8; 1 + (i * 37) % 700];
+            l.push_back(&v);
+            model.push(v);
+        }
+        check(&l);
+        assert!(l.nchunks() > 10);
+        for i in 0..model.len() {
+            assert_eq!(l.get(i), Some(&model[i][..]), "get {i}");
+            let mut it = l.iter_from(i);
+            assert_eq!(it.len(), model.len() - i);
+            assert_eq!(it.next(), Some(&model[i][..]), "iter_from {i}");
+            let last = (i + 1 < model.len()).then(|| &model[model.len() - 1][..]);
+            assert_eq!(it.next_back(), last, "back of iter_from {i}");
+        }
+        assert!(l.iter_from(model.len()).next().is_none());
+    }
+
+    #[test]
     fn middle_changes_split_and_merge() {
         let mut l = ListObj::new();
         let mut model: Vec<Vec<u8>> = Vec::new();
