@@ -218,6 +218,10 @@ impl Chunk {
     /// Removes the elements equal to `v` whose rank among such elements (from
     /// the chunk's head) is in `skip..skip + max`; returns how many it removed.
     fn remove_matches(&mut self, v: &[u8], skip: usize, max: usize) -> usize {
+        // Most chunks of a long list hold no match: leave them untouched.
+        if max == 0 || self.iter().filter(|e| *e == v).nth(skip).is_none() {
+            return 0;
+        }
         let mut out = Vec::with_capacity(self.buf.len());
         let (mut seen, mut removed) = (0usize, 0usize);
         for e in self.iter() {
