@@ -89,53 +89,85 @@ struct Chunk {
     count: usize,
 }
 
-impl Chunk {
+/// A packed run read in place: a chunk's buffer or a tiny list's inline bytes.
+#[derive(Clone, Copy, Debug)]
+struct View<'a> {
+    buf: &'a [u8],
+    count: usize,
+}
+
+impl<'a> View<'a> {
     /// The element starting at byte `pos` and where the next one starts.
-    fn at(&self, pos: usize) -> (&[u8], usize) {
-        let (n, p) = read_fwd(&self.buf, pos);
+    fn at(self, pos: usize) -> (&'a [u8], usize) {
+        let (n, p) = read_fwd(self.buf, pos);
         let start = pos + p;
         (&self.buf[start..start + n], start + n + p)
     }
 
     /// Byte offset of element `i` (`i == count`: the end), scanning from the
     /// nearer end.
-    fn offset(&self, i: usize) -> usize {
+    fn offset(self, i: usize) -> usize {
         debug_assert!(i <= self.count);
         if i <= self.count / 2 {
             let mut pos = 0;
             for _ in 0..i {
-                let (n, p) = read_fwd(&self.buf, pos);
+                let (n, p) = read_fwd(self.buf, pos);
                 pos += 2 * p + n;
             }
             pos
         } else {
             let mut end = self.buf.len();
             for _ in i..self.count {
-                let (n, p) = read_back(&self.buf, end);
+                let (n, p) = read_back(self.buf, end);
                 end -= 2 * p + n;
             }
             end
         }
     }
 
-    fn get(&self, i: usize) -> &[u8] {
+    fn get(self, i: usize) -> &'a [u8] {
         self.at(self.offset(i)).0
     }
 
-    fn iter_from(&self, i: usize) -> ChunkIter<'_> {
+    fn iter_from(self, i: usize) -> ChunkIter<'a> {
         ChunkIter {
-            buf: &self.buf,
+            buf: self.buf,
             pos: self.offset(i),
             end: self.buf.len(),
         }
     }
 
-    fn iter(&self) -> ChunkIter<'_> {
+    fn iter(self) -> ChunkIter<'a> {
         ChunkIter {
-            buf: &self.buf,
+            buf: self.buf,
             pos: 0,
             end: self.buf.len(),
         }
+    }
+
+    fn count_matches(self, v: &[u8]) -> usize {
+        self.iter().filter(|e| *e == v).count()
+    }
+}
+
+impl Chunk {
+    fn view(&self) -> View<'_> {
+        View {
+            buf: &self.buf,
+            count: self.count,
+        }
+    }
+
+    fn at(&self, pos: usize) -> (&[u8], usize) {
+        self.view().at(pos)
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        self.view().offset(i)
+    }
+
+    fn iter(&self) -> ChunkIter<'_> {
+        self.view().iter()
     }
 
     /// Room for `extra` more bytes: doubling up to a chunk's size, exact past it.
@@ -209,10 +241,6 @@ impl Chunk {
         let off = self.offset(k);
         self.buf.truncate(off);
         self.count = k;
-    }
-
-    fn count_matches(&self, v: &[u8]) -> usize {
-        self.iter().filter(|e| *e == v).count()
     }
 
     /// Removes the elements equal to `v` whose rank among such elements (from
@@ -361,8 +389,18 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
 
 impl ExactSizeIterator for Iter<'_> {}
 
+/// Bytes of packed elements a tiny list holds inline, with no allocation of
+/// its own (sized so a ListObj stays within 64 bytes).
+const INLINE: usize = 45;
+
 #[derive(Clone, Debug)]
 enum Repr {
+    /// A tiny list: its packed elements in place.
+    Inline {
+        used: u8,
+        count: u8,
+        data: [u8; INLINE],
+    },
     /// One chunk, possibly empty.
     Small(Chunk),
     /// Two or more chunks, none empty (between operations).
@@ -380,7 +418,11 @@ pub struct ListObj {
 impl Default for ListObj {
     fn default() -> Self {
         ListObj {
-            repr: Repr::Small(Chunk::default()),
+            repr: Repr::Inline {
+                used: 0,
+                count: 0,
+                data: [0; INLINE],
+            },
             len: 0,
             bytes: 0,
         }
@@ -402,34 +444,70 @@ impl ListObj {
 
     fn nchunks(&self) -> usize {
         match &self.repr {
-            Repr::Small(_) => 1,
+            Repr::Inline { .. } | Repr::Small(_) => 1,
             Repr::Large(d) => d.len(),
         }
     }
 
-    fn chunk(&self, ci: usize) -> &Chunk {
+    fn chunk(&self, ci: usize) -> View<'_> {
         match &self.repr {
-            Repr::Small(c) => c,
-            Repr::Large(d) => &d[ci],
+            Repr::Inline { used, count, data } => View {
+                buf: &data[..*used as usize],
+                count: *count as usize,
+            },
+            Repr::Small(c) => c.view(),
+            Repr::Large(d) => d[ci].view(),
+        }
+    }
+
+    /// A tiny list moves its elements to a chunk, to be changed there.
+    fn promote(&mut self) {
+        if let Repr::Inline { used, count, data } = &self.repr {
+            let c = Chunk {
+                buf: data[..*used as usize].to_vec(),
+                count: *count as usize,
+            };
+            self.bytes += c.heap();
+            self.repr = Repr::Small(c);
+        }
+    }
+
+    /// A one-chunk list that fits inline goes back in place.
+    fn settle(&mut self) {
+        if let Repr::Small(c) = &self.repr {
+            if c.buf.len() <= INLINE && c.count <= usize::from(u8::MAX) {
+                let mut data = [0u8; INLINE];
+                data[..c.buf.len()].copy_from_slice(&c.buf);
+                self.bytes -= c.heap();
+                self.repr = Repr::Inline {
+                    used: c.buf.len() as u8,
+                    count: c.count as u8,
+                    data,
+                };
+            }
         }
     }
 
     /// Changes chunk `ci`, keeping the length and byte counts in step.
     fn edit<R>(&mut self, ci: usize, f: impl FnOnce(&mut Chunk) -> R) -> R {
+        self.promote();
         let c = match &mut self.repr {
             Repr::Small(c) => c,
             Repr::Large(d) => &mut d[ci],
+            Repr::Inline { .. } => unreachable!("promoted above"),
         };
         let (heap, count) = (c.heap(), c.count);
         let r = f(c);
         c.tidy();
         self.bytes = self.bytes - heap + c.heap();
         self.len = self.len - count + c.count;
+        self.settle();
         r
     }
 
     /// Inserts a chunk at position `ci`, turning a small list large.
     fn insert_chunk(&mut self, ci: usize, mut chunk: Chunk) {
+        self.promote();
         chunk.tidy();
         self.bytes += chunk.heap();
         self.len += chunk.count;
@@ -450,9 +528,11 @@ impl ListObj {
 
     /// Takes chunk `ci` out (a small list is left with an empty chunk).
     fn take_chunk(&mut self, ci: usize) -> Chunk {
+        self.promote();
         let c = match &mut self.repr {
             Repr::Small(c) => std::mem::take(c),
             Repr::Large(d) => d.remove(ci).expect("chunk index in range"),
+            Repr::Inline { .. } => unreachable!("promoted above"),
         };
         self.bytes -= c.heap();
         self.len -= c.count;
@@ -471,6 +551,7 @@ impl ListObj {
                 d.shrink_to_fit();
             }
         }
+        self.settle();
     }
 
     /// Merges neighbouring chunks that fit in one, after removals in the middle.
@@ -691,7 +772,7 @@ impl ListObj {
         }
         let (ci, at) = self.locate(start);
         let rest = match &self.repr {
-            Repr::Small(_) => NO_CHUNKS.iter(),
+            Repr::Inline { .. } | Repr::Small(_) => NO_CHUNKS.iter(),
             Repr::Large(d) => d.range(ci + 1..),
         };
         Iter {
@@ -711,7 +792,7 @@ impl ListObj {
     /// Estimated heap bytes, for memory accounting.
     pub fn heap_size(&self) -> usize {
         let container = match &self.repr {
-            Repr::Small(_) => 0,
+            Repr::Inline { .. } | Repr::Small(_) => 0,
             Repr::Large(d) => alloc_size(d.capacity() * std::mem::size_of::<Chunk>()),
         };
         self.bytes + container
@@ -724,9 +805,19 @@ mod tests {
 
     /// Recomputes every running count from the contents.
     fn check(l: &ListObj) {
-        let chunks: Vec<&Chunk> = (0..l.nchunks()).map(|i| l.chunk(i)).collect();
-        let bytes: usize = chunks.iter().map(|c| c.heap()).sum();
+        let chunks: Vec<View<'_>> = (0..l.nchunks()).map(|i| l.chunk(i)).collect();
+        let bytes: usize = match &l.repr {
+            Repr::Inline { .. } => 0,
+            Repr::Small(c) => c.heap(),
+            Repr::Large(d) => d.iter().map(Chunk::heap).sum(),
+        };
         assert_eq!(l.bytes, bytes, "byte count");
+        if let Repr::Small(c) = &l.repr {
+            assert!(
+                c.buf.len() > INLINE || c.count > 255,
+                "a tiny list is inline"
+            );
+        }
         let len: usize = chunks.iter().map(|c| c.count).sum();
         assert_eq!(l.len, len, "length");
         for c in &chunks {
@@ -936,8 +1027,31 @@ mod tests {
     fn small_list_is_compact() {
         let mut l = ListObj::new();
         l.push_back(b"hello");
-        assert_eq!(l.heap_size(), 8);
+        assert_eq!(l.heap_size(), 0, "a tiny list allocates nothing");
+        assert!(matches!(l.repr, Repr::Inline { .. }));
         assert_eq!(l.encoding(), "quicklist");
-        assert!(std::mem::size_of::<ListObj>() <= 56);
+        assert!(std::mem::size_of::<ListObj>() <= 64);
+        for i in 0..20u8 {
+            let v = vec![b'a' + i; usize::from(i % 4)];
+            if i % 2 == 0 {
+                l.push_front(&v);
+            } else {
+                l.push_back(&v);
+            }
+            check(&l);
+        }
+        // Inline, then a chunk once past INLINE bytes, then inline again.
+        assert!(matches!(l.repr, Repr::Small(_)));
+        l.retain_range(0, 3);
+        check(&l);
+        assert!(matches!(l.repr, Repr::Inline { .. }));
+        let want: Vec<Vec<u8>> = vec![vec![b'a' + 18; 2], vec![b'a' + 16; 0], vec![b'a' + 14; 2]];
+        assert_eq!(contents(&l), want);
+        assert_eq!(l.pop_front(), Some(want[0].clone()));
+        assert_eq!(l.pop_back(), Some(want[2].clone()));
+        assert_eq!(l.pop_back(), Some(Vec::new()));
+        assert_eq!(l.pop_back(), None);
+        check(&l);
+        assert_eq!(l.heap_size(), 0);
     }
 }
