@@ -232,3 +232,85 @@ def test_big_list_round_trip(shoal):
         assert c.call("EXISTS", "big") == b":0\r\n"
     finally:
         c.close()
+
+
+def random_commands(seed, n):
+    """A reproducible mix of every list command with valid and invalid arguments,
+    on a few keys (one of them a string), with elements short and long enough
+    to cross the chunk size."""
+    import random
+
+    rng = random.Random(seed)
+    keys = ["a", "b", "c"] * 3 + ["s"]
+    vals = ["x", "y", "z", "", "12", "-3", "x" * 3000, "y" * 700]
+    idx = lambda: rng.choice([rng.randint(-12, 12), rng.randint(-400, 400), "9223372036854775807", "-9223372036854775808", "q"])
+    key = lambda: rng.choice(keys)
+    val = lambda: rng.choice(vals)
+    side = lambda: rng.choice(["LEFT", "RIGHT", "left", "UP"])
+    out = ["SET s str"]
+    for _ in range(n):
+        k = key()
+        c = rng.randrange(17)
+        if c == 0:
+            out.append([rng.choice(["LPUSH", "RPUSH"]), k] + [val() for _ in range(rng.choice([1, 2, 5, 60, 200]))])
+        elif c == 1:
+            out.append([rng.choice(["LPUSHX", "RPUSHX"]), k, val()])
+        elif c == 2:
+            out.append([rng.choice(["LPOP", "RPOP"]), k] + rng.choice([[], [str(rng.randint(-1, 5))], ["50"], ["0"]]))
+        elif c == 3:
+            out.append(["LRANGE", k, str(idx()), str(idx())])
+        elif c == 4:
+            out.append(["LINDEX", k, str(idx())])
+        elif c == 5:
+            out.append(["LSET", k, str(idx()), val()])
+        elif c == 6:
+            out.append(["LINSERT", k, rng.choice(["BEFORE", "AFTER", "before", "MID"]), val(), val()])
+        elif c == 7:
+            out.append(["LREM", k, str(rng.randint(-3, 3)), val()])
+        elif c == 8:
+            out.append(["LTRIM", k, str(idx()), str(idx())])
+        elif c == 9:
+            opts = []
+            for name, gen in (("RANK", lambda: rng.choice([1, 2, -1, -2, 0, 5])), ("COUNT", lambda: rng.choice([0, 1, 3, -1])), ("MAXLEN", lambda: rng.choice([0, 1, 10, -1]))):
+                if rng.random() < 0.4:
+                    opts += [name, str(gen())]
+            out.append(["LPOS", k, val()] + opts)
+        elif c == 10:
+            out.append(["LMOVE", k, key(), side(), side()])
+        elif c == 11:
+            out.append(["RPOPLPUSH", k, key()])
+        elif c == 12:
+            ks = [key() for _ in range(rng.randint(1, 3))]
+            extra = rng.choice([[], ["COUNT", str(rng.choice([1, 2, 100, 0]))]])
+            out.append(["LMPOP", str(len(ks))] + ks + [side()] + extra)
+        elif c == 13:
+            out.append(["LLEN", k])
+        elif c == 14:
+            out.append(["LRANGE", k, "0", "-1"])
+        elif c == 15:
+            out.append(["EXISTS", k])
+        else:
+            out.append(["TYPE", k])
+    return out
+
+
+def run_words(port, commands, resp3):
+    c = RawClient(port)
+    try:
+        if resp3:
+            c.call("HELLO", "3")
+        c.call("FLUSHALL")
+        return [c.call(*(cmd.split() if isinstance(cmd, str) else cmd)) for cmd in commands]
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
+@pytest.mark.parametrize("seed", range(6))
+def test_random_sequences_match_redis(seed, resp3, shoal, redis_server):
+    commands = random_commands(seed, 400)
+    got = run_words(shoal.port, commands, resp3)
+    want = run_words(redis_server.port, commands, resp3)
+    for i, (cmd, w, g) in enumerate(zip(commands, want, got)):
+        shown = " ".join(a if len(a) < 20 else f"<{len(a)} bytes>" for a in (cmd.split() if isinstance(cmd, str) else cmd))
+        assert g == w, f"step {i}: {shown}\n  redis: {w[:300]!r}\n  shoal: {g[:300]!r}"
