@@ -13,183 +13,24 @@ use crate::cmd::table::{c, CommandSpec, NumKeys};
 use crate::cmd::CmdError;
 use crate::store::{EntryMut, Kind, ListObj, Obj, Shard, Ttl, Value, ValueRef};
 
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    c!(
-        "lpush",
-        -3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write list fast",
-        "list",
-        "1.0.0",
-        "Prepend one or multiple elements to a list",
-        push::lpush
-    ),
-    c!(
-        "rpush",
-        -3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write list fast",
-        "list",
-        "1.0.0",
-        "Append one or multiple elements to a list",
-        push::rpush
-    ),
-    c!(
-        "lpushx",
-        -3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write list fast",
-        "list",
-        "2.2.0",
-        "Prepend an element to a list, only if the list exists",
-        push::lpushx
-    ),
-    c!(
-        "rpushx",
-        -3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        "write list fast",
-        "list",
-        "2.2.0",
-        "Append an element to a list, only if the list exists",
-        push::rpushx
-    ),
-    c!(
-        "lpop",
-        -2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "write list fast",
-        "list",
-        "1.0.0",
-        "Remove and get the first elements in a list",
-        pop::lpop
-    ),
-    c!(
-        "rpop",
-        -2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "write list fast",
-        "list",
-        "1.0.0",
-        "Remove and get the last elements in a list",
-        pop::rpop
-    ),
-    c!(
-        "llen",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "read list fast",
-        "list",
-        "1.0.0",
-        "Get the length of a list",
-        range::llen
-    ),
-    c!(
-        "lrange",
-        4,
-        READONLY,
-        (1, 1, 1),
-        "read list slow",
-        "list",
-        "1.0.0",
-        "Get a range of elements from a list",
-        range::lrange
-    ),
-    c!(
-        "lindex",
-        3,
-        READONLY,
-        (1, 1, 1),
-        "read list slow",
-        "list",
-        "1.0.0",
-        "Get an element from a list by its index",
-        range::lindex
-    ),
-    c!(
-        "lset",
-        4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "write list slow",
-        "list",
-        "1.0.0",
-        "Set the value of an element in a list by its index",
-        update::lset
-    ),
-    c!(
-        "linsert",
-        5,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "write list slow",
-        "list",
-        "2.2.0",
-        "Insert an element before or after another element in a list",
-        update::linsert
-    ),
-    c!(
-        "lrem",
-        4,
-        WRITE,
-        (1, 1, 1),
-        "write list slow",
-        "list",
-        "1.0.0",
-        "Remove elements from a list",
-        update::lrem
-    ),
-    c!(
-        "ltrim",
-        4,
-        WRITE,
-        (1, 1, 1),
-        "write list slow",
-        "list",
-        "1.0.0",
-        "Trim a list to the specified range",
-        range::ltrim
-    ),
-    c!(
-        "lpos",
-        -3,
-        READONLY,
-        (1, 1, 1),
-        "read list slow",
-        "list",
-        "6.0.6",
-        "Return the index of matching elements on a list",
-        lpos::lpos
-    ),
-    c!(
-        "lmove",
-        5,
-        WRITE | DENYOOM,
-        (1, 2, 1),
-        "write list slow",
-        "list",
-        "6.2.0",
-        "Pop an element from a list, push it to another list and return it",
-        lmove::lmove
-    ),
-    c!(
-        "rpoplpush",
-        3,
-        WRITE | DENYOOM,
-        (1, 2, 1),
-        "write list slow",
-        "list",
-        "1.2.0",
-        "Remove the last element in a list, prepend it to another list and return it",
-        lmove::rpoplpush
-    ),
+    c!("lpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), "write list fast", "list", "1.0.0", "Prepend one or multiple elements to a list", push::lpush),
+    c!("rpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), "write list fast", "list", "1.0.0", "Append one or multiple elements to a list", push::rpush),
+    c!("lpushx", -3, WRITE | DENYOOM | FAST, (1, 1, 1), "write list fast", "list", "2.2.0", "Prepend an element to a list, only if the list exists", push::lpushx),
+    c!("rpushx", -3, WRITE | DENYOOM | FAST, (1, 1, 1), "write list fast", "list", "2.2.0", "Append an element to a list, only if the list exists", push::rpushx),
+    c!("lpop", -2, WRITE | FAST, (1, 1, 1), "write list fast", "list", "1.0.0", "Remove and get the first elements in a list", pop::lpop),
+    c!("rpop", -2, WRITE | FAST, (1, 1, 1), "write list fast", "list", "1.0.0", "Remove and get the last elements in a list", pop::rpop),
+    c!("llen", 2, READONLY | FAST, (1, 1, 1), "read list fast", "list", "1.0.0", "Get the length of a list", range::llen),
+    c!("lrange", 4, READONLY, (1, 1, 1), "read list slow", "list", "1.0.0", "Get a range of elements from a list", range::lrange),
+    c!("lindex", 3, READONLY, (1, 1, 1), "read list slow", "list", "1.0.0", "Get an element from a list by its index", range::lindex),
+    c!("lset", 4, WRITE | DENYOOM, (1, 1, 1), "write list slow", "list", "1.0.0", "Set the value of an element in a list by its index", update::lset),
+    c!("linsert", 5, WRITE | DENYOOM, (1, 1, 1), "write list slow", "list", "2.2.0", "Insert an element before or after another element in a list", update::linsert),
+    c!("lrem", 4, WRITE, (1, 1, 1), "write list slow", "list", "1.0.0", "Remove elements from a list", update::lrem),
+    c!("ltrim", 4, WRITE, (1, 1, 1), "write list slow", "list", "1.0.0", "Trim a list to the specified range", range::ltrim),
+    c!("lpos", -3, READONLY, (1, 1, 1), "read list slow", "list", "6.0.6", "Return the index of matching elements on a list", lpos::lpos),
+    c!("lmove", 5, WRITE | DENYOOM, (1, 2, 1), "write list slow", "list", "6.2.0", "Pop an element from a list, push it to another list and return it", lmove::lmove),
+    c!("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), "write list slow", "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", lmove::rpoplpush),
     c!("lmpop", -4, WRITE | MOVABLEKEYS, (0, 0, 0), numkeys 1, "write list slow", "list", "7.0.0", "Pop elements from a list", pop::lmpop),
 ];
 
