@@ -151,6 +151,14 @@ SCENARIOS = {
         "LRANGE m 49 49", "LRANGE m 52 53", f"LMOVE m l LEFT RIGHT", "LLEN l", "RPOP l",
         "LTRIM m 50 51", "LLEN m", "RPOP m", "LPOP m 5", "EXISTS m",
     ],
+    # Redis' list.tcl "List ziplist of various encodings", without its DUMP.
+    "various_encodings": [
+        "LPUSH k 127", "LPUSH k 32767", "LPUSH k 2147483647", "LPUSH k 9223372036854775808",
+        "LPUSH k 0", "LPUSH k 12", "LPUSH k -1", "LPUSH k -9223372036854775808", "LPUSH k 007",
+        "LPUSH k ' 1'", "LPUSH k 1.5", "LPUSH k " + "x" * 31, "LPUSH k " + "x" * 8191,
+        "LPUSH k " + "x" * 65535, "LRANGE k 0 -1", "LPOS k 12", "LPOS k 007", "LREM k 0 7",
+        "LINSERT k BEFORE 0 1", "LINDEX k -2", "LLEN k",
+    ],
     "queue_patterns": [
         "LPUSH q j1 j2 j3", "RPOPLPUSH q processing", "LRANGE processing 0 -1",
         "LREM processing 1 j1", "LMOVE q processing RIGHT LEFT", "LLEN q", "LLEN processing",
