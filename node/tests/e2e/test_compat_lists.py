@@ -322,3 +322,45 @@ def test_random_sequences_match_redis(seed, resp3, shoal, redis_server):
     for i, (cmd, w, g) in enumerate(zip(commands, want, got)):
         shown = " ".join(a if len(a) < 20 else f"<{len(a)} bytes>" for a in (cmd.split() if isinstance(cmd, str) else cmd))
         assert g == w, f"step {i}: {shown}\n  redis: {w[:300]!r}\n  shoal: {g[:300]!r}"
+
+
+def test_lists_replicate_exactly(shoal_factory):
+    # Every list change reaches a replica as the list's new state: the replica
+    # ends with the primary's lists, element for element. Single-key commands
+    # only: a command changing two keys (LMOVE a b) journals a BATCH, which the
+    # replica's stream loop (repl/replica.rs) hands to effect::apply instead of
+    # an effect::Applier, dropping the link; reported, to fix there.
+    import time
+
+    primary, replica = shoal_factory(), shoal_factory()
+    p, r = RawClient(primary.port), RawClient(replica.port)
+    try:
+        assert r.call("REPLICAOF", "127.0.0.1", str(primary.port)) == b"+OK\r\n"
+        p.call("RPUSH", "q", *[f"e{i}" for i in range(3000)])
+        p.call("LPUSH", "q", "x" * 9000)
+        p.call("LINSERT", "q", "AFTER", "e5", "ins")
+        p.call("LSET", "q", "-1", "last")
+        p.call("LREM", "q", "0", "e7")
+        p.call("LTRIM", "q", "0", "2000")
+        p.call("LMOVE", "q", "q", "LEFT", "RIGHT")
+        p.call("RPOPLPUSH", "q", "q")
+        p.call("LMPOP", "2", "nokey", "q", "RIGHT", "COUNT", "5")
+        p.call("RPUSH", "d", "one")
+        p.call("RPUSH", "gone", "a")
+        p.call("LPOP", "gone")
+        p.call("RPUSH", "tiny", "a", "b")
+        p.call("LMOVE", "tiny", "tiny", "LEFT", "RIGHT")
+        keys = ["q", "d", "gone", "tiny"]
+        want = [p.call("LRANGE", k, "0", "-1") for k in keys]
+        assert want[0].startswith(b"*199")
+        deadline = time.time() + 15
+        while True:
+            got = [r.call("LRANGE", k, "0", "-1") for k in keys]
+            if got == want or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert got == want
+        assert r.call("EXISTS", "gone") == b":0\r\n"
+    finally:
+        p.close()
+        r.close()
