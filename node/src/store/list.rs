@@ -1,8 +1,10 @@
 //! The list type, after Redis' quicklist: elements are packed into chunks (one
 //! buffer each, every element a LEB128 length, its bytes, then the length again
 //! with its bytes reversed so the chunk reads backwards too, as a listpack's
-//! backlen does). A small list is one chunk held inline, with no other
-//! allocation; past [`CHUNK_MAX`] bytes the list becomes a deque of chunks.
+//! backlen does). Three tiers: a tiny list (up to 45 packed bytes) keeps them
+//! inside the ListObj itself, with no allocation; a small one is a single
+//! chunk; past [`CHUNK_MAX`] bytes the list becomes a deque of chunks. Changes
+//! to a tiny list are made on a chunk and moved back in place afterwards.
 //! Pushes and pops at either end touch only the end chunk (a memmove of at most
 //! a chunk, as in Redis); an index is found by chunk counts from the nearer end,
 //! then inside the chunk from its nearer end.
