@@ -86,3 +86,43 @@ fn hash_changes_send_the_fields_not_the_hash() {
     assert_eq!(digest_of(&replica), digest_of(&h.shared.db));
     assert_eq!(digest_of(&replica).1, 1);
 }
+
+#[test]
+fn list_pushes_and_pops_send_the_elements_not_the_list() {
+    let _rt = rt().enter();
+    let mut h = Harness::new(Config::default());
+    h.shared.db.set_tracking(true);
+    let mut fill = vec!["RPUSH".to_string(), "q".to_string()];
+    fill.extend((0..3000).map(|i| format!("job{i}")));
+    let fill: Vec<&str> = fill.iter().map(String::as_str).collect();
+    assert!(journaled(&mut h, &fill) > 3000 * 5, "a new list goes whole");
+    h.exec_args(&["RPUSH", "other", "a", "b", "c", "d", "e", "f"]);
+    for cmd in [
+        &["LPUSH", "q", "first"][..],
+        &["RPUSH", "q", "last", "again"],
+        &["LPOP", "q"],
+        &["RPOP", "q", "2"],
+        &["RPOPLPUSH", "q", "other"],
+        &["LMOVE", "other", "q", "LEFT", "RIGHT"],
+        &["LPUSHX", "q", "x"],
+        &["EXPIRE", "q", "100"],
+    ] {
+        let n = journaled(&mut h, cmd);
+        assert!(n < 300, "{cmd:?} journaled {n} bytes");
+    }
+    // A change in the middle sends the list.
+    assert!(journaled(&mut h, &["LSET", "q", "5", "changed"]) > 3000 * 5);
+    h.exec_args(&["LTRIM", "q", "10", "-10"]);
+    h.exec_args(&["LINSERT", "q", "BEFORE", "job500", "ins"]);
+    h.exec_args(&["LREM", "q", "1", "job600"]);
+    // Pushed and popped in one transaction, and emptied.
+    h.exec_args(&["MULTI"]);
+    h.exec_args(&["RPUSH", "q", "t1"]);
+    h.exec_args(&["LPOP", "q", "3"]);
+    h.exec_args(&["RPOPLPUSH", "other", "q"]);
+    h.exec_args(&["EXEC"]);
+    h.exec_args(&["LPOP", "other", "100"]);
+    let replica = replay(&h);
+    assert_eq!(digest_of(&replica), digest_of(&h.shared.db));
+    assert_eq!(digest_of(&replica).1, 1, "only q is left");
+}

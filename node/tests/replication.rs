@@ -378,6 +378,13 @@ async fn writes_during_a_full_sync_of_collections_converge() {
     let primary = node().await;
     fill(primary.addr.port(), 2000, "k").await;
     let port = primary.addr.port();
+    // Long lists, whose pushes and pops replicate as operations (LOPS).
+    for i in 0..5 {
+        let mut words = vec!["RPUSH".to_string(), format!("long{i}")];
+        words.extend((0..300).map(|j| format!("e{j}")));
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        assert_eq!(call(port, &words).await, ":300\r\n");
+    }
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let stop = stop.clone();
@@ -430,6 +437,23 @@ async fn writes_during_a_full_sync_of_collections_converge() {
                     vec!["SADD".into(), "{tx}seen".into(), round.to_string()],
                     vec!["EXEC".into()],
                     vec!["DEL".into(), format!("k{}", round % 2000)],
+                    vec![
+                        "RPUSH".into(),
+                        format!("long{}", i % 5),
+                        format!("r{round}"),
+                    ],
+                    vec!["LPOP".into(), format!("long{}", (i + 2) % 5)],
+                    vec![
+                        "LPUSH".into(),
+                        format!("long{}", (i + 3) % 5),
+                        format!("l{round}"),
+                        "y".into(),
+                    ],
+                    vec![
+                        "RPOPLPUSH".into(),
+                        format!("long{}", (i + 1) % 5),
+                        format!("long{}", (i + 4) % 5),
+                    ],
                 ];
                 let mut req = Vec::new();
                 for c in &batch {

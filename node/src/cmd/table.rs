@@ -120,7 +120,7 @@ macro_rules! c {
             summary: $summary,
             handler: Some($handler),
             subcommands: &[],
-            numkeys: Some(NumKeys { at: $at }),
+            numkeys: Some($crate::cmd::table::NumKeys { at: $at }),
         }
     };
 }

@@ -95,3 +95,93 @@ mod tests {
         assert_eq!(l.take(), Logged::Overflow);
     }
 }
+
+/// Most bytes of pushed elements a list log keeps before giving up.
+pub const MAX_LOGGED_BYTES: usize = 1 << 20;
+
+/// A list end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Head,
+    Tail,
+}
+
+/// One change at a list end, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListOp {
+    Push(End, Box<[u8]>),
+    /// Consecutive pops at one end, counted.
+    Pop(End, usize),
+}
+
+/// Pushes and pops at a list's ends since replication last took them, so a
+/// push onto a long list sends the element; any other change (LSET, LINSERT
+/// in the middle, LREM, LTRIM) sends the list.
+#[derive(Clone, Debug, Default)]
+pub struct ListLog(Option<Box<ListState>>);
+
+#[derive(Clone, Debug)]
+enum ListState {
+    Ops { ops: Vec<ListOp>, bytes: usize },
+    Whole,
+}
+
+/// What a list log says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ListLogged {
+    Off,
+    Whole,
+    Ops(Vec<ListOp>),
+}
+
+impl ListLog {
+    pub fn start(&mut self) {
+        if self.0.is_none() {
+            self.0 = Some(Box::new(ListState::Ops {
+                ops: Vec::new(),
+                bytes: 0,
+            }));
+        }
+    }
+
+    pub fn push(&mut self, end: End, v: &[u8]) {
+        if let Some(state) = self.0.as_deref_mut() {
+            if let ListState::Ops { ops, bytes } = state {
+                *bytes += v.len() + 16;
+                if *bytes > MAX_LOGGED_BYTES || ops.len() >= MAX_LOGGED {
+                    *state = ListState::Whole;
+                } else {
+                    ops.push(ListOp::Push(end, v.into()));
+                }
+            }
+        }
+    }
+
+    pub fn pop(&mut self, end: End) {
+        if let Some(state) = self.0.as_deref_mut() {
+            if let ListState::Ops { ops, .. } = state {
+                let full = ops.len() >= MAX_LOGGED;
+                match ops.last_mut() {
+                    Some(ListOp::Pop(e, n)) if *e == end => *n += 1,
+                    _ if full => *state = ListState::Whole,
+                    _ => ops.push(ListOp::Pop(end, 1)),
+                }
+            }
+        }
+    }
+
+    /// A change that is not at an end: the whole list must go.
+    pub fn other(&mut self) {
+        if let Some(state) = self.0.as_deref_mut() {
+            *state = ListState::Whole;
+        }
+    }
+
+    pub fn take(&mut self) -> ListLogged {
+        match self.0.take().map(|b| *b) {
+            None => ListLogged::Off,
+            Some(ListState::Whole) => ListLogged::Whole,
+            Some(ListState::Ops { ops, .. }) => ListLogged::Ops(ops),
+        }
+    }
+}

@@ -18,13 +18,16 @@
 //!   not the hash). Like every effect it gives state, not an operation: on a
 //!   key that is not a hash it starts a new one, which later effects of the
 //!   stream then correct, so it is safe on top of a fuzzy snapshot too;
+//! - `LOPS key at op…` — pushes and pops at the ends of a long list: the one
+//!   kind of effect that is an operation, so a replica must not apply it twice
+//!   (see `Skips`);
 //! - `DEL key` — the key is gone;
 //! - `FLUSHSHARD idx of` — every key whose slot is `idx` modulo `of` is gone;
 //! - `BATCH n` — the next `n` effects are one unit (a transaction, a multi-key
 //!   command): a replica applies them under the locks of all their keys at once,
 //!   so its readers never see part of it.
 
-use super::changelog::Logged;
+use super::changelog::{End, ListLogged, ListOp, Logged};
 use super::entry::{Entry, Obj, Value, ValueRef};
 use super::hash::HashObj;
 use super::list::ListObj;
@@ -104,11 +107,22 @@ pub fn encode_state(key: &[u8], entry: Option<&Entry>, out: &mut Vec<u8>) {
 /// value logged them, was not replaced as a whole and that is smaller, else
 /// its whole state. Stops the value's change log either way.
 pub fn encode_change(key: &[u8], e: &mut Entry, replaced: bool, out: &mut Vec<u8>) {
-    let logged = match e.obj_mut().and_then(Obj::log) {
-        Some(log) => log.take(),
-        None => Logged::Off,
-    };
     let at = e.expire_at().unwrap_or(0);
+    let (logged, ops) = match e.obj_mut() {
+        Some(Obj::Hash(h)) => (h.log().take(), ListLogged::Off),
+        Some(Obj::List(l)) => (Logged::Off, l.log().take()),
+        _ => (Logged::Off, ListLogged::Off),
+    };
+    if let (false, ListLogged::Ops(ops), ValueRef::List(l)) = (replaced, &ops, e.value()) {
+        let pushed: usize = ops
+            .iter()
+            .map(|op| usize::from(matches!(op, ListOp::Push(..))))
+            .sum();
+        if pushed * 2 < l.len() {
+            encode_list_ops(key, at, ops, out);
+            return;
+        }
+    }
     if let (false, Logged::Members(fields), ValueRef::Hash(h)) = (replaced, &logged, e.value()) {
         if fields.len() * 2 < h.len() {
             let set: Vec<(&[u8], &[u8])> = fields
@@ -134,6 +148,74 @@ pub fn encode_change(key: &[u8], e: &mut Entry, replaced: bool, out: &mut Vec<u8
     encode_state(key, Some(e), out);
 }
 
+/// `LOPS key at op…`: pushes and pops at a list's ends, in order; each op is
+/// `<` (head) or `>` (tail) then `+` and an element, or `-` and a count.
+fn encode_list_ops(key: &[u8], at: u64, ops: &[ListOp], out: &mut Vec<u8>) {
+    header(3 + 3 * ops.len(), out);
+    bulk(b"LOPS", out);
+    bulk(key, out);
+    number(at, out);
+    let end = |e: &End| if *e == End::Head { &b"<"[..] } else { b">" };
+    for op in ops {
+        match op {
+            ListOp::Push(e, v) => {
+                bulk(end(e), out);
+                bulk(b"+", out);
+                bulk(v, out);
+            }
+            ListOp::Pop(e, n) => {
+                bulk(end(e), out);
+                bulk(b"-", out);
+                number(*n as u64, out);
+            }
+        }
+    }
+}
+
+/// Applies `LOPS` to the list at its key. A key that holds no list here (the
+/// stream is past what a snapshot held, so that can only be a key a later
+/// effect replaces) is left alone.
+fn apply_list_ops(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectError> {
+    let at = num(args[2])?;
+    let ops = &args[3..];
+    if !ops.len().is_multiple_of(3) {
+        return Err(EffectError("LOPS ops come in threes".into()));
+    }
+    let shard = locked.shard(args[1]);
+    let Some(mut e) = shard.get_mut(args[1], 0) else {
+        return Ok(());
+    };
+    let Some(l) = e.entry_mut().list_mut() else {
+        return Ok(());
+    };
+    for op in ops.chunks_exact(3) {
+        match (op[0], op[1]) {
+            (b"<", b"+") => l.push_front(op[2]),
+            (b">", b"+") => l.push_back(op[2]),
+            (side @ (b"<" | b">"), b"-") => {
+                let n = num(op[2])?;
+                for _ in 0..n {
+                    let popped = if side == b"<" {
+                        l.pop_front()
+                    } else {
+                        l.pop_back()
+                    };
+                    if popped.is_none() {
+                        break;
+                    }
+                }
+            }
+            _ => return Err(EffectError("unknown LOPS op".into())),
+        }
+    }
+    if l.is_empty() {
+        e.delete();
+    } else {
+        e.set_expire((at != 0).then_some(at));
+    }
+    Ok(())
+}
+
 /// Appends a snapshot's marker: the key states after it hold every change
 /// journaled before `offset`.
 pub fn encode_at(offset: u64, out: &mut Vec<u8>) {
@@ -145,7 +227,7 @@ pub fn encode_at(offset: u64, out: &mut Vec<u8>) {
 /// Effects that are operations rather than states (pushes onto and pops from
 /// a long list): applied twice they would change the data twice.
 fn is_operation(name: &[u8]) -> bool {
-    matches!(name, b"LPUSHE" | b"RPUSHE" | b"LPOPN" | b"RPOPN")
+    name == b"LOPS"
 }
 
 /// What a replica learned from its snapshot about which stream effects its
@@ -355,6 +437,7 @@ fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectErr
                 e.set_expire((at != 0).then_some(at));
             }
         }
+        b"LOPS" if args.len() >= 3 => apply_list_ops(locked, args)?,
         b"DEL" if args.len() == 2 => {
             locked.shard(args[1]).remove_any(args[1]);
         }

@@ -54,11 +54,13 @@ pub enum Obj {
 }
 
 impl Obj {
-    /// The log of changed members, for the types that keep one.
-    pub fn log(&mut self) -> Option<&mut super::changelog::MemberLog> {
+    /// Starts logging what changes in the value, for the types that can tell
+    /// (see `changelog`).
+    pub fn start_log(&mut self) {
         match self {
-            Obj::Hash(h) => Some(h.log()),
-            _ => None,
+            Obj::Hash(h) => h.log().start(),
+            Obj::List(l) => l.log().start(),
+            _ => {}
         }
     }
 

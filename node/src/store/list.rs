@@ -9,6 +9,7 @@
 //! a chunk, as in Redis); an index is found by chunk counts from the nearer end,
 //! then inside the chunk from its nearer end.
 
+use super::changelog::{End, ListLog};
 use super::memory::alloc_size;
 use std::collections::vec_deque;
 use std::collections::VecDeque;
@@ -415,6 +416,8 @@ pub struct ListObj {
     len: usize,
     /// Heap bytes of the chunks' buffers (not the deque).
     bytes: usize,
+    /// Changes at the ends since replication last took them (`changelog`).
+    log: ListLog,
 }
 
 impl Default for ListObj {
@@ -427,6 +430,7 @@ impl Default for ListObj {
             },
             len: 0,
             bytes: 0,
+            log: ListLog::default(),
         }
     }
 }
@@ -597,7 +601,13 @@ impl ListObj {
         unreachable!("index {i} past a list of {}", self.len)
     }
 
+    /// The log of changes at the ends (see `changelog`).
+    pub fn log(&mut self) -> &mut ListLog {
+        &mut self.log
+    }
+
     pub fn push_back(&mut self, v: &[u8]) {
+        self.log.push(End::Tail, v);
         let last = self.nchunks() - 1;
         let c = self.chunk(last);
         if c.count == 0 || c.buf.len() + encoded_len(v.len()) <= CHUNK_MAX {
@@ -610,6 +620,7 @@ impl ListObj {
     }
 
     pub fn push_front(&mut self, v: &[u8]) {
+        self.log.push(End::Head, v);
         let c = self.chunk(0);
         if c.count == 0 || c.buf.len() + encoded_len(v.len()) <= CHUNK_MAX {
             self.edit(0, |c| c.insert(0, v));
@@ -624,6 +635,7 @@ impl ListObj {
         if self.len == 0 {
             return None;
         }
+        self.log.pop(End::Head);
         let v = self.edit(0, |c| c.remove(0));
         if self.chunk(0).count == 0 {
             self.normalize();
@@ -635,6 +647,7 @@ impl ListObj {
         if self.len == 0 {
             return None;
         }
+        self.log.pop(End::Tail);
         let last = self.nchunks() - 1;
         let v = self.edit(last, |c| c.remove(c.count - 1));
         if self.chunk(last).count == 0 {
@@ -666,6 +679,7 @@ impl ListObj {
         if i >= self.len {
             return false;
         }
+        self.log.other();
         let (ci, at) = self.locate(i);
         self.edit(ci, |c| c.replace(at, v));
         self.split_if_big(ci);
@@ -681,6 +695,7 @@ impl ListObj {
         if i == self.len {
             return self.push_back(v);
         }
+        self.log.other();
         let (ci, at) = self.locate(i);
         self.edit(ci, |c| c.insert(at, v));
         self.split_if_big(ci);
@@ -689,6 +704,7 @@ impl ListObj {
     /// Removes elements equal to `v`: the first `count` from the head (all when
     /// 0), or the last `-count` from the tail (LREM). Returns how many.
     pub fn remove_matching(&mut self, v: &[u8], count: i64) -> usize {
+        self.log.other();
         let mut left = if count == 0 {
             usize::MAX
         } else {
@@ -726,6 +742,7 @@ impl ListObj {
 
     /// Keeps `keep` elements starting at `start` and drops the rest (LTRIM).
     pub fn retain_range(&mut self, start: usize, keep: usize) {
+        self.log.other();
         let start = start.min(self.len);
         let keep = keep.min(self.len - start);
         // The head.

@@ -543,13 +543,8 @@ impl EntryMut<'_> {
                 let key = Box::from(self.entry().key());
                 self.shard.dirty.push((key, false));
                 // Remember which members change, to send only those.
-                if let Some(log) = self
-                    .shard
-                    .entry_at_mut(self.idx)
-                    .obj_mut()
-                    .and_then(super::entry::Obj::log)
-                {
-                    log.start();
+                if let Some(obj) = self.shard.entry_at_mut(self.idx).obj_mut() {
+                    obj.start_log();
                 }
             }
             if !self.shard.watched.is_empty() {

@@ -9,7 +9,7 @@ pub mod update;
 
 use crate::cmd::flags::*;
 use crate::cmd::is;
-use crate::cmd::table::{c, CommandSpec, NumKeys};
+use crate::cmd::table::{c, CommandSpec};
 use crate::cmd::CmdError;
 use crate::store::{EntryMut, Kind, ListObj, Obj, Shard, Ttl, Value, ValueRef};
 
