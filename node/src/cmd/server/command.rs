@@ -144,6 +144,15 @@ pub fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         _ => CmdError::err("Invalid command specified"),
     })?;
     let spec = table::spec(id);
+    if let Some(nk) = spec.numkeys {
+        // A count of keys that is not a positive number within the arguments.
+        let n = (nk.at < inner.len())
+            .then(|| crate::util::num::parse_i64(inner.get(nk.at)))
+            .flatten();
+        if !n.is_some_and(|n| n > 0 && (n as usize) < inner.len() - nk.at) {
+            return Err(CmdError::err("Invalid arguments specified for command"));
+        }
+    }
     let positions: Vec<usize> = spec.key_positions(inner).collect();
     if positions.is_empty() {
         return Err(CmdError::err("The command has no key arguments"));
