@@ -1,15 +1,228 @@
-//! The set type.
+//! The set type, laid out as Redis 7.0 lays it out.
+//!
+//! * Small: while every member is an integer that fits an i64 (canonical
+//!   decimal text, as Redis' `string2ll` reads it) and there are at most
+//!   [`MAX_INTSET_ENTRIES`] members, the set is Redis' `intset`: members sorted
+//!   by numeric value, packed back to back in one buffer, found by binary
+//!   search. The packed form keeps each member's decimal text (plus a 2-byte
+//!   end offset) rather than a binary integer, so that members can be lent out
+//!   as byte slices like every other value; a small set stays one allocation.
+//! * Large: any other set is a `hashtable`: the members in a dense vector (one
+//!   allocation per member, none for the empty slots a hash table keeps) and a
+//!   table of 4-byte positions into it. Dense storage gives O(1) uniform random
+//!   picks (SPOP, SRANDMEMBER) and a SCAN cursor that is a position.
+//!
+//! Like Redis, a set never goes back from `hashtable` to `intset`.
 
 use super::memory::alloc_size;
-use std::collections::HashSet;
+use crate::util::num::parse_i64;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
-type Member = Box<[u8]>;
+/// Redis' `set-max-intset-entries` default.
+pub const MAX_INTSET_ENTRIES: usize = 512;
 
+/// Sorted integers as decimal text in one buffer; `ends[i]` is where member
+/// `i` ends (at most 512 members of at most 20 bytes: fits u16).
 #[derive(Clone, Debug, Default)]
+struct IntSet {
+    text: Vec<u8>,
+    ends: Vec<u16>,
+}
+
+impl IntSet {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            usize::from(self.ends[i - 1])
+        };
+        &self.text[start..usize::from(self.ends[i])]
+    }
+
+    fn value(&self, i: usize) -> i64 {
+        // Only canonical integer text is ever stored.
+        parse_i64(self.get(i)).unwrap_or_default()
+    }
+
+    /// Binary search by numeric value.
+    fn search(&self, v: i64) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.value(mid).cmp(&v) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// Inserts canonical text `m` of value `v` at its sorted place.
+    fn insert(&mut self, m: &[u8], v: i64) -> bool {
+        let Err(pos) = self.search(v) else {
+            return false;
+        };
+        let start = if pos == 0 {
+            0
+        } else {
+            usize::from(self.ends[pos - 1])
+        };
+        self.text.splice(start..start, m.iter().copied());
+        let n = m.len() as u16;
+        for e in &mut self.ends[pos..] {
+            *e += n;
+        }
+        self.ends.insert(pos, start as u16 + n);
+        true
+    }
+
+    fn remove_at(&mut self, pos: usize) {
+        let start = if pos == 0 {
+            0
+        } else {
+            usize::from(self.ends[pos - 1])
+        };
+        let end = usize::from(self.ends[pos]);
+        self.text.drain(start..end);
+        let n = (end - start) as u16;
+        self.ends.remove(pos);
+        for e in &mut self.ends[pos..] {
+            *e -= n;
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        alloc_size(self.text.capacity()) + alloc_size(self.ends.capacity() * 2)
+    }
+}
+
+/// Dense members plus a hash index of their positions.
+#[derive(Clone, Debug, Default)]
+struct Table {
+    members: Vec<Box<[u8]>>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Table {
+    fn with_capacity(n: usize) -> Table {
+        Table {
+            members: Vec::with_capacity(n),
+            index: HashTable::with_capacity(n),
+            hasher: Default::default(),
+        }
+    }
+
+    fn position(&self, m: &[u8]) -> Option<usize> {
+        let hash = self.hasher.hash_one(m);
+        self.index
+            .find(hash, |&i| &*self.members[i as usize] == m)
+            .map(|&i| i as usize)
+    }
+
+    fn insert(&mut self, m: &[u8]) -> bool {
+        let Table {
+            members,
+            index,
+            hasher,
+        } = self;
+        let hash = hasher.hash_one(m);
+        match index.entry(
+            hash,
+            |&i| &*members[i as usize] == m,
+            |&i| hasher.hash_one(&*members[i as usize]),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(members.len() as u32);
+                members.push(m.into());
+                true
+            }
+        }
+    }
+
+    /// Removes the member at `pos`, moving the last member into its place.
+    fn remove_at(&mut self, pos: usize) -> Box<[u8]> {
+        let hash = self.hasher.hash_one(&*self.members[pos]);
+        if let Ok(e) = self.index.find_entry(hash, |&i| i as usize == pos) {
+            e.remove();
+        }
+        let last = self.members.len() - 1;
+        let removed = self.members.swap_remove(pos);
+        if pos != last {
+            let moved = self.hasher.hash_one(&*self.members[pos]);
+            if let Some(i) = self.index.find_mut(moved, |&i| i as usize == last) {
+                *i = pos as u32;
+            }
+        }
+        removed
+    }
+
+    fn heap_size(&self) -> usize {
+        let members = alloc_size(self.members.capacity() * std::mem::size_of::<Box<[u8]>>());
+        // Four bytes and one control byte a bucket, plus one group of control bytes.
+        let index = match self.index.num_buckets() {
+            0 => 0,
+            b => alloc_size(b * 5 + 16),
+        };
+        members + index
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Int(IntSet),
+    Table(Table),
+}
+
+#[derive(Clone, Debug)]
 pub struct SetObj {
-    members: HashSet<Member, foldhash::fast::RandomState>,
-    /// Estimated heap bytes of the members (not the container).
+    repr: Repr,
+    /// Heap bytes of the large form's member allocations (not the containers).
     bytes: usize,
+}
+
+impl Default for SetObj {
+    fn default() -> Self {
+        SetObj {
+            repr: Repr::Int(IntSet::default()),
+            bytes: 0,
+        }
+    }
+}
+
+/// An iterator over a set's members, in the set's own order (ascending numeric
+/// order for the small form).
+pub struct Iter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    Int(&'a IntSet, std::ops::Range<usize>),
+    Table(std::slice::Iter<'a, Box<[u8]>>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match &mut self.0 {
+            IterRepr::Int(s, r) => r.next().map(|i| s.get(i)),
+            IterRepr::Table(it) => it.next().map(|m| &**m),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match &self.0 {
+            IterRepr::Int(_, r) => r.len(),
+            IterRepr::Table(it) => it.len(),
+        };
+        (n, Some(n))
+    }
 }
 
 impl SetObj {
@@ -18,37 +231,293 @@ impl SetObj {
     }
 
     pub fn len(&self) -> usize {
-        self.members.len()
+        match &self.repr {
+            Repr::Int(s) => s.len(),
+            Repr::Table(t) => t.members.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.len() == 0
     }
 
-    /// Adds a member; true when it is new.
+    /// Adds a member; true when it is new. Converts to the large form when the
+    /// member is not an integer or the small form would outgrow its limit.
     pub fn insert(&mut self, m: &[u8]) -> bool {
-        if self.members.contains(m) {
-            return false;
+        if let Repr::Int(s) = &mut self.repr {
+            match parse_i64(m) {
+                Some(v) => {
+                    if s.search(v).is_ok() {
+                        return false;
+                    }
+                    if s.len() < MAX_INTSET_ENTRIES {
+                        return s.insert(m, v);
+                    }
+                    self.convert();
+                }
+                None => self.convert(),
+            }
         }
-        self.bytes += alloc_size(m.len());
-        self.members.insert(m.into())
+        let Repr::Table(t) = &mut self.repr else {
+            unreachable!("converted above")
+        };
+        let added = t.insert(m);
+        if added {
+            self.bytes += alloc_size(m.len());
+        }
+        added
+    }
+
+    /// Removes a member; true when it was there.
+    pub fn remove(&mut self, m: &[u8]) -> bool {
+        match self.position(m) {
+            Some(pos) => {
+                self.remove_at(pos);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
-        self.members.contains(m)
+        self.position(m).is_some()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.members.iter().map(|m| &**m)
+    fn position(&self, m: &[u8]) -> Option<usize> {
+        match &self.repr {
+            Repr::Int(s) => parse_i64(m).and_then(|v| s.search(v).ok()),
+            Repr::Table(t) => t.position(m),
+        }
+    }
+
+    /// The member at a position in iteration order (for random picks).
+    pub fn get_index(&self, i: usize) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Int(s) => (i < s.len()).then(|| s.get(i)),
+            Repr::Table(t) => t.members.get(i).map(|m| &**m),
+        }
+    }
+
+    /// Removes and returns the member at a position (SPOP).
+    pub fn remove_at(&mut self, pos: usize) -> Vec<u8> {
+        match &mut self.repr {
+            Repr::Int(s) => {
+                let m = s.get(pos).to_vec();
+                s.remove_at(pos);
+                m
+            }
+            Repr::Table(t) => {
+                let m = t.remove_at(pos);
+                self.bytes -= alloc_size(m.len());
+                m.into_vec()
+            }
+        }
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.repr {
+            Repr::Int(s) => Iter(IterRepr::Int(s, 0..s.len())),
+            Repr::Table(t) => Iter(IterRepr::Table(t.members.iter())),
+        }
     }
 
     /// Redis' name for the representation (OBJECT ENCODING).
     pub fn encoding(&self) -> &'static str {
-        "hashtable"
+        match &self.repr {
+            Repr::Int(_) => "intset",
+            Repr::Table(_) => "hashtable",
+        }
     }
 
-    /// Estimated heap bytes, for memory accounting.
+    /// One SSCAN step. The small form is returned whole (cursor 0), as Redis
+    /// does for intsets. The large form goes over positions high to low, like
+    /// HSCAN: a removal moves the last member (already visited) into the hole,
+    /// so a member present for the whole scan is never missed. Returns the
+    /// next cursor.
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(&'a [u8])) -> u64 {
+        match &self.repr {
+            Repr::Int(_) => {
+                self.iter().for_each(visit);
+                0
+            }
+            Repr::Table(t) => {
+                let n = t.members.len();
+                let mut pos = if cursor == 0 {
+                    n
+                } else {
+                    usize::try_from(cursor - 1).unwrap_or(usize::MAX).min(n)
+                };
+                let stop = pos.saturating_sub(count.max(1));
+                while pos > stop {
+                    pos -= 1;
+                    visit(&t.members[pos]);
+                }
+                if pos == 0 {
+                    0
+                } else {
+                    pos as u64 + 1
+                }
+            }
+        }
+    }
+
+    /// Estimated heap bytes, for memory accounting. O(1).
     pub fn heap_size(&self) -> usize {
-        self.bytes + self.members.capacity() * (std::mem::size_of::<Member>() + 8)
+        match &self.repr {
+            Repr::Int(s) => s.heap_size(),
+            Repr::Table(t) => self.bytes + t.heap_size(),
+        }
+    }
+
+    fn convert(&mut self) {
+        if let Repr::Int(s) = &self.repr {
+            let mut t = Table::with_capacity(s.len() + 1);
+            let mut bytes = 0;
+            for i in 0..s.len() {
+                let m = s.get(i);
+                bytes += alloc_size(m.len());
+                t.insert(m);
+            }
+            self.bytes = bytes;
+            self.repr = Repr::Table(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What heap_size must be, computed from scratch.
+    fn fresh_size(s: &SetObj) -> usize {
+        match &s.repr {
+            Repr::Int(i) => i.heap_size(),
+            Repr::Table(t) => {
+                t.members.iter().map(|m| alloc_size(m.len())).sum::<usize>() + t.heap_size()
+            }
+        }
+    }
+
+    #[test]
+    fn small_form_is_sorted_numerically() {
+        let mut s = SetObj::new();
+        for m in [
+            "10",
+            "-5",
+            "3",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "0",
+        ] {
+            assert!(s.insert(m.as_bytes()));
+        }
+        assert!(!s.insert(b"3"));
+        assert_eq!(s.encoding(), "intset");
+        let got: Vec<&[u8]> = s.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                &b"-9223372036854775808"[..],
+                b"-5",
+                b"0",
+                b"3",
+                b"10",
+                b"9223372036854775807"
+            ]
+        );
+        assert!(s.contains(b"10"));
+        assert!(!s.contains(b"010"));
+        assert!(!s.contains(b"11"));
+        assert!(s.remove(b"0"));
+        assert!(!s.remove(b"0"));
+        assert_eq!(s.len(), 5);
+        assert_eq!(s.get_index(2), Some(&b"3"[..]));
+        assert_eq!(s.heap_size(), fresh_size(&s));
+    }
+
+    #[test]
+    fn non_canonical_integers_are_strings() {
+        for m in ["01", "-0", "+1", " 1", "1.0", "9223372036854775808", ""] {
+            let mut s = SetObj::new();
+            s.insert(b"1");
+            s.insert(m.as_bytes());
+            assert_eq!(s.encoding(), "hashtable", "{m:?}");
+            assert!(s.contains(m.as_bytes()) && s.contains(b"1"));
+        }
+    }
+
+    #[test]
+    fn converts_past_512_integers_and_never_back() {
+        let mut s = SetObj::new();
+        for i in 0..512 {
+            s.insert(i.to_string().as_bytes());
+        }
+        assert_eq!(s.encoding(), "intset");
+        assert_eq!(s.heap_size(), fresh_size(&s));
+        s.insert(b"512");
+        assert_eq!(s.encoding(), "hashtable");
+        assert_eq!(s.len(), 513);
+        for i in 0..513 {
+            assert!(s.contains(i.to_string().as_bytes()), "{i}");
+        }
+        assert_eq!(s.heap_size(), fresh_size(&s));
+        for i in 0..500 {
+            assert!(s.remove(i.to_string().as_bytes()));
+        }
+        assert_eq!(s.encoding(), "hashtable");
+        assert_eq!(s.len(), 13);
+        assert_eq!(s.heap_size(), fresh_size(&s));
+    }
+
+    #[test]
+    fn large_form_removal_keeps_index_consistent() {
+        let mut s = SetObj::new();
+        for i in 0..2000 {
+            s.insert(format!("m{i}").as_bytes());
+        }
+        // Remove from the middle, the start and by position.
+        for i in (0..2000).step_by(3) {
+            assert!(s.remove(format!("m{i}").as_bytes()));
+        }
+        while s.len() > 1000 {
+            let m = s.remove_at(0);
+            assert!(!s.contains(&m));
+        }
+        for i in 0..s.len() {
+            let m = s.get_index(i).unwrap().to_vec();
+            assert!(s.contains(&m));
+        }
+        assert_eq!(s.heap_size(), fresh_size(&s));
+    }
+
+    #[test]
+    fn byte_accounting_returns_to_zero() {
+        let mut s = SetObj::new();
+        for i in 0..600 {
+            s.insert(format!("member-{i}").as_bytes());
+        }
+        assert!(s.bytes > 0);
+        for i in 0..600 {
+            s.remove(format!("member-{i}").as_bytes());
+        }
+        assert_eq!(s.bytes, 0);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn scan_visits_every_member_once_without_changes() {
+        let mut s = SetObj::new();
+        for i in 0..1000 {
+            s.insert(format!("x{i}").as_bytes());
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = s.scan(cursor, 7, |m| assert!(seen.insert(m.to_vec())));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
     }
 }
