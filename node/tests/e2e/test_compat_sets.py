@@ -117,7 +117,7 @@ SCENARIOS = {
         "SDIFF a missing", "SDIFF missing a", "SDIFF a", "SDIFF a a", "SDIFF a b a", "SDIFF a c b",
         "SDIFFSTORE d a b", "SMEMBERS d", "OBJECT ENCODING d", "SDIFFSTORE d a a", "EXISTS d",
         "SDIFFSTORE d missing a", "EXISTS d", "SET d x EX 100", "SDIFFSTORE d a b", "TTL d", "TYPE d",
-        "SDIFFSTORE a a b", "SMEMBERS a", "SADD w x 1", "SDIFF w 1", "SDIFF w a", "SDIFFSTORE wd w a",
+        "SDIFFSTORE a a b", "SMEMBERS a", "SADD w x 1", "SDIFF w c", "SDIFF w a", "SDIFFSTORE wd w a",
         "OBJECT ENCODING wd", "SDIFFSTORE str missing", "GET str",
         # Redis picks one of two algorithms by cost; it decides the encoding.
         "SADD L " + ints(0, 600), "SADD A " + ints(0, 100), "SADD B " + ints(100, 200),
@@ -125,6 +125,7 @@ SCENARIOS = {
         "SDIFFSTORE r2 L A B C", "OBJECT ENCODING r2", "SCARD r2", "SDIFF A L", "SDIFF A B",
         "SDIFFSTORE r3 L L", "EXISTS r3", "SADD X x", "SDIFFSTORE r4 L X", "OBJECT ENCODING r4",
         "SADD T " + ints(0, 505), "SADD T a", "SREM T a", "SDIFFSTORE r5 T A", "OBJECT ENCODING r5",
+        "SDIFFSTORE r6 L A nokey1 nokey2", "OBJECT ENCODING r6", "SMEMBERS r6",
     ],
     "sscan": [
         "SADD sc 1 2 3 12", "SSCAN sc 0", "SSCAN sc 0 MATCH 1*", "SSCAN sc 0 match *2 count 1",

@@ -164,8 +164,10 @@ fn combine(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: Op) -> Result<SetObj, CmdError
             }
             // Redis' choice of algorithm, which decides the result's encoding:
             // 1 adds only the survivors, 2 adds all of the first set and then
-            // removes (a set once converted stays a hashtable).
-            let algo_one = first_size.saturating_mul(keys.len()) / 2;
+            // removes (a set once converted stays a hashtable). Missing sources
+            // count for neither.
+            let existing = sizes.iter().filter(|s| s.is_some()).count();
+            let algo_one = first_size.saturating_mul(existing) / 2;
             let algo_two: usize = sizes.iter().map(|s| s.unwrap_or(0)).sum();
             let all = members(ctx, first);
             let mut survivors = all.clone();
