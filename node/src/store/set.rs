@@ -7,8 +7,9 @@
 //!   search. The packed form keeps each member's decimal text (plus a 2-byte
 //!   end offset) rather than a binary integer, so that members can be lent out
 //!   as byte slices like every other value; a small set stays one allocation.
-//! * Large: any other set is a `hashtable`: the members stored inline in one
-//!   arena (no allocation per member), a dense vector of where each starts,
+//! * Large: any other set is a `hashtable`: the members stored inline in an
+//!   arena of chunks (no allocation per member, no copy as the set grows), a
+//!   dense paged vector of where each starts,
 //!   and a hash table of 4-byte positions into that vector: about half Redis'
 //!   per-member overhead. Dense positions give O(1) uniform random picks
 //!   (SPOP, SRANDMEMBER) and a SCAN cursor that is a position.
@@ -112,21 +113,7 @@ fn put_varint(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
-/// The member stored at `off` in an arena: a varint length, then the bytes.
-fn member_at(arena: &[u8], off: u64) -> &[u8] {
-    let off = off as usize;
-    let (mut len, mut i) = (0usize, off);
-    while let Some(&b) = arena.get(i) {
-        len |= ((b & 0x7F) as usize) << (7 * (i - off));
-        i += 1;
-        if b & 0x80 == 0 {
-            break;
-        }
-    }
-    &arena[i..(i + len).min(arena.len())]
-}
-
-/// Stored size of a member in the arena.
+/// Stored size of a member in the arena: varint length, then the bytes.
 fn stored_len(m: &[u8]) -> usize {
     let mut n = m.len();
     let mut v = 1;
@@ -137,16 +124,145 @@ fn stored_len(m: &[u8]) -> usize {
     v + m.len()
 }
 
-/// The large form: members stored inline, back to back, in one arena (no
-/// allocation per member); `offs` lists where each one starts, densely (a
-/// member's position is its index there); `index` is a hash table of
-/// positions. A removal moves the last position into the hole and leaves the
-/// member's bytes as garbage in the arena, which is compacted once garbage
-/// outweighs the live bytes (amortised O(1) a removal).
+/// Largest arena chunk for ordinary members (a longer member gets a chunk of
+/// its own).
+const CHUNK_MAX: usize = 1 << 20;
+
+/// Members back to back in chunks that never reallocate, so growing a large
+/// set copies nothing and leaves no freed copies behind. A member's address
+/// is its chunk number (high 32 bits) and offset in it (low 32 bits).
+#[derive(Clone, Debug, Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+    /// Stored bytes, live or garbage.
+    used: usize,
+    /// Sum of the chunks' allocation sizes.
+    bytes: usize,
+}
+
+impl Arena {
+    fn get(&self, addr: u64) -> &[u8] {
+        let chunk = &self.chunks[(addr >> 32) as usize];
+        let off = (addr & 0xFFFF_FFFF) as usize;
+        let (mut len, mut i) = (0usize, off);
+        while let Some(&b) = chunk.get(i) {
+            len |= ((b & 0x7F) as usize) << (7 * (i - off));
+            i += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        &chunk[i..(i + len).min(chunk.len())]
+    }
+
+    /// Stores a member; `hint`: bytes expected in all (sizes the first chunk).
+    fn push(&mut self, m: &[u8], hint: usize) -> u64 {
+        let need = stored_len(m);
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= need);
+        if !fits {
+            // Chunks grow with the set (half of what it holds so far), so a
+            // small set stays small and a big one has few chunks.
+            let size = need
+                .max(hint.min(CHUNK_MAX))
+                .max((self.used / 2).clamp(64, CHUNK_MAX));
+            let chunk = Vec::with_capacity(size);
+            self.bytes += alloc_size(chunk.capacity());
+            self.chunks.push(chunk);
+        }
+        let n = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[n];
+        let addr = ((n as u64) << 32) | chunk.len() as u64;
+        put_varint(chunk, m.len());
+        chunk.extend_from_slice(m);
+        self.used += need;
+        addr
+    }
+
+    fn heap_size(&self) -> usize {
+        self.bytes + alloc_size(self.chunks.capacity() * std::mem::size_of::<Vec<u8>>())
+    }
+}
+
+/// Entries per page of [`Pages`].
+const PAGE: usize = 4096;
+
+/// A vector of addresses in fixed pages, so that growing it never copies
+/// (only the first page grows, up to [`PAGE`]).
+#[derive(Clone, Debug, Default)]
+struct Pages {
+    pages: Vec<Vec<u64>>,
+    len: usize,
+}
+
+impl Pages {
+    fn get(&self, i: usize) -> u64 {
+        self.pages[i / PAGE][i % PAGE]
+    }
+
+    fn set(&mut self, i: usize, v: u64) {
+        self.pages[i / PAGE][i % PAGE] = v;
+    }
+
+    fn push(&mut self, v: u64) {
+        match self.pages.last_mut() {
+            Some(p) if p.len() < PAGE => {
+                if p.len() == p.capacity() {
+                    let grow = (p.capacity() * 2).clamp(16, PAGE) - p.len();
+                    p.reserve_exact(grow);
+                }
+                p.push(v);
+            }
+            _ => {
+                let cap = if self.pages.is_empty() { 16 } else { PAGE };
+                let mut p = Vec::with_capacity(cap);
+                p.push(v);
+                self.pages.push(p);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<u64> {
+        let last = self.pages.last_mut()?;
+        let v = last.pop();
+        if last.is_empty() {
+            self.pages.pop();
+        }
+        self.len -= 1;
+        v
+    }
+
+    /// Gives back most of a lone page that is three quarters unused.
+    fn shrink(&mut self) {
+        if let [p] = &mut self.pages[..] {
+            if p.capacity() > 64 && p.len() * 4 < p.capacity() {
+                p.shrink_to(p.len() * 2);
+            }
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        let first = self
+            .pages
+            .first()
+            .map_or(0, |p| alloc_size(p.capacity() * 8));
+        let rest = self.pages.len().saturating_sub(1) * alloc_size(PAGE * 8);
+        first + rest + alloc_size(self.pages.capacity() * std::mem::size_of::<Vec<u64>>())
+    }
+}
+
+/// The large form: members stored inline in an [`Arena`] (no allocation per
+/// member), a dense vector of their addresses (a member's position is its
+/// index there), and a hash table of positions. A removal moves the last
+/// position into the hole and leaves the member's bytes as garbage, compacted
+/// once garbage outweighs the live bytes (amortised O(1) a removal).
 #[derive(Clone, Debug, Default)]
 struct Table {
-    arena: Vec<u8>,
-    offs: Vec<u64>,
+    arena: Arena,
+    offs: Pages,
     index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
     /// Arena bytes no member uses any more.
@@ -156,32 +272,27 @@ struct Table {
 impl Table {
     fn with_capacity(n: usize) -> Table {
         Table {
-            arena: Vec::new(),
-            offs: Vec::with_capacity(n),
             index: HashTable::with_capacity(n),
-            hasher: Default::default(),
-            garbage: 0,
+            ..Default::default()
         }
     }
 
     fn len(&self) -> usize {
-        self.offs.len()
+        self.offs.len
     }
 
     fn get(&self, pos: usize) -> &[u8] {
-        member_at(&self.arena, self.offs[pos])
+        self.arena.get(self.offs.get(pos))
     }
 
     fn position(&self, m: &[u8]) -> Option<usize> {
         let hash = self.hasher.hash_one(m);
         self.index
-            .find(hash, |&i| {
-                member_at(&self.arena, self.offs[i as usize]) == m
-            })
+            .find(hash, |&i| self.arena.get(self.offs.get(i as usize)) == m)
             .map(|&i| i as usize)
     }
 
-    fn insert(&mut self, m: &[u8]) -> bool {
+    fn insert(&mut self, m: &[u8], hint: usize) -> bool {
         let Table {
             arena,
             offs,
@@ -192,15 +303,13 @@ impl Table {
         let hash = hasher.hash_one(m);
         match index.entry(
             hash,
-            |&i| member_at(arena, offs[i as usize]) == m,
-            |&i| hasher.hash_one(member_at(arena, offs[i as usize])),
+            |&i| arena.get(offs.get(i as usize)) == m,
+            |&i| hasher.hash_one(arena.get(offs.get(i as usize))),
         ) {
             hashbrown::hash_table::Entry::Occupied(_) => false,
             hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(offs.len() as u32);
-                offs.push(arena.len() as u64);
-                put_varint(arena, m.len());
-                arena.extend_from_slice(m);
+                v.insert(offs.len as u32);
+                offs.push(arena.push(m, hint));
                 true
             }
         }
@@ -213,11 +322,12 @@ impl Table {
         if let Ok(e) = self.index.find_entry(hash, |&i| i as usize == pos) {
             e.remove();
         }
-        let last = self.offs.len() - 1;
-        self.offs.swap_remove(pos);
+        let last = self.offs.len - 1;
+        let moved = self.offs.pop().unwrap_or_default();
         if pos != last {
-            let moved = self.hasher.hash_one(self.get(pos));
-            if let Some(i) = self.index.find_mut(moved, |&i| i as usize == last) {
+            self.offs.set(pos, moved);
+            let h = self.hasher.hash_one(self.arena.get(moved));
+            if let Some(i) = self.index.find_mut(h, |&i| i as usize == last) {
                 *i = pos as u32;
             }
         }
@@ -227,23 +337,21 @@ impl Table {
     }
 
     /// Rewrites the arena without garbage once garbage is the larger part,
-    /// and gives back table space once three quarters of it are unused.
+    /// and gives back index space once three quarters of it are unused.
     fn maybe_compact(&mut self) {
-        let live = self.arena.len() - self.garbage;
+        let live = self.arena.used - self.garbage;
         if self.garbage > live && self.garbage >= 64 {
-            let mut arena = Vec::with_capacity(live);
-            for off in &mut self.offs {
-                let m = member_at(&self.arena, *off);
-                *off = arena.len() as u64;
-                put_varint(&mut arena, m.len());
-                arena.extend_from_slice(m);
+            let mut arena = Arena::default();
+            for i in 0..self.offs.len {
+                let addr = arena.push(self.arena.get(self.offs.get(i)), live);
+                self.offs.set(i, addr);
             }
             self.arena = arena;
             self.garbage = 0;
         }
-        let n = self.offs.len();
-        if self.offs.capacity() > 64 && n * 4 < self.offs.capacity() {
-            self.offs.shrink_to(n * 2);
+        self.offs.shrink();
+        let n = self.offs.len;
+        if self.index.capacity() > 64 && n * 4 < self.index.capacity() {
             let Table {
                 arena,
                 offs,
@@ -251,20 +359,17 @@ impl Table {
                 hasher,
                 ..
             } = self;
-            index.shrink_to(n * 2, |&i| {
-                hasher.hash_one(member_at(arena, offs[i as usize]))
-            });
+            index.shrink_to(n * 2, |&i| hasher.hash_one(arena.get(offs.get(i as usize))));
         }
     }
 
     fn heap_size(&self) -> usize {
-        let offs = alloc_size(self.offs.capacity() * 8);
         // Four bytes and one control byte a bucket, plus one group of control bytes.
         let index = match self.index.num_buckets() {
             0 => 0,
             b => alloc_size(b * 5 + 16),
         };
-        alloc_size(self.arena.capacity()) + offs + index
+        self.arena.heap_size() + self.offs.heap_size() + index
     }
 }
 
@@ -351,7 +456,7 @@ impl SetObj {
         let Repr::Table(t) = &mut self.repr else {
             unreachable!("converted above")
         };
-        t.insert(m)
+        t.insert(m, 0)
     }
 
     /// Removes a member; true when it was there.
@@ -454,9 +559,9 @@ impl SetObj {
     fn convert(&mut self) {
         if let Repr::Int(s) = &self.repr {
             let mut t = Table::with_capacity(s.len() + 1);
-            t.arena.reserve(s.text.len() + s.len() + 24);
+            let hint = s.text.len() + s.len() + 24;
             for i in 0..s.len() {
-                t.insert(s.get(i));
+                t.insert(s.get(i), hint);
             }
             self.repr = Repr::Table(t);
         }
@@ -586,7 +691,7 @@ mod tests {
         }
         let Repr::Table(t) = &s.repr else { panic!() };
         // Garbage never outweighs live bytes (past a small floor).
-        assert!(t.garbage <= (t.arena.len() - t.garbage).max(64));
+        assert!(t.garbage <= (t.arena.used - t.garbage).max(64));
         assert!(s.heap_size() * 20 < full, "{} of {full}", s.heap_size());
         for i in 4990..5000 {
             assert!(s.contains(format!("member-{i}").as_bytes()));
