@@ -7,7 +7,7 @@ random commands (SPOP, SRANDMEMBER) by their randomness-independent properties."
 
 import pytest
 
-from conftest import RawClient
+from conftest import RawClient, encode
 from test_compat import run
 
 
@@ -316,3 +316,77 @@ def test_sscan_covers_large_sets(both):
         (cursor, batch), _, _ = parse(c.call("SSCAN", "s", 0, "MATCH", "m1?", "COUNT", 100000))
         assert cursor == b"0" and sorted(batch) == sorted(f"m1{i}".encode() for i in range(10)
                                                         if f"m1{i}".encode() in members)
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def load_big_set(port, n, batch=1000):
+    c = RawClient(port, timeout=120)
+    c.call("FLUSHALL")
+    try:
+        for start in range(0, n, batch * 20):
+            payload = b"".join(
+                encode("SADD", "big", *[f"member:{i}" for i in range(s, min(s + batch, n))])
+                for s in range(start, min(start + batch * 20, n), batch)
+            )
+            c.send_raw(payload)
+            for _ in range(start, min(start + batch * 20, n), batch):
+                assert c.read_reply().startswith(b":")
+        assert c.call("SCARD", "big") == b":%d\r\n" % n
+    finally:
+        c.close()
+
+
+def test_million_member_set_rss_not_above_redis(shoal, redis_server):
+    """Loading 1M short members grows shoal's RSS no more than redis-server's."""
+    n = 1_000_000
+    growth = {}
+    for name, proc in (("shoal", shoal), ("redis", redis_server)):
+        c = RawClient(proc.port)
+        c.call("FLUSHALL")
+        c.close()
+        before = rss_bytes(proc.proc.pid)
+        load_big_set(proc.port, n)
+        growth[name] = rss_bytes(proc.proc.pid) - before
+    c = RawClient(shoal.port)
+    assert c.call("OBJECT", "ENCODING", "big") == b"$9\r\nhashtable\r\n"
+    assert c.call("SISMEMBER", "big", "member:999999") == b":1\r\n"
+    c.close()
+    for proc in (shoal, redis_server):
+        c = RawClient(proc.port)
+        c.call("FLUSHALL")
+        c.close()
+    assert growth["shoal"] <= growth["redis"], growth
+
+
+@pytest.mark.parametrize("noop,changes", [
+    (["SADD s 1 2", "SREM s 9", "SMOVE s t 9", "SMOVE s s 1", "SPOP s 0", "SINTERSTORE gone missing"], False),
+    (["SADD s 3"], True),
+    (["SREM s 9 1"], True),
+    (["SMOVE s t 1"], True),
+    (["SPOP s"], True),
+    (["SUNIONSTORE s s"], True),
+])
+def test_watch_sees_only_real_changes(noop, changes, shoal, redis_server):
+    """WATCH is triggered by a set command only when it changes the set, as in Redis."""
+    replies = []
+    for proc in (shoal, redis_server):
+        a, b = RawClient(proc.port), RawClient(proc.port)
+        a.call("FLUSHALL")
+        a.call("SADD", "s", "1", "2")
+        a.call("WATCH", "s")
+        for line in noop:
+            b.call(*line.split())
+        a.call("MULTI")
+        a.call("SCARD", "s")
+        replies.append(a.call("EXEC"))
+        a.close()
+        b.close()
+    assert replies[0] == replies[1], replies
+    assert (replies[1] == b"*-1\r\n") == changes

@@ -7,9 +7,16 @@ use crate::resp::Args;
 pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
     let shard = ctx.keys.shard(key);
+    let members = args.tail(2);
+    // Adding only members already there changes nothing: WATCH is not
+    // triggered and nothing is replicated, as in Redis.
+    if read(shard, key, ctx.now)?.is_some_and(|s| members.iter().all(|m| s.contains(m))) {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let mut e = open(shard, key, ctx.now)?;
     let s = set(&mut e);
-    let added = args.tail(2).iter().filter(|m| s.insert(m)).count();
+    let added = members.iter().filter(|m| s.insert(m)).count();
     ctx.out.int(added as i64);
     Ok(())
 }
