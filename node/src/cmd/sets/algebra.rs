@@ -15,9 +15,14 @@ use crate::util::num::parse_i64;
 /// first, as Redis does before computing anything.
 fn sizes(ctx: &mut Ctx<'_>, keys: &[&[u8]]) -> Result<Vec<Option<usize>>, CmdError> {
     let now = ctx.now;
-    keys.iter()
-        .map(|&k| read(ctx.keys.shard(k), k, now).map(|s| s.map(SetObj::len)))
-        .collect()
+    let mut out = Vec::with_capacity(keys.len());
+    for &k in keys {
+        let size = read(ctx.keys.shard(k), k, now)?.map(SetObj::len);
+        // Each source is a keyspace hit or miss, as Redis' lookupKeyRead counts.
+        ctx.stats.hit(size.is_some());
+        out.push(size);
+    }
+    Ok(out)
 }
 
 /// The members of `key`'s set, copied, in its order.

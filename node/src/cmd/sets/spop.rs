@@ -25,6 +25,19 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         }
         return Ok(());
     };
+    let size = match e.entry().value() {
+        crate::store::ValueRef::Set(s) => s.len(),
+        _ => 0,
+    };
+    if size == 0 {
+        // Never stored by a command; answered as missing rather than panic.
+        drop(e);
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.set(0),
+        }
+        return Ok(());
+    }
     let Some(count) = count else {
         let s = set(&mut e);
         let m = s.remove_at(fastrand::usize(..s.len()));
@@ -38,19 +51,26 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         ctx.out.set(0);
         return Ok(());
     }
-    let size = match e.entry().value() {
-        crate::store::ValueRef::Set(s) => s.len(),
-        _ => 0,
-    };
     if count >= size as u64 {
         // The whole set, in the order of a set built afresh from it (as Redis
-        // answers through SUNION): ascending for integers.
+        // answers, through SUNION): ascending when that is an intset, which
+        // a hashtable of few integers becomes again.
         let entry = e.delete();
         if let crate::store::ValueRef::Set(s) = entry.value() {
-            let mut all = SetObj::new();
-            for m in s.iter() {
-                all.insert(m);
-            }
+            let small_ints = s.encoding() == "hashtable"
+                && s.len() <= crate::store::set::MAX_INTSET_ENTRIES
+                && s.iter().all(|m| parse_i64(m).is_some());
+            let fresh;
+            let all = if small_ints {
+                let mut f = SetObj::new();
+                for m in s.iter() {
+                    f.insert(m);
+                }
+                fresh = f;
+                &fresh
+            } else {
+                s
+            };
             ctx.out.set(all.len());
             for m in all.iter() {
                 ctx.out.bulk(m);
@@ -83,7 +103,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         _ => return Err(CmdError::Syntax),
     };
     let shard = ctx.keys.shard(key);
-    let s = read(shard, key, ctx.now)?;
+    let s = read(shard, key, ctx.now)?.filter(|s| !s.is_empty());
     ctx.stats.hit(s.is_some());
     let Some(count) = count else {
         match s {

@@ -36,7 +36,9 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let cursor = parse_cursor(args.get(2))?;
     let shard = ctx.keys.shard(key);
     // As Redis: the key is looked up before the options are read.
-    let Some(s) = read(shard, key, ctx.now)? else {
+    let s = read(shard, key, ctx.now)?;
+    ctx.stats.hit(s.is_some());
+    let Some(s) = s else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
