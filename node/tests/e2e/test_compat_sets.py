@@ -370,6 +370,8 @@ def test_million_member_set_rss_not_above_redis(shoal, redis_server):
     (["SADD s 3"], True),
     (["SREM s 9 1"], True),
     (["SMOVE s t 1"], True),
+    (["SADD src 1", "SMOVE src s 1"], False),
+    (["SADD src 5", "SMOVE src s 5"], True),
     (["SPOP s"], True),
     (["SUNIONSTORE s s"], True),
 ])

@@ -40,8 +40,12 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
             e.delete();
         }
     }
-    let mut e = open(ctx.keys.shard(dst), dst, now)?;
-    set(&mut e).insert(member);
+    // The destination changes (and WATCH sees it) only if the member is new
+    // there, as in Redis 7.0.
+    if !super::read(ctx.keys.shard(dst), dst, now)?.is_some_and(|s| s.contains(member)) {
+        let mut e = open(ctx.keys.shard(dst), dst, now)?;
+        set(&mut e).insert(member);
+    }
     ctx.out.int(1);
     Ok(())
 }
