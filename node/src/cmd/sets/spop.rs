@@ -147,14 +147,26 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         }
         return Ok(());
     }
-    // Distinct picks, fewer than the set holds: a partial shuffle of positions.
+    // Distinct picks, fewer than the set holds (so fewer than the data
+    // already in memory): a partial shuffle of positions when many are
+    // wanted, else random positions until enough distinct ones (O(count)).
     let count = count as usize;
-    let mut idx: Vec<usize> = (0..size).collect();
     ctx.out.array(count);
-    for i in 0..count {
-        let j = fastrand::usize(i..size);
-        idx.swap(i, j);
-        put(ctx.out, s, idx[i]);
+    if count * 3 > size {
+        let mut idx: Vec<usize> = (0..size).collect();
+        for i in 0..count {
+            let j = fastrand::usize(i..size);
+            idx.swap(i, j);
+            put(ctx.out, s, idx[i]);
+        }
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        while seen.len() < count {
+            let i = fastrand::usize(..size);
+            if seen.insert(i) {
+                put(ctx.out, s, i);
+            }
+        }
     }
     Ok(())
 }
