@@ -350,6 +350,8 @@ def test_million_member_set_rss_not_above_redis(shoal, redis_server):
     for name, proc in (("shoal", shoal), ("redis", redis_server)):
         c = RawClient(proc.port)
         c.call("FLUSHALL")
+        # Memory freed by earlier tests would be reused and hide growth.
+        c.call("MEMORY", "PURGE")
         c.close()
         before = rss_bytes(proc.proc.pid)
         load_big_set(proc.port, n)
