@@ -486,3 +486,130 @@ proptest! {
         }
     }
 }
+
+/// Words that steer set commands into their option parsing and edge cases.
+const WORDS: &[&str] = &[
+    "a",
+    "b",
+    "i",
+    "h",
+    "str",
+    "missing",
+    "0",
+    "1",
+    "2",
+    "-1",
+    "-2",
+    "3",
+    "10",
+    "600",
+    "01",
+    "-0",
+    "x",
+    "m1",
+    "LIMIT",
+    "limit",
+    "MATCH",
+    "COUNT",
+    "TYPE",
+    "*",
+    "m*",
+    "9223372036854775807",
+    "-9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "18446744073709551615",
+    "",
+    "+1",
+    " 1",
+    "1.5",
+    "inf",
+];
+
+const SET_COMMANDS: &[&str] = &[
+    "SADD",
+    "SREM",
+    "SMEMBERS",
+    "SISMEMBER",
+    "SMISMEMBER",
+    "SCARD",
+    "SPOP",
+    "SRANDMEMBER",
+    "SMOVE",
+    "SINTER",
+    "SINTERCARD",
+    "SINTERSTORE",
+    "SUNION",
+    "SUNIONSTORE",
+    "SDIFF",
+    "SDIFFSTORE",
+    "SSCAN",
+];
+
+fn fuzz_arg() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => prop::sample::select(WORDS).prop_map(|w| w.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 0..8),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Any arguments get exactly one well-formed reply, the node keeps
+    /// working, no empty set is left behind and memory accounting holds.
+    #[test]
+    fn set_commands_answer_any_arguments(
+        cmd in prop::sample::select(SET_COMMANDS),
+        args in prop::collection::vec(fuzz_arg(), 0..7),
+    ) {
+        let mut config = Config::default();
+        // Bounds replies whose size the client picks (negative SRANDMEMBER).
+        config.settings.obuf_normal.hard = 1 << 20;
+        let mut h = Harness::new(config);
+        h.exec("SADD i 1 2 3 10");
+        let many: Vec<String> = (0..600).map(|i| format!("m{i}")).collect();
+        let mut sadd = vec!["SADD".to_string(), "h".to_string()];
+        sadd.extend(many);
+        h.exec_args(&sadd);
+        h.exec("SADD a x 1");
+        h.exec("SET str v");
+        let mut full = vec![cmd.as_bytes().to_vec()];
+        full.extend(args);
+        let raw = h.exec_raw(&full);
+        match Frame::parse(&raw) {
+            Ok(Some((_, used))) => prop_assert_eq!(used, raw.len()),
+            // A reply cut short past the output limit (the connection closes).
+            Ok(None) if raw.len() > 1 << 20 => {}
+            other => return Err(TestCaseError::fail(format!("malformed reply {other:?}"))),
+        }
+        prop_assert_eq!(h.exec("PING"), Frame::Simple("PONG".into()));
+        for k in ["a", "b", "i", "h", "missing", "x", "m1", "0", "1", "LIMIT"] {
+            if h.exec_args(&["TYPE", k]) == Frame::Simple("set".into()) {
+                prop_assert_ne!(h.exec_args(&["SCARD", k]), Frame::Integer(0));
+            }
+        }
+        let mut sum = 0u64;
+        h.shared.db.for_each(0, |e| sum += e.mem_size() as u64);
+        prop_assert_eq!(h.shared.db.memory().dataset(), sum);
+    }
+}
+
+/// A negative SRANDMEMBER count is the client's to pick: the reply stops just
+/// past the output limit instead of growing with the count.
+#[test]
+fn huge_negative_srandmember_stops_at_the_output_limit() {
+    let mut config = Config::default();
+    config.settings.obuf_normal.hard = 1 << 20;
+    let mut h = Harness::new(config);
+    h.exec("SADD s a b c");
+    let raw = h.exec_raw(&["SRANDMEMBER", "s", "-9223372036854775807"]);
+    assert!(raw.starts_with(b"*9223372036854775807\r\n"));
+    assert!(
+        raw.len() > 1 << 20 && raw.len() < (1 << 20) + 64,
+        "{}",
+        raw.len()
+    );
+    h.exec_raw(&["SRANDMEMBER", "s", "-5"]);
+    assert_eq!(h.exec("SCARD s"), Frame::Integer(3));
+}
