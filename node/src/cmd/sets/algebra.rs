@@ -45,7 +45,7 @@ fn retain_in(ctx: &mut Ctx<'_>, key: &[u8], candidates: &mut Vec<Vec<u8>>) {
 
 /// The intersection, in the order of the smallest source (the first of the
 /// smallest, as Redis' stable sort by cardinality picks), or None when a
-/// source is missing. With `limit`, stops once that many are found.
+/// source is missing. With `limit`, keeps at most that many.
 fn intersection(
     ctx: &mut Ctx<'_>,
     keys: &[&[u8]],
