@@ -398,3 +398,71 @@ def test_watch_sees_only_real_changes(noop, changes, shoal, redis_server):
         b.close()
     assert replies[0] == replies[1], replies
     assert (replies[1] == b"*-1\r\n") == changes
+
+
+
+def replica_pair(shoal_factory):
+    primary, replica = shoal_factory(), shoal_factory()
+    p, r = RawClient(primary.port), RawClient(replica.port)
+    assert r.call("REPLICAOF", "127.0.0.1", str(primary.port)) == b"+OK\r\n"
+    return p, r
+
+
+
+def sync(p, r, mark, timeout=20):
+    from conftest import wait_for
+
+    p.call("SET", "marker", mark)
+    want = b"$%d\r\n%s\r\n" % (len(mark), mark.encode())
+    wait_for("replica sync", lambda: r.call("GET", "marker") == want, timeout=timeout)
+
+
+def test_sets_replicate(shoal_factory):
+    """Single-key set changes reach a replica: contents, encodings, emptied keys."""
+    p, r = replica_pair(shoal_factory)
+    p.call("SADD", "small", "3", "1", "2", "4")
+    p.call("SADD", "big", *words(800))
+    p.call("SADD", "gone", "x", "y")
+    p.call("SPOP", "gone", "2")
+    p.call("SREM", "big", *words(100))
+    p.call("SREM", "small", "1")
+    p.call("SPOP", "small")
+    sync(p, r, "done")
+    for cmd in (["SMEMBERS", "small"], ["SCARD", "big"], ["EXISTS", "gone"], ["OBJECT", "ENCODING", "small"],
+                ["OBJECT", "ENCODING", "big"], ["SISMEMBER", "big", "m100"], ["SISMEMBER", "big", "m99"]):
+        assert r.call(*cmd) == p.call(*cmd), cmd
+    got = sorted(parse(r.call("SMEMBERS", "big"))[0])
+    assert got == sorted(parse(p.call("SMEMBERS", "big"))[0]) and len(got) == 700
+    p.close()
+    r.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "shared replication: a write changing keys of several shards journals a BATCH, which "
+    "the replica refuses ('bad replication effect: 2 arguments for BATCH'; MSET fails the same)"))
+def test_multi_key_set_commands_replicate(shoal_factory):
+    p, r = replica_pair(shoal_factory)
+    p.call("SADD", "src", "1", "2", "3")
+    p.call("SADD", "other", "2", "3", "4")
+    for cmd in (["SMOVE", "src", "dst", "1"], ["SUNIONSTORE", "u", "src", "other"],
+                ["SINTERSTORE", "i", "src", "other"], ["SDIFFSTORE", "d", "other", "src"]):
+        p.call(*cmd)
+    sync(p, r, "done", timeout=5)
+    for key in ("src", "dst", "u", "i", "d"):
+        assert r.call("SMEMBERS", key) == p.call("SMEMBERS", key), key
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "shared store/effect.rs: a one-member set's effect `SET key at member` has the "
+    "4 arguments of a string's `SET key value at` and is applied as a string "
+    "(the replica drops the key, or its link fails on a non-numeric member); "
+    "sets need an effect name of their own"))
+def test_one_member_sets_replicate(shoal_factory):
+    p, r = replica_pair(shoal_factory)
+    p.call("SADD", "n", "5")
+    p.call("SADD", "w", "word")
+    p.call("SADD", "two", "a", "b")
+    p.call("SREM", "two", "a")
+    sync(p, r, "done", timeout=5)
+    for key in ("n", "w", "two"):
+        assert r.call("SMEMBERS", key) == p.call("SMEMBERS", key), key
