@@ -131,13 +131,47 @@ const CHUNK_MAX: usize = 1 << 20;
 /// Members back to back in chunks that never reallocate, so growing a large
 /// set copies nothing and leaves no freed copies behind. A member's address
 /// is its chunk number (high 32 bits) and offset in it (low 32 bits).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Arena {
     chunks: Vec<Vec<u8>>,
     /// Stored bytes, live or garbage.
     used: usize,
     /// Sum of the chunks' allocation sizes.
     bytes: usize,
+}
+
+/// Copies a vector keeping its capacity (a plain clone trims it), so a copy
+/// (COPY) grows and is accounted like its original.
+fn clone_with_capacity<T: Clone>(v: &Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(v.capacity());
+    out.extend_from_slice(v);
+    out
+}
+
+/// The same for a vector of vectors, inner capacities included.
+fn clone_nested<T: Clone>(v: &Vec<Vec<T>>) -> Vec<Vec<T>> {
+    let mut out = Vec::with_capacity(v.capacity());
+    out.extend(v.iter().map(clone_with_capacity));
+    out
+}
+
+impl Clone for Arena {
+    fn clone(&self) -> Arena {
+        Arena {
+            chunks: clone_nested(&self.chunks),
+            used: self.used,
+            bytes: self.bytes,
+        }
+    }
+}
+
+impl Clone for Pages {
+    fn clone(&self) -> Pages {
+        Pages {
+            pages: clone_nested(&self.pages),
+            len: self.len,
+        }
+    }
 }
 
 impl Arena {
@@ -191,7 +225,7 @@ const PAGE: usize = 4096;
 
 /// A vector of addresses in fixed pages, so that growing it never copies
 /// (only the first page grows, up to [`PAGE`]).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Pages {
     pages: Vec<Vec<u64>>,
     len: usize,
@@ -699,6 +733,23 @@ mod tests {
         }
         assert!(s.is_empty());
         assert!(s.heap_size() <= empty_table.max(2048), "{}", s.heap_size());
+    }
+
+    #[test]
+    fn clones_grow_and_account_like_originals() {
+        let mut s = SetObj::new();
+        for i in 0..5000 {
+            s.insert(format!("c{i}").as_bytes());
+        }
+        let mut c = s.clone();
+        assert_eq!(c.heap_size(), s.heap_size());
+        for i in 5000..6000 {
+            c.insert(format!("c{i}").as_bytes());
+            s.insert(format!("c{i}").as_bytes());
+        }
+        assert_eq!(c.heap_size(), s.heap_size());
+        assert_eq!(c.len(), 6000);
+        assert!(c.contains(b"c5999") && c.contains(b"c0"));
     }
 
     #[test]
