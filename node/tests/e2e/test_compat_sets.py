@@ -130,6 +130,14 @@ SCENARIOS = {
         "SADD T " + ints(0, 505), "SADD T a", "SREM T a", "SDIFFSTORE r5 T A", "OBJECT ENCODING r5",
         "SDIFFSTORE r6 L A nokey1 nokey2", "OBJECT ENCODING r6", "SMEMBERS r6",
     ],
+    "generic_keys": [
+        "SADD c1 3 1 2", "COPY c1 c2", "SADD c2 4", "SMEMBERS c1", "SMEMBERS c2", "OBJECT ENCODING c2",
+        "SADD h1 x", "COPY h1 h2", "SADD h2 " + ints(0, 600), "SCARD h1", "SCARD h2", "SMEMBERS h1",
+        "OBJECT ENCODING h1", "OBJECT ENCODING h2", "RENAME c1 c3", "SMEMBERS c3", "EXISTS c1",
+        "TYPE c3", "TYPE h2", "EXPIRE c3 100", "SADD c3 9", "TTL c3", "SREM c3 9", "TTL c3",
+        "SPOP c3 100", "EXISTS c3", "TTL c3", "SADD e 1", "PEXPIRE e 1", "PING", "PING", "DEL c2 h1 h2",
+        "SADD t 5", "PERSIST t", "TTL t", "SET t x", "TYPE t", "SADD t 1",
+    ],
     "sscan": [
         "SADD sc 1 2 3 12", "SSCAN sc 0", "SSCAN sc 0 MATCH 1*", "SSCAN sc 0 match *2 count 1",
         "SSCAN sc 0 COUNT 1", "SSCAN sc 5", "SSCAN sc ''", "SSCAN sc -1", "SSCAN sc +5", "SSCAN sc ' 5'",
