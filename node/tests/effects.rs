@@ -126,3 +126,31 @@ fn list_pushes_and_pops_send_the_elements_not_the_list() {
     assert_eq!(digest_of(&replica), digest_of(&h.shared.db));
     assert_eq!(digest_of(&replica).1, 1, "only q is left");
 }
+
+#[test]
+fn set_changes_send_the_members_not_the_set() {
+    let _rt = rt().enter();
+    let mut h = Harness::new(Config::default());
+    h.shared.db.set_tracking(true);
+    let mut fill = vec!["SADD".to_string(), "tags".to_string()];
+    fill.extend((0..3000).map(|i| format!("tag{i}")));
+    let fill: Vec<&str> = fill.iter().map(String::as_str).collect();
+    assert!(journaled(&mut h, &fill) > 3000 * 5, "a new set goes whole");
+    h.exec_args(&["SADD", "small", "1", "2", "3"]);
+    for cmd in [
+        &["SADD", "tags", "new", "tag5"][..],
+        &["SREM", "tags", "tag7", "missing"],
+        &["SPOP", "tags"],
+        &["SMOVE", "tags", "small", "tag9"],
+        &["EXPIRE", "tags", "100"],
+    ] {
+        let n = journaled(&mut h, cmd);
+        assert!(n < 300, "{cmd:?} journaled {n} bytes");
+    }
+    h.exec_args(&["SPOP", "tags", "2500"]);
+    h.exec_args(&["SINTERSTORE", "inter", "tags", "small"]);
+    h.exec_args(&["SADD", "one", "5"]);
+    h.exec_args(&["SADD", "word", "w"]);
+    let replica = replay(&h);
+    assert_eq!(digest_of(&replica), digest_of(&h.shared.db));
+}

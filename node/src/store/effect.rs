@@ -11,7 +11,7 @@
 //! the request parser and inspected with any RESP tool:
 //! - `SET key value at` — a string; `at` is the Unix-ms deadline, 0 for none;
 //! - `HASH key at field value …` — a whole hash;
-//! - `LIST key at elem …`, `SET key at member …`, `ZSET key at member score …`
+//! - `LIST key at elem …`, `SSET key at member …`, `ZSET key at member score …`
 //!   — a whole list (head first), set, or sorted set;
 //! - `HPATCH key at n field value … field …` — the new values of `n` fields of
 //!   a hash, then fields that are gone (an HSET on a big hash sends the field,
@@ -21,6 +21,8 @@
 //! - `LOPS key at op…` — pushes and pops at the ends of a long list: the one
 //!   kind of effect that is an operation, so a replica must not apply it twice
 //!   (see `Skips`);
+//! - `SPATCH key at n member … member …` — `n` members now in a set, then
+//!   members no longer in it (state, like HPATCH);
 //! - `DEL key` — the key is gone;
 //! - `FLUSHSHARD idx of` — every key whose slot is `idx` modulo `of` is gone;
 //! - `BATCH n` — the next `n` effects are one unit (a transaction, a multi-key
@@ -83,7 +85,7 @@ pub fn encode_state(key: &[u8], entry: Option<&Entry>, out: &mut Vec<u8>) {
         }
         ValueRef::Set(st) => {
             header(3 + st.len(), out);
-            bulk(b"SET", out);
+            bulk(b"SSET", out);
             bulk(key, out);
             number(at, out);
             for m in st.iter() {
@@ -110,9 +112,25 @@ pub fn encode_change(key: &[u8], e: &mut Entry, replaced: bool, out: &mut Vec<u8
     let at = e.expire_at().unwrap_or(0);
     let (logged, ops) = match e.obj_mut() {
         Some(Obj::Hash(h)) => (h.log().take(), ListLogged::Off),
+        Some(Obj::Set(st)) => (st.log().take(), ListLogged::Off),
         Some(Obj::List(l)) => (Logged::Off, l.log().take()),
         _ => (Logged::Off, ListLogged::Off),
     };
+    if let (false, Logged::Members(members), ValueRef::Set(st)) = (replaced, &logged, e.value()) {
+        if members.len() * 2 < st.len() {
+            let (added, gone): (Vec<&[u8]>, Vec<&[u8]>) =
+                members.iter().map(|m| &**m).partition(|m| st.contains(m));
+            header(4 + members.len(), out);
+            bulk(b"SPATCH", out);
+            bulk(key, out);
+            number(at, out);
+            number(added.len() as u64, out);
+            for m in added.iter().chain(&gone) {
+                bulk(m, out);
+            }
+            return;
+        }
+    }
     if let (false, ListLogged::Ops(ops), ValueRef::List(l)) = (replaced, &ops, e.value()) {
         let pushed: usize = ops
             .iter()
@@ -385,7 +403,7 @@ fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectErr
             }
             store(locked, Value::Obj(Obj::List(l)), at);
         }
-        b"SET" if args.len() >= 3 => {
+        b"SSET" if args.len() >= 3 => {
             let at = num(args[2])?;
             let mut st = SetObj::new();
             for m in &args[3..] {
@@ -438,6 +456,34 @@ fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectErr
             }
         }
         b"LOPS" if args.len() >= 3 => apply_list_ops(locked, args)?,
+        b"SPATCH" if args.len() >= 4 => {
+            let at = num(args[2])?;
+            let n = num(args[3])? as usize;
+            let added = args
+                .get(4..4 + n.min(args.len()))
+                .ok_or_else(|| EffectError("SPATCH counts more members than it holds".into()))?;
+            let gone = &args[4 + n..];
+            let shard = locked.shard(args[1]);
+            if !matches!(
+                shard.peek(args[1], 0).map(Entry::value),
+                Some(ValueRef::Set(_))
+            ) {
+                shard.set(args[1], Value::Obj(Obj::Set(SetObj::new())), Ttl::Clear, 0);
+            }
+            let mut e = shard.get_mut(args[1], 0).expect("set just ensured");
+            let st = e.entry_mut().set_mut().expect("a set");
+            for m in added {
+                st.insert(m);
+            }
+            for m in gone {
+                st.remove(m);
+            }
+            if st.is_empty() {
+                e.delete();
+            } else {
+                e.set_expire((at != 0).then_some(at));
+            }
+        }
         b"DEL" if args.len() == 2 => {
             locked.shard(args[1]).remove_any(args[1]);
         }

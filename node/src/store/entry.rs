@@ -60,6 +60,7 @@ impl Obj {
         match self {
             Obj::Hash(h) => h.log().start(),
             Obj::List(l) => l.log().start(),
+            Obj::Set(st) => st.log().start(),
             _ => {}
         }
     }

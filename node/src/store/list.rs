@@ -1,7 +1,7 @@
 //! The list type, after Redis' quicklist: elements are packed into chunks (one
 //! buffer each, every element a LEB128 length, its bytes, then the length again
 //! with its bytes reversed so the chunk reads backwards too, as a listpack's
-//! backlen does). Three tiers: a tiny list (up to 45 packed bytes) keeps them
+//! backlen does). Three tiers: a tiny list (up to 37 packed bytes) keeps them
 //! inside the ListObj itself, with no allocation; a small one is a single
 //! chunk; past [`CHUNK_MAX`] bytes the list becomes a deque of chunks. Changes
 //! to a tiny list are made on a chunk and moved back in place afterwards.
@@ -394,7 +394,7 @@ impl ExactSizeIterator for Iter<'_> {}
 
 /// Bytes of packed elements a tiny list holds inline, with no allocation of
 /// its own (sized so a ListObj stays within 64 bytes).
-const INLINE: usize = 45;
+const INLINE: usize = 37;
 
 #[derive(Clone, Debug)]
 enum Repr {

@@ -416,12 +416,15 @@ enum Repr {
 #[derive(Clone, Debug)]
 pub struct SetObj {
     repr: Repr,
+    /// Members changed since replication last took them (`changelog`).
+    log: super::changelog::MemberLog,
 }
 
 impl Default for SetObj {
     fn default() -> Self {
         SetObj {
             repr: Repr::Int(IntSet::default()),
+            log: Default::default(),
         }
     }
 }
@@ -473,6 +476,7 @@ impl SetObj {
     /// Adds a member; true when it is new. Converts to the large form when the
     /// member is not an integer or the small form would outgrow its limit.
     pub fn insert(&mut self, m: &[u8]) -> bool {
+        self.log.note(m);
         if let Repr::Int(s) = &mut self.repr {
             match parse_i64(m) {
                 Some(v) => {
@@ -525,14 +529,21 @@ impl SetObj {
 
     /// Removes and returns the member at a position (SPOP).
     pub fn remove_at(&mut self, pos: usize) -> Vec<u8> {
-        match &mut self.repr {
+        let m = match &mut self.repr {
             Repr::Int(s) => {
                 let m = s.get(pos).to_vec();
                 s.remove_at(pos);
                 m
             }
             Repr::Table(t) => t.remove_at(pos),
-        }
+        };
+        self.log.note(&m);
+        m
+    }
+
+    /// The log of changed members (see `changelog`).
+    pub fn log(&mut self) -> &mut super::changelog::MemberLog {
+        &mut self.log
     }
 
     pub fn iter(&self) -> Iter<'_> {

@@ -445,9 +445,6 @@ def test_sets_replicate(shoal_factory):
     r.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shared replication: a write changing keys of several shards journals a BATCH, which "
-    "the replica refuses ('bad replication effect: 2 arguments for BATCH'; MSET fails the same)"))
 def test_multi_key_set_commands_replicate(shoal_factory):
     p, r = replica_pair(shoal_factory)
     p.call("SADD", "src", "1", "2", "3")
@@ -460,11 +457,6 @@ def test_multi_key_set_commands_replicate(shoal_factory):
         assert r.call("SMEMBERS", key) == p.call("SMEMBERS", key), key
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shared store/effect.rs: a one-member set's effect `SET key at member` has the "
-    "4 arguments of a string's `SET key value at` and is applied as a string "
-    "(the replica drops the key, or its link fails on a non-numeric member); "
-    "sets need an effect name of their own"))
 def test_one_member_sets_replicate(shoal_factory):
     p, r = replica_pair(shoal_factory)
     p.call("SADD", "n", "5")

@@ -8,7 +8,7 @@ pub mod spop;
 pub mod sscan;
 
 use crate::cmd::flags::*;
-use crate::cmd::table::{c, CommandSpec, NumKeys};
+use crate::cmd::table::{c, CommandSpec};
 use crate::cmd::CmdError;
 use crate::store::{EntryMut, Kind, Obj, SetObj, Shard, Ttl, Value, ValueRef};
 
