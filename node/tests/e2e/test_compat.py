@@ -145,6 +145,8 @@ SCENARIOS = {
         "MSET user:1 a user:2 b other c", "HSET hash:1 f v", "SCAN 0 COUNT 100 MATCH nomatch*", "SCAN x",
         "SCAN 0 COUNT 0", "SCAN 0 COUNT -1", "SCAN 0 BOGUS", "SCAN 0 MATCH", "SCAN 0 COUNT x",
         "SCAN 0 TYPE nosuchtype COUNT 100", "KEYS nomatch*", "KEYS user:1", "SCAN 18446744073709551616",
+        "SCAN '' COUNT 100 MATCH nomatch*", "SCAN +0 MATCH nomatch*", "SCAN -0 MATCH nomatch*",
+        "SCAN -1 MATCH nomatch*", "SCAN ' 1'", "SCAN -", "SCAN 1x", "SCAN 18446744073709551615 MATCH nomatch*",
     ],
     "transactions": [
         "MULTI", "SET a 1", "INCR a", "GET a", "HSET a f v", "EXEC", "GET a",

@@ -6,15 +6,31 @@ use crate::resp::Args;
 use crate::store::Kind;
 use crate::util::glob;
 
-/// A cursor is an unsigned decimal number, as Redis' `string2ull` reads it.
+/// A cursor, read as Redis 7.0 reads it with `strtoul`: an optional sign,
+/// then decimal digits (none: 0, so an empty cursor starts a scan); a minus
+/// wraps (`-1` is the largest cursor); spaces and overflow are refused.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::err("invalid cursor"));
+    let bad = || CmdError::err("invalid cursor");
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        // strtoul read nothing: only an empty argument ends there.
+        return if arg.is_empty() { Ok(0) } else { Err(bad()) };
     }
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(bad());
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+            .ok_or_else(bad)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 pub struct ScanOptions<'a> {
