@@ -110,7 +110,8 @@ SCENARIOS = {
         "HRANDFIELD one -2", "HRANDFIELD one 1 WITHVALUES", "HRANDFIELD one -2 WITHVALUES",
         "HRANDFIELD one 1 BAD", "HRANDFIELD one x", "HRANDFIELD s", "HSCAN one 0", "HSCAN one 0 MATCH f*",
         "HSCAN one 0 MATCH z*", "HSCAN one 0 COUNT 0", "HSCAN one x", "HSCAN nokey 0", "HSCAN s 0",
-        "HSCAN one 0 TYPE string",
+        "HSCAN one 0 TYPE string", "HSCAN nokey 0 COUNT 0", "HSCAN one 0 NOVALUES", "HSCAN s 0 COUNT 0",
+        "HSCAN nokey x", "HSCAN one 0 COUNT 0",
     ],
     "keys_ttl": [
         "SET k v", "EXPIRE k 100", "TTL k", "PTTL k", "EXPIRE k 100 NX", "EXPIRE k 200 XX", "TTL k",

@@ -1,4 +1,6 @@
-//! HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
+//! HSCAN key cursor [MATCH pattern] [COUNT count]: as Redis 7.0, the cursor is
+//! read first, then the key (missing: an empty scan; WRONGTYPE), then the
+//! options (NOVALUES came in 7.4, so it is a syntax error here).
 
 use super::read;
 use crate::cmd::keys::scan::{parse_cursor, ScanOptions};
@@ -8,7 +10,6 @@ use crate::resp::Args;
 pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
     let cursor = parse_cursor(args.get(2))?;
-    let opts = ScanOptions::parse(args, 3, true)?;
     let shard = ctx.keys.shard(key);
     let Some(h) = read(shard, key, ctx.now)? else {
         ctx.out.array(2);
@@ -16,6 +17,10 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         ctx.out.array(0);
         return Ok(());
     };
+    let opts = ScanOptions::parse(args, 3, true)?;
+    if opts.novalues {
+        return Err(CmdError::Syntax);
+    }
     let mut items: Vec<(&[u8], &[u8])> = Vec::new();
     let next = h.scan(cursor, opts.count, |f, v| {
         if opts.matches(f) {
