@@ -304,6 +304,18 @@ pub static TABLE: &[CommandSpec] = &[
     ]),
 ];
 
+/// Every top-level command: this table's and each command group's own.
+pub fn top_level() -> impl Iterator<Item = &'static CommandSpec> {
+    let groups: [&'static [CommandSpec]; 5] = [
+        TABLE,
+        super::lists::COMMANDS,
+        super::sets::COMMANDS,
+        super::zsets::COMMANDS,
+        super::tx::COMMANDS,
+    ];
+    groups.into_iter().flatten()
+}
+
 struct Index {
     all: Vec<&'static CommandSpec>,
     top: HashMap<&'static [u8], usize, foldhash::fast::RandomState>,
@@ -318,14 +330,7 @@ fn index() -> &'static Index {
             top: HashMap::default(),
             subs: HashMap::default(),
         };
-        let groups: [&'static [CommandSpec]; 5] = [
-            TABLE,
-            super::lists::COMMANDS,
-            super::sets::COMMANDS,
-            super::zsets::COMMANDS,
-            super::tx::COMMANDS,
-        ];
-        for spec in groups.into_iter().flatten() {
+        for spec in top_level() {
             let id = ix.all.len();
             ix.all.push(spec);
             ix.top.insert(spec.name.as_bytes(), id);

@@ -117,3 +117,68 @@ def test_redis_benchmark_runs_clean(shoal):
     for name in ("SET", "GET", "INCR", "MSET"):
         assert f"{name}" in out.stdout and "requests per second" in out.stdout
     assert "ERR" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_redis_py_pipelines_transactions_and_collections(shoal, protocol):
+    """What applications do with redis-py: its default pipeline is a MULTI/EXEC
+    transaction, `transaction()` retries on WATCH conflicts, and queues,
+    leaderboards and tag sets use the collection types."""
+    r = redis.Redis(port=shoal.port, protocol=protocol, decode_responses=True)
+    r.flushall()
+    with r.pipeline() as p:  # transaction=True: MULTI ... EXEC
+        p.set("a", 1).incr("a").rpush("queue", "job1", "job2").sadd("tags", "x", "y")
+        p.zadd("board", {"ann": 10, "bob": 20}).hset("h", mapping={"f": "v"})
+        assert p.execute() == [True, 2, 2, 2, 2, 1]
+    with r.pipeline(transaction=False) as p:
+        p.lpop("queue").smembers("tags").zrange("board", 0, -1, withscores=True)
+        job, tags, board = p.execute()
+    assert job == "job1" and tags == {"x", "y"}
+    assert board == [("ann", 10.0), ("bob", 20.0)] or board == [["ann", 10.0], ["bob", 20.0]]
+    # A runtime error inside EXEC is reported in place; the rest ran.
+    with r.pipeline() as p:
+        p.set("s", "str").lpush("s", "x").set("after", "1")
+        with pytest.raises(redis.ResponseError):
+            p.execute()
+    assert r.get("after") == "1"
+
+    # Optimistic locking: concurrent increments through WATCH never lose one.
+    import threading
+
+    r.set("counter", 0)
+
+    def bump(n):
+        c = redis.Redis(port=shoal.port, protocol=protocol, decode_responses=True)
+
+        def step(pipe):
+            v = int(pipe.get("counter"))
+            pipe.multi()
+            pipe.set("counter", v + 1)
+
+        for _ in range(n):
+            c.transaction(step, "counter")
+        c.close()
+
+    threads = [threading.Thread(target=bump, args=(50,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert r.get("counter") == "200"
+
+    # A reliable queue: RPOPLPUSH / LMOVE into a processing list, then LREM.
+    r.delete("jobs", "processing")
+    r.rpush("jobs", *[f"j{i}" for i in range(10)])
+    taken = [r.lmove("jobs", "processing", "LEFT", "RIGHT") for _ in range(3)]
+    assert taken == ["j0", "j1", "j2"]
+    assert r.lrem("processing", 1, "j1") == 1
+    assert r.lrange("processing", 0, -1) == ["j0", "j2"]
+    assert r.llen("jobs") == 7
+    # Leaderboard and tags.
+    r.zincrby("board", 15, "ann")
+    assert r.zrevrank("board", "ann") == 0
+    assert r.zrevrange("board", 0, 0, withscores=True)[0][0] == "ann"
+    r.sadd("t:1", "red", "blue")
+    r.sadd("t:2", "blue", "green")
+    assert r.sinter("t:1", "t:2") == {"blue"}
+    r.close()

@@ -116,6 +116,49 @@ def test_redis_cli_follows_redirections(cluster):
     raw.close()
 
 
+def test_collections_and_transactions_through_every_kind_of_client(cluster):
+    rc = RedisCluster(host="127.0.0.1", port=cluster.ports[0], decode_responses=True)
+    for i in range(300):
+        rc.rpush(f"q:{i}", "a", "b")
+        rc.sadd(f"s:{i}", i, "x")
+        rc.zadd(f"z:{i}", {"m": i})
+    for i in range(0, 300, 7):
+        assert rc.lrange(f"q:{i}", 0, -1) == ["a", "b"]
+        assert rc.smembers(f"s:{i}") == {str(i), "x"}
+        assert rc.zscore(f"z:{i}", "m") == float(i)
+    # Multi-key commands and transactions on one hash tag.
+    rc.rpush("{job}:todo", "j1", "j2")
+    assert rc.lmove("{job}:todo", "{job}:doing", "LEFT", "RIGHT") == "j1"
+    rc.sadd("{t}:a", 1, 2, 3)
+    rc.sadd("{t}:b", 2, 3, 4)
+    assert rc.sinterstore("{t}:both", ["{t}:a", "{t}:b"]) == 2
+    assert rc.zunionstore("{t}:zu", {"{t}:za": 1}) == 0
+    with rc.pipeline(transaction=True) as p:
+        p.incr("{tx}:n").rpush("{tx}:log", "one").sadd("{tx}:seen", "one")
+        assert p.execute() == [1, 1, 1]
+    rc.close()
+    cli = shutil.which("redis-cli")
+    out = subprocess.run([cli, "-c", "-p", str(cluster.ports[1]), "ZRANGE", "z:42", "0", "-1", "WITHSCORES"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.stdout.split() == ["m", "42"], out
+    # The forwarding port: any node answers every key, and a MULTI block for
+    # another node's slot runs there as one transaction.
+    for port in cluster.ports:
+        plain = redis.Redis(port=port + FORWARD_OFFSET, decode_responses=True)
+        assert plain.lrange("q:10", 0, -1) == ["a", "b"]
+        assert plain.scard("s:11") == 2
+        with plain.pipeline() as p:
+            p.rpush("{fw}:l", port).llen("{fw}:l").zadd("{fw}:z", {str(port): port})
+            n = p.execute()
+        assert n[0] == n[1]
+        plain.close()
+    owner = owner_port(cluster, "{fw}:l")
+    r = redis.Redis(port=owner, decode_responses=True)
+    assert sorted(int(x) for x in r.lrange("{fw}:l", 0, -1)) == sorted(cluster.ports)
+    assert r.zcard("{fw}:z") == len(cluster.ports)
+    r.close()
+
+
 def test_crossslot_is_refused_like_redis(cluster):
     raw = RawClient(cluster.ports[0])
     assert raw.call("MSET", "a", "1", "b", "2") == b"-CROSSSLOT Keys in request don't hash to the same slot\r\n"

@@ -61,15 +61,15 @@ fn find(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 pub fn command(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
-    ctx.out.array(table::TABLE.len());
-    for spec in table::TABLE {
+    ctx.out.array(table::top_level().count());
+    for spec in table::top_level() {
         write_info(ctx, spec);
     }
     Ok(())
 }
 
 pub fn count(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
-    ctx.out.int(table::TABLE.len() as i64);
+    ctx.out.int(table::top_level().count() as i64);
     Ok(())
 }
 
@@ -90,7 +90,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 pub fn docs(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let specs: Vec<&CommandSpec> = if args.len() == 2 {
-        table::TABLE.iter().collect()
+        table::top_level().collect()
     } else {
         args.tail(2).iter().filter_map(find).collect()
     };
