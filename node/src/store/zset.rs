@@ -372,19 +372,23 @@ impl ZSetObj {
                 self.convert();
             }
         }
+        // A listpack stores an integral score as an integer, so -0 reads back
+        // as 0 there; the large form keeps the double as it is.
+        let small_score = if score == 0.0 { 0.0 } else { score };
         let new = match &mut self.repr {
             Repr::Small(v) => match v.iter().position(|(_, x)| &**x == m) {
                 Some(i) => {
-                    if v[i].0 != score {
+                    if v[i].0 != small_score {
                         let (_, member) = v.remove(i);
-                        let at = v.partition_point(|i| cmp(key(i), (score, m)) == Ordering::Less);
-                        v.insert(at, (score, member));
+                        let at =
+                            v.partition_point(|i| cmp(key(i), (small_score, m)) == Ordering::Less);
+                        v.insert(at, (small_score, member));
                     }
                     false
                 }
                 None => {
-                    let at = v.partition_point(|i| cmp(key(i), (score, m)) == Ordering::Less);
-                    v.insert(at, (score, m.into()));
+                    let at = v.partition_point(|i| cmp(key(i), (small_score, m)) == Ordering::Less);
+                    v.insert(at, (small_score, m.into()));
                     true
                 }
             },
