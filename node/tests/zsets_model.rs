@@ -257,12 +257,10 @@ fn run(ops: Vec<Op>) {
                     let m = format!("f{i}").into_bytes();
                     args.push(b"1".to_vec());
                     args.push(m.clone());
-                    if k.members.contains_key(&m) {
-                        k.members.insert(m, 1.0);
-                    } else {
-                        model_add(k, m, 1.0);
+                    if !k.members.contains_key(&m) {
                         added += 1;
                     }
+                    model_add(k, m, 1.0);
                 }
                 assert_eq!(int(&h.exec_args(&args)), added, "ZADD fill");
             }
@@ -277,11 +275,7 @@ fn run(ops: Vec<Op>) {
                     m.clone(),
                 ]);
                 assert_eq!(num(&got), next);
-                if k.members.contains_key(&m) {
-                    k.members.insert(m, next);
-                } else {
-                    model_add(k, m, next);
-                }
+                model_add(k, m, next);
             }
             Op::Rem { key, ms } => {
                 let k = &mut keys[key];
