@@ -26,7 +26,8 @@ pub const SMALL_MAX_ENTRIES: usize = 128;
 pub const SMALL_MAX_VALUE: usize = 64;
 
 /// Most items in one chunk of a large set.
-const CHUNK: usize = 256;
+/// 170 items of 24 bytes fill a 4 KiB allocation (a jemalloc size class).
+const CHUNK: usize = 170;
 const ITEM: usize = std::mem::size_of::<Item>();
 
 /// Redis' order: by score, then by member bytes. Scores are never NaN.
@@ -75,7 +76,7 @@ impl Default for ZSetObj {
 }
 
 fn new_chunk() -> Vec<Item> {
-    Vec::with_capacity(CHUNK + 1)
+    Vec::with_capacity(CHUNK)
 }
 
 impl Large {
@@ -180,18 +181,34 @@ impl Large {
             self.chunks.push(new_chunk());
             self.rebuild_fen();
         }
-        let (ci, o) = match self.locate(key(&item)) {
+        let (mut ci, mut o) = match self.locate(key(&item)) {
             Ok(p) | Err(p) => p,
         };
+        if self.chunks[ci].len() >= CHUNK {
+            // Split a full chunk before inserting. Appending past the last
+            // chunk (or before the first) starts a new one and leaves the full
+            // one full, so sets built in order pack their chunks completely.
+            let last = ci + 1 == self.chunks.len();
+            if last && o == CHUNK {
+                self.chunks.push(new_chunk());
+                ci += 1;
+                o = 0;
+            } else if ci == 0 && o == 0 {
+                self.chunks.insert(0, new_chunk());
+            } else {
+                let mut tail = new_chunk();
+                tail.extend(self.chunks[ci].drain(CHUNK / 2..));
+                self.chunks.insert(ci + 1, tail);
+                if o > CHUNK / 2 {
+                    ci += 1;
+                    o -= CHUNK / 2;
+                }
+            }
+            self.rebuild_fen();
+        }
         self.chunks[ci].insert(o, item);
         self.fen_add(ci, true);
         self.len += 1;
-        if self.chunks[ci].len() > CHUNK {
-            let mut tail = new_chunk();
-            tail.extend(self.chunks[ci].drain(CHUNK / 2..));
-            self.chunks.insert(ci + 1, tail);
-            self.rebuild_fen();
-        }
     }
 
     /// Takes (score, member) out of the chunks (it must be there).
@@ -534,7 +551,7 @@ impl ZSetObj {
         let container = match &self.repr {
             Repr::Small(v) => alloc_size(v.capacity() * ITEM),
             Repr::Large(l) => {
-                l.chunks.len() * alloc_size((CHUNK + 1) * ITEM)
+                l.chunks.len() * alloc_size(CHUNK * ITEM)
                     + alloc_size(l.chunks.capacity() * std::mem::size_of::<Vec<Item>>())
                     + alloc_size(l.fen.capacity() * std::mem::size_of::<usize>())
                     // Buckets of 16 bytes plus a control byte, 8 per 7 items.
@@ -585,7 +602,7 @@ impl ZSetObj {
             for item in v.drain(..) {
                 let h = l.hash(&item.1);
                 l.index.insert_unique(h, (h, item.0), |e| e.0);
-                if l.chunks.last().is_none_or(|c| c.len() >= CHUNK * 3 / 4) {
+                if l.chunks.last().is_none_or(|c| c.len() >= CHUNK) {
                     l.chunks.push(new_chunk());
                 }
                 l.chunks.last_mut().expect("pushed").push(item);

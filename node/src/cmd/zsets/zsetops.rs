@@ -143,7 +143,9 @@ fn generic(
             key: first,
         });
     }
-    let mut result = ZSetObj::new();
+    // Members and scores of the result, in any order; sorted before building
+    // the set, which then fills its chunks completely.
+    let mut out: Vec<(&[u8], f64)> = Vec::new();
     match op {
         Op::Inter => {
             // Smallest first, as Redis sorts them (a stable sort keeps ties in order).
@@ -178,7 +180,7 @@ fn generic(
                             break;
                         }
                     } else {
-                        result.insert(m, score);
+                        out.push((m, score));
                     }
                 }
                 if card {
@@ -210,9 +212,7 @@ fn generic(
                     }
                 }
             }
-            for m in order {
-                result.insert(m, acc[m]);
-            }
+            out.extend(order.into_iter().map(|m| (m, acc[m])));
         }
         Op::Diff => {
             let others: Vec<HashMap<&[u8], ()>> = srcs[1..]
@@ -225,9 +225,14 @@ fn generic(
                 {
                     continue;
                 }
-                result.insert(m, *sc);
+                out.push((m, *sc));
             }
         }
+    }
+    out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+    let mut result = ZSetObj::new();
+    for (m, s) in out {
+        result.insert(m, s);
     }
     match dst {
         Some(d) => store(ctx.keys.shard(d), ctx.out, d, result, ctx.now),
