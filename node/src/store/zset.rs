@@ -17,6 +17,7 @@ use super::memory::alloc_size;
 use hashbrown::HashTable;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 type Member = Box<[u8]>;
 type Item = (f64, Member);
@@ -24,6 +25,25 @@ type Item = (f64, Member);
 /// Redis' `zset-max-listpack-entries` and `zset-max-listpack-value` defaults.
 pub const SMALL_MAX_ENTRIES: usize = 128;
 pub const SMALL_MAX_VALUE: usize = 64;
+
+static MAX_ENTRIES: AtomicUsize = AtomicUsize::new(SMALL_MAX_ENTRIES);
+static MAX_VALUE: AtomicUsize = AtomicUsize::new(SMALL_MAX_VALUE);
+
+/// Sets the listpack thresholds (CONFIG SET zset-max-listpack-entries and
+/// zset-max-listpack-value, alias zset-max-ziplist-*). As in Redis they apply
+/// to later insertions and rebuilt sets; existing sets are not converted.
+pub fn set_listpack_limits(entries: usize, value: usize) {
+    MAX_ENTRIES.store(entries, AtomicOrdering::Relaxed);
+    MAX_VALUE.store(value, AtomicOrdering::Relaxed);
+}
+
+/// The current (entries, value) listpack thresholds.
+pub fn listpack_limits() -> (usize, usize) {
+    (
+        MAX_ENTRIES.load(AtomicOrdering::Relaxed),
+        MAX_VALUE.load(AtomicOrdering::Relaxed),
+    )
+}
 
 /// Most items in one chunk of a large set.
 /// 170 items of 24 bytes fill a 4 KiB allocation (a jemalloc size class).
@@ -351,7 +371,8 @@ impl ZSetObj {
     /// An empty set in the form Redis' `zsetTypeCreate` picks for `size`
     /// members of which the longest has `max_len` bytes.
     pub fn with_hint(size: usize, max_len: usize) -> Self {
-        if size > SMALL_MAX_ENTRIES || max_len > SMALL_MAX_VALUE {
+        let (entries, value) = listpack_limits();
+        if size > entries || max_len > value {
             ZSetObj {
                 repr: Repr::Large(Large::new()),
                 bytes: 0,
@@ -383,9 +404,8 @@ impl ZSetObj {
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
         debug_assert!(!score.is_nan());
         if let Repr::Small(v) = &self.repr {
-            if m.len() > SMALL_MAX_VALUE
-                || (v.len() >= SMALL_MAX_ENTRIES && !v.iter().any(|(_, x)| &**x == m))
-            {
+            let (entries, value) = listpack_limits();
+            if m.len() > value || (v.len() >= entries && !v.iter().any(|(_, x)| &**x == m)) {
                 self.convert();
             }
         }
