@@ -16,6 +16,9 @@ BIG128 = " ".join(f"{i} m{i:03d}" for i in range(128))
 LONG = "x" * 65
 LONG64 = "y" * 64
 LEX = " ".join(f"0 {c}" for c in "abcdefg")
+# 1000 members over many chunks of the large form, scores with repeats.
+HUGE = " ".join(f"{(i * 7919) % 331 / 4} h{i:04d}" for i in range(1000))
+HUGE_LEX = " ".join(f"0 w{i:04d}" for i in range(600))
 
 SCENARIOS = {
     "zadd_basic": [
@@ -226,6 +229,24 @@ SCENARIOS = {
         "ZREM y " + LONG, "OBJECT ENCODING y", "ZADD w " + BIG, "OBJECT ENCODING w", "ZPOPMIN w 100",
         "OBJECT ENCODING w", "ZCARD w", "ZREMRANGEBYRANK w 0 -1", "EXISTS w", "ZINCRBY v 1 " + LONG,
         "OBJECT ENCODING v", "ZMSCORE z m010 m200 m127", "ZSCAN y 0",
+    ],
+    "large_sets": [
+        "ZADD z " + HUGE, "OBJECT ENCODING z", "ZCARD z", "ZRANGE z 0 9 WITHSCORES", "ZRANGE z 165 175",
+        "ZRANGE z 330 345 WITHSCORES", "ZRANGE z -20 -1", "ZRANGE z 0 -1 REV LIMIT 0 1", "ZRANGE z 500 520 REV",
+        "ZRANK z h0500", "ZREVRANK z h0500", "ZRANK z h0999", "ZSCORE z h0123", "ZMSCORE z h0001 nope h0999",
+        "ZCOUNT z 10 (40", "ZRANGEBYSCORE z 20 21 WITHSCORES", "ZRANGEBYSCORE z (20 +inf LIMIT 100 15",
+        "ZREVRANGEBYSCORE z 60 (50 LIMIT 3 12 WITHSCORES", "ZRANGE z 82.5 -inf BYSCORE REV LIMIT 10 10",
+        "ZADD z -0 negzero", "ZSCORE z negzero", "ZRANK z negzero", "ZADD z 0 negzero", "ZSCORE z negzero",
+        "ZINCRBY z 1 h0002", "ZADD z GT CH 0 h0003 1000 h0004", "ZRANK z h0004", "ZREM z h0004 h0005 nope",
+        "ZPOPMIN z 3", "ZPOPMAX z 2", "ZREMRANGEBYRANK z 100 199", "ZCARD z", "ZRANGE z 95 105 WITHSCORES",
+        "ZREMRANGEBYSCORE z 30 40", "ZRANGE z 0 -1 BYSCORE LIMIT 200 10", "ZRANGESTORE d z 0 99", "OBJECT ENCODING d",
+        "ZRANGESTORE d z 0 199", "OBJECT ENCODING d", "ZRANGE d 120 130 WITHSCORES", "ZUNIONSTORE u 2 z d WEIGHTS 1 -1",
+        "ZRANGE u 0 20 WITHSCORES", "ZINTERSTORE i 2 z d AGGREGATE MAX", "ZRANGE i -10 -1 WITHSCORES",
+        "ZDIFFSTORE df 2 z d", "ZCARD df", "ZRANGE df 0 5", "ZINTERCARD 2 z d", "ZINTERCARD 2 z d LIMIT 50",
+        "ZMPOP 2 missing z MAX COUNT 4", "ZREMRANGEBYRANK z 0 -1", "EXISTS z",
+        "ZADD w " + HUGE_LEX, "OBJECT ENCODING w", "ZRANGEBYLEX w [w0100 (w0110", "ZREVRANGEBYLEX w + - LIMIT 0 5",
+        "ZRANGEBYLEX w (w0590 +", "ZLEXCOUNT w [w0200 [w0399", "ZREMRANGEBYLEX w - (w0300", "ZCARD w",
+        "ZRANGE w 0 2", "ZRANGE w [w0500 [w0503 BYLEX REV", "ZSCORE w w0300",
     ],
     "zscan": [
         "ZADD z 1 a 2.5 b -inf c 0.1 d", "ZSCAN z 0", "ZSCAN z 0 COUNT 1", "ZSCAN z 0 MATCH a*",
