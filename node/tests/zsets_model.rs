@@ -515,3 +515,160 @@ proptest! {
         run(ops);
     }
 }
+
+/// Words that steer the sorted set commands into their options and edge cases.
+const WORDS: &[&str] = &[
+    "za",
+    "zb",
+    "zc",
+    "s",
+    "missing",
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "-2",
+    "100",
+    "-100",
+    "200",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "99999999999999999999",
+    "1.5",
+    "-0.5",
+    "(1",
+    "(1.5",
+    "inf",
+    "-inf",
+    "+inf",
+    "(-inf",
+    "nan",
+    "1e308",
+    "-1e308",
+    "0x10",
+    "abc",
+    "",
+    "[m1",
+    "(m2",
+    "[m50",
+    "-",
+    "+",
+    "[",
+    "(",
+    "NX",
+    "XX",
+    "GT",
+    "LT",
+    "CH",
+    "INCR",
+    "WITHSCORES",
+    "LIMIT",
+    "REV",
+    "BYSCORE",
+    "BYLEX",
+    "WEIGHTS",
+    "AGGREGATE",
+    "SUM",
+    "MIN",
+    "MAX",
+    "COUNT",
+    "MATCH",
+    "m*",
+    "m1",
+    "m2",
+    "m3",
+    "m150",
+];
+
+const ZCOMMANDS: &[&str] = &[
+    "ZADD",
+    "ZINCRBY",
+    "ZREM",
+    "ZCARD",
+    "ZCOUNT",
+    "ZSCORE",
+    "ZMSCORE",
+    "ZRANK",
+    "ZREVRANK",
+    "ZRANGE",
+    "ZRANGESTORE",
+    "ZREVRANGE",
+    "ZRANGEBYSCORE",
+    "ZREVRANGEBYSCORE",
+    "ZRANGEBYLEX",
+    "ZREVRANGEBYLEX",
+    "ZLEXCOUNT",
+    "ZPOPMIN",
+    "ZPOPMAX",
+    "ZMPOP",
+    "ZREMRANGEBYRANK",
+    "ZREMRANGEBYSCORE",
+    "ZREMRANGEBYLEX",
+    "ZUNION",
+    "ZINTER",
+    "ZDIFF",
+    "ZUNIONSTORE",
+    "ZINTERSTORE",
+    "ZDIFFSTORE",
+    "ZINTERCARD",
+    "ZRANDMEMBER",
+    "ZSCAN",
+];
+
+fn fuzz_arg() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => prop::sample::select(WORDS).prop_map(|w| w.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 0..10),
+    ]
+}
+
+/// Every shard's running byte total equals the sum of its entries' sizes,
+/// and no key holds an empty sorted set.
+fn accounting_holds(h: &Harness) {
+    let db = &h.shared.db;
+    for i in 0..db.shard_count() {
+        let shard = db.lock_index(i);
+        let mut sum = 0;
+        shard.for_each(0, |e| {
+            sum += e.mem_size();
+            if let shoal_node::store::ValueRef::ZSet(z) = e.value() {
+                assert!(!z.is_empty(), "empty sorted set kept");
+            }
+        });
+        assert_eq!(shard.used_bytes(), sum, "shard {i} byte total");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn zset_commands_take_any_arguments(
+        cmds in prop::collection::vec(
+            (prop::sample::select(ZCOMMANDS), prop::collection::vec(fuzz_arg(), 0..8)),
+            1..40,
+        ),
+    ) {
+        let mut h = Harness::new(Config::default());
+        h.exec("ZADD za 1 m1 2 m2 3 m3");
+        let mut big: Vec<String> = vec!["ZADD".into(), "zb".into()];
+        for i in 0..300 {
+            big.push(format!("{}", i % 50));
+            big.push(format!("m{i}"));
+        }
+        h.exec_args(&big);
+        h.exec("SET s v");
+        for (cmd, args) in cmds {
+            let mut full = vec![cmd.as_bytes().to_vec()];
+            full.extend(args);
+            let raw = h.exec_raw(&full);
+            match Frame::parse(&raw) {
+                Ok(Some((_, used))) => assert_eq!(used, raw.len()),
+                other => panic!("malformed reply {other:?} to {full:?}"),
+            }
+            accounting_holds(&h);
+        }
+        assert_eq!(h.exec("PING"), Frame::Simple("PONG".into()));
+    }
+}
