@@ -61,13 +61,45 @@ fn key(i: &Item) -> (f64, &[u8]) {
     (i.0, &i.1)
 }
 
+/// An index slot; the score is split into two u32 so the slot is 12 bytes
+/// (a (u64, f64) pair would take 16).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hash: u32,
+    score: [u32; 2],
+}
+
+impl Slot {
+    fn new(hash: u32, score: f64) -> Slot {
+        let b = score.to_bits();
+        Slot {
+            hash,
+            score: [b as u32, (b >> 32) as u32],
+        }
+    }
+
+    fn score(&self) -> f64 {
+        f64::from_bits(u64::from(self.score[0]) | (u64::from(self.score[1]) << 32))
+    }
+
+    fn table_hash(&self) -> u64 {
+        spread(self.hash)
+    }
+}
+
+/// The table's 64-bit hash from the stored 32 bits (high bits choose the
+/// control byte, low bits the bucket, so both must vary).
+fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 #[derive(Clone, Debug)]
 struct Large {
     chunks: Vec<Vec<Item>>,
     /// 1-based Fenwick tree of the chunk lengths (`fen[0]` unused).
     fen: Vec<usize>,
-    /// (hash of member, score) per member.
-    index: HashTable<(u64, f64)>,
+    /// (32 bits of the member's hash, score) per member: 12 bytes a slot.
+    index: HashTable<Slot>,
     hasher: foldhash::fast::RandomState,
     len: usize,
 }
@@ -110,8 +142,8 @@ impl Large {
         }
     }
 
-    fn hash(&self, m: &[u8]) -> u64 {
-        self.hasher.hash_one(m)
+    fn hash(&self, m: &[u8]) -> u32 {
+        (self.hasher.hash_one(m) >> 32) as u32
     }
 
     fn rebuild_fen(&mut self) {
@@ -192,8 +224,10 @@ impl Large {
     fn score(&self, m: &[u8]) -> Option<f64> {
         let h = self.hash(m);
         self.index
-            .find(h, |&(hh, s)| hh == h && self.locate((s, m)).is_ok())
-            .map(|e| e.1)
+            .find(spread(h), |e| {
+                e.hash == h && self.locate((e.score(), m)).is_ok()
+            })
+            .map(Slot::score)
     }
 
     fn put(&mut self, item: Item) {
@@ -204,7 +238,34 @@ impl Large {
         let (mut ci, mut o) = match self.locate(key(&item)) {
             Ok(p) | Err(p) => p,
         };
-        if self.chunks[ci].len() >= CHUNK {
+        if self.chunks[ci].len() >= CHUNK
+            && ci + 1 < self.chunks.len()
+            && self.chunks[ci + 1].len() < CHUNK
+        {
+            // A full chunk passes its last item to a next one with room
+            // (B*-tree style), which keeps chunks fuller than splitting.
+            if o == CHUNK {
+                ci += 1;
+                o = 0;
+            } else {
+                let last = self.chunks[ci].pop().expect("full chunk");
+                self.chunks[ci + 1].insert(0, last);
+                self.fen_add(ci, false);
+                self.fen_add(ci + 1, true);
+            }
+        } else if self.chunks[ci].len() >= CHUNK && ci > 0 && self.chunks[ci - 1].len() < CHUNK {
+            // Or its first item to a previous one with room.
+            if o == 0 {
+                ci -= 1;
+                o = self.chunks[ci].len();
+            } else {
+                let first = self.chunks[ci].remove(0);
+                self.chunks[ci - 1].push(first);
+                self.fen_add(ci, false);
+                self.fen_add(ci - 1, true);
+                o -= 1;
+            }
+        } else if self.chunks[ci].len() >= CHUNK {
             // Split a full chunk before inserting. Appending past the last
             // chunk (or before the first) starts a new one and leaves the full
             // one full, so sets built in order pack their chunks completely.
@@ -274,12 +335,15 @@ impl Large {
                 .get(ci)
                 .is_some_and(|c| c.binary_search_by(|i| cmp(key(i), (s, m))).is_ok())
         };
-        let old = match self.index.find_mut(h, |&(hh, s)| hh == h && locate(s)) {
+        let old = match self
+            .index
+            .find_mut(spread(h), |e| e.hash == h && locate(e.score()))
+        {
             Some(e) => {
-                let old = e.1;
+                let old = e.score();
                 // Equal scores (0 and -0 too) change nothing, as in Redis.
                 if old != score {
-                    e.1 = score;
+                    *e = Slot::new(h, score);
                 }
                 Some(old)
             }
@@ -294,7 +358,8 @@ impl Large {
                 false
             }
             None => {
-                self.index.insert_unique(h, (h, score), |e| e.0);
+                self.index
+                    .insert_unique(spread(h), Slot::new(h, score), Slot::table_hash);
                 self.put((score, m.into()));
                 true
             }
@@ -316,9 +381,10 @@ impl Large {
         };
         let entry = self
             .index
-            .find_entry(h, |&(hh, s)| hh == h && present(s))
+            .find_entry(spread(h), |e| e.hash == h && present(e.score()))
             .ok()?;
-        let ((_, score), _) = entry.remove();
+        let (slot, _) = entry.remove();
+        let score = slot.score();
         Some(self.take((score, m)))
     }
 }
@@ -574,8 +640,8 @@ impl ZSetObj {
                 l.chunks.len() * alloc_size(CHUNK * ITEM)
                     + alloc_size(l.chunks.capacity() * std::mem::size_of::<Vec<Item>>())
                     + alloc_size(l.fen.capacity() * std::mem::size_of::<usize>())
-                    // Buckets of 16 bytes plus a control byte, 8 per 7 items.
-                    + l.index.capacity() * 17 * 8 / 7
+                    // Slots plus a control byte each, 8 buckets per 7 items.
+                    + l.index.capacity() * (std::mem::size_of::<Slot>() + 1) * 8 / 7
             }
         };
         self.bytes + container
@@ -621,7 +687,8 @@ impl ZSetObj {
             let mut l = Large::new();
             for item in v.drain(..) {
                 let h = l.hash(&item.1);
-                l.index.insert_unique(h, (h, item.0), |e| e.0);
+                l.index
+                    .insert_unique(spread(h), Slot::new(h, item.0), Slot::table_hash);
                 if l.chunks.last().is_none_or(|c| c.len() >= CHUNK) {
                     l.chunks.push(new_chunk());
                 }
