@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from conftest import RawClient
+from conftest import RawClient, encode
 from test_compat import run
 
 BIG = " ".join(f"{i} m{i:03d}" for i in range(129))
@@ -422,3 +422,43 @@ def test_negative_zrandmember_does_not_allocate(shoal):
         assert c.call("PING") == b"+PONG\r\n"
     finally:
         c.close()
+
+
+def rss(client):
+    info = client.call("INFO", "memory").decode()
+    return int(info.split("used_memory_rss:")[1].split("\r\n")[0])
+
+
+def load_million(client, key):
+    """1M members in random order, 1000 per ZADD, pipelined."""
+    import random
+
+    ids = list(range(1_000_000))
+    random.Random(7).shuffle(ids)
+    for b in range(0, len(ids), 100_000):
+        batch = []
+        for c in range(b, b + 100_000, 1000):
+            args = ["ZADD", key]
+            for i in ids[c:c + 1000]:
+                args += [str(i * 1.5), "member:%07d" % i]
+            batch.append(encode(*args))
+        client.send_raw(b"".join(batch))
+        for _ in batch:
+            assert client.read_reply().startswith(b":")
+
+
+def test_million_members_take_less_rss_than_redis(shoal, redis_server):
+    growth = {}
+    for name, server in (("shoal", shoal), ("redis", redis_server)):
+        c = RawClient(server.port, timeout=120)
+        try:
+            c.call("FLUSHALL")
+            before = rss(c)
+            load_million(c, "big")
+            assert c.call("ZCARD", "big") == b":1000000\r\n"
+            assert c.call("OBJECT", "ENCODING", "big") == b"$8\r\nskiplist\r\n"
+            growth[name] = rss(c) - before
+            c.call("FLUSHALL")
+        finally:
+            c.close()
+    assert growth["shoal"] <= growth["redis"], growth
