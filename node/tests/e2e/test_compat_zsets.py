@@ -276,6 +276,13 @@ SCENARIOS = {
         "ZRANGESTORE d l 0 -1", "ZUNION 1 l", "ZRANDMEMBER l", "ZSCAN l 0", "ZLEXCOUNT l - +",
         "HSET h f v", "ZCARD h", "ZSCORE h f", "ZMPOP 1 h MIN", "ZINTERCARD 1 h",
     ],
+    "watch_noop_writes": [
+        "ZADD z 1 a 2 b", "WATCH z", "ZADD z NX 5 a", "ZADD z XX 1 nope", "ZADD z GT 0 a", "ZADD z 1 a",
+        "ZREM z nope", "ZREMRANGEBYSCORE z 10 20", "ZREMRANGEBYRANK z 5 9", "ZREMRANGEBYLEX z [x [y",
+        "ZADD z INCR GT -1 a", "MULTI", "ZCARD z", "EXEC", "WATCH z", "ZADD z CH 1 a 3 b", "MULTI",
+        "ZCARD z", "EXEC", "WATCH z", "ZINCRBY z 1 a", "MULTI", "ZCARD z", "EXEC", "WATCH z", "ZREM z b",
+        "MULTI", "ZCARD z", "EXEC",
+    ],
     "empty_deleted": [
         "ZADD z 1 a", "ZREM z a", "EXISTS z", "TYPE z", "ZADD z 1 a", "ZPOPMIN z", "EXISTS z",
         "ZADD z 1 a", "ZMPOP 1 z MAX", "EXISTS z", "ZADD z 1 a", "ZREMRANGEBYSCORE z -inf +inf", "EXISTS z",

@@ -1,6 +1,6 @@
 //! ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...], and ZINCRBY.
 
-use super::{exists, open_existing, score_arg, zset};
+use super::{exists, open_existing, read, score_arg, zset};
 use crate::cmd::{is, CmdError, Ctx};
 use crate::resp::Args;
 use crate::store::{Obj, Ttl, Value, ZSetObj};
@@ -26,9 +26,10 @@ fn nan() -> CmdError {
     CmdError::err("resulting score is not a number (NaN)")
 }
 
-/// Redis' `zsetAdd`: the outcome and the member's score afterwards.
-fn add(z: &mut ZSetObj, m: &[u8], mut score: f64, f: Flags) -> Result<(Outcome, f64), CmdError> {
-    match z.score(m) {
+/// Redis' `zsetAdd` decision for a member whose score is `cur`: the outcome
+/// and the member's score afterwards.
+fn decide(cur: Option<f64>, mut score: f64, f: Flags) -> Result<(Outcome, f64), CmdError> {
+    match cur {
         Some(cur) => {
             if f.nx {
                 return Ok((Outcome::Nop, score));
@@ -43,18 +44,42 @@ fn add(z: &mut ZSetObj, m: &[u8], mut score: f64, f: Flags) -> Result<(Outcome, 
                 return Ok((Outcome::Nop, score));
             }
             if score != cur {
-                z.insert(m, score);
                 Ok((Outcome::Updated, score))
             } else {
                 Ok((Outcome::Same, score))
             }
         }
-        None if !f.xx => {
-            z.insert(m, score);
-            Ok((Outcome::Added, score))
-        }
+        None if !f.xx => Ok((Outcome::Added, score)),
         None => Ok((Outcome::Nop, score)),
     }
+}
+
+/// Applies every score-member pair: (added, updated, processed, last score).
+fn apply(
+    z: &mut ZSetObj,
+    args: Args<'_>,
+    idx: usize,
+    scores: &[f64],
+    f: Flags,
+) -> Result<(i64, i64, i64, f64), CmdError> {
+    let (mut added, mut updated, mut processed, mut last) = (0, 0, 0, 0.0);
+    for (j, &score) in scores.iter().enumerate() {
+        let m = args.get(idx + 2 * j + 1);
+        let (outcome, s) = decide(z.score(m), score, f)?;
+        match outcome {
+            Outcome::Added => added += 1,
+            Outcome::Updated => updated += 1,
+            Outcome::Same | Outcome::Nop => {}
+        }
+        if matches!(outcome, Outcome::Added | Outcome::Updated) {
+            z.insert(m, s);
+        }
+        if !matches!(outcome, Outcome::Nop) {
+            processed += 1;
+        }
+        last = s;
+    }
+    Ok((added, updated, processed, last))
 }
 
 fn generic(ctx: &mut Ctx<'_>, args: Args<'_>, mut f: Flags) -> Result<(), CmdError> {
@@ -107,27 +132,32 @@ fn generic(ctx: &mut Ctx<'_>, args: Args<'_>, mut f: Flags) -> Result<(), CmdErr
     let shard = ctx.keys.shard(key);
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
-    let mut run = |z: &mut ZSetObj| -> Result<(), CmdError> {
+    if exists(shard, key, ctx.now)? {
+        // A dry run first, stopping at the first change: a command that
+        // changes nothing never marks the key as modified (WATCH,
+        // replication), as in Redis.
+        let z = read(shard, key, ctx.now)?.expect("checked above");
+        let mut changes = false;
         for (j, &score) in scores.iter().enumerate() {
-            let (outcome, s) = add(z, args.get(idx + 2 * j + 1), score, f)?;
+            let m = args.get(idx + 2 * j + 1);
+            let (outcome, s) = decide(z.score(m), score, f)?;
             match outcome {
-                Outcome::Added => added += 1,
-                Outcome::Updated => updated += 1,
-                Outcome::Same | Outcome::Nop => {}
-            }
-            if !matches!(outcome, Outcome::Nop) {
-                processed += 1;
+                Outcome::Added | Outcome::Updated => {
+                    changes = true;
+                    break;
+                }
+                Outcome::Same => processed += 1,
+                Outcome::Nop => {}
             }
             last = s;
         }
-        Ok(())
-    };
-    if exists(shard, key, ctx.now)? {
-        let mut e = open_existing(shard, key, ctx.now)?.expect("checked above");
-        run(zset(&mut e))?;
+        if changes {
+            let mut e = open_existing(shard, key, ctx.now)?.expect("checked above");
+            (added, updated, processed, last) = apply(zset(&mut e), args, idx, &scores, f)?;
+        }
     } else if !f.xx {
         let mut z = ZSetObj::new();
-        run(&mut z)?;
+        (added, updated, processed, last) = apply(&mut z, args, idx, &scores, f)?;
         if !z.is_empty() {
             shard.set(key, Value::Obj(Obj::ZSet(z)), Ttl::Clear, ctx.now);
         }

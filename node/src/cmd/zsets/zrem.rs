@@ -1,12 +1,20 @@
 //! ZREM, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX.
 
-use super::{open_existing, rank_range, settle, zset, LexRange, ScoreRange};
+use super::{open_existing, rank_range, read, settle, zset, LexRange, ScoreRange};
 use crate::cmd::{int_arg, CmdError, Ctx};
 use crate::resp::Args;
 use crate::store::ZSetObj;
 
 pub fn zrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
+    let shard = ctx.keys.shard(key);
+    // Nothing to remove: the key is not marked as modified.
+    if !read(shard, key, ctx.now)?
+        .is_some_and(|z| args.iter().skip(2).any(|m| z.score(m).is_some()))
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let Some(mut e) = open_existing(ctx.keys.shard(key), key, ctx.now)? else {
         ctx.out.int(0);
         return Ok(());
@@ -34,17 +42,23 @@ enum Which {
 
 fn generic(ctx: &mut Ctx<'_>, args: Args<'_>, which: Which) -> Result<(), CmdError> {
     let key = args.get(1);
-    let Some(mut e) = open_existing(ctx.keys.shard(key), key, ctx.now)? else {
+    let shard = ctx.keys.shard(key);
+    let Some(z) = read(shard, key, ctx.now)? else {
         ctx.out.int(0);
         return Ok(());
     };
-    let z = zset(&mut e);
     let (a, b) = match &which {
         Which::Rank(start, stop) => rank_range(*start, *stop, z.len()),
         Which::Score(r) => r.ranks(z),
         Which::Lex(r) => r.ranks(z),
     };
-    remove_ranks(z, a, b);
+    if a >= b {
+        // Nothing in range: the key is not marked as modified.
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let mut e = open_existing(shard, key, ctx.now)?.expect("read above");
+    remove_ranks(zset(&mut e), a, b);
     settle(e);
     ctx.out.int((b - a) as i64);
     Ok(())
