@@ -128,6 +128,18 @@ SCENARIOS = {
         "ZREVRANGEBYLEX z - +", "ZREVRANGEBYLEX z + x", "ZRANGEBYLEX missing - +", "ZRANGEBYLEX missing x +",
         "SET s v", "ZRANGEBYLEX s - +", "ZREVRANGEBYLEX s + -", "ZRANGEBYLEX z '' +", "ZRANGEBYLEX z [ +",
     ],
+    "mixed_scores_and_negative_zero": [
+        "ZADD m 3 a 1 b 2 c 0 d 5 e 4 f", "ZRANGEBYLEX m - +", "ZRANGEBYLEX m [b [e", "ZREVRANGEBYLEX m [e [b",
+        "ZRANGEBYLEX m (a +", "ZREVRANGEBYLEX m + (a LIMIT 1 2", "ZLEXCOUNT m [c +", "ZLEXCOUNT m - [c",
+        "ZRANGE m [b [f BYLEX REV", "ZRANGESTORE mm m [b [e BYLEX", "ZRANGE mm 0 -1 WITHSCORES",
+        "ZREMRANGEBYLEX m [c (f", "ZRANGE m 0 -1 WITHSCORES", "ZREMRANGEBYLEX m - +", "EXISTS m",
+        "ZADD p 1 a 2 b", "ZUNION 1 p WEIGHTS -0 WITHSCORES", "ZINTER 2 p p WEIGHTS -0 0 WITHSCORES",
+        "ZUNIONSTORE q 1 p WEIGHTS -0", "ZRANGE q 0 -1 WITHSCORES", "ZADD p 3 " + LONG,
+        "ZUNIONSTORE q 1 p WEIGHTS -0", "OBJECT ENCODING q", "ZRANGE q 0 -1 WITHSCORES",
+        "ZDIFFSTORE q 1 q", "ZRANGE q 0 -1 WITHSCORES", "ZRANGESTORE r q 0 -1", "ZRANGE r 0 -1 WITHSCORES",
+        "ZADD n -0 x", "ZSCORE n x", "ZADD n 1 " + LONG, "ZADD n -0 y", "ZSCORE n y", "ZINCRBY n -0 z",
+        "ZSCORE n z", "ZRANGE n 0 -1 WITHSCORES",
+    ],
     "zrangestore": [
         "ZADD src 1 a 2 b 3 c 4 d", "ZRANGESTORE dst src 0 -1", "ZRANGE dst 0 -1 WITHSCORES",
         "ZRANGESTORE dst src 1 2", "ZRANGE dst 0 -1 WITHSCORES", "ZRANGESTORE dst src 0 0 REV",

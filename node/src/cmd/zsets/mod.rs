@@ -337,10 +337,76 @@ impl LexRange {
         }
     }
 
-    pub fn ranks(&self, z: &ZSetObj) -> (usize, usize) {
-        let start = z.partition_point(|_, m| self.below_min(m));
-        let end = z.partition_point(|_, m| self.within_max(m));
-        (start, end.max(start))
+    /// Redis' `sdscmplex` of the two bounds, with `-`/`+` as sentinels.
+    fn bounds_cmp(&self) -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        let text = |b: &Lex| match b {
+            Lex::Incl(x) | Lex::Excl(x) => Some(x.clone()),
+            _ => None,
+        };
+        match (&self.min, &self.max) {
+            (Lex::Lowest, Lex::Lowest) | (Lex::Highest, Lex::Highest) => Equal,
+            (Lex::Lowest, _) | (_, Lex::Highest) => Less,
+            (Lex::Highest, _) | (_, Lex::Lowest) => Greater,
+            _ => text(&self.min).cmp(&text(&self.max)),
+        }
+    }
+
+    fn exclusive(b: &Lex) -> bool {
+        // `-` and `+` count as exclusive bounds in Redis.
+        !matches!(b, Lex::Incl(_))
+    }
+
+    /// The ranks `start..end` of the members in range, walked forwards (or
+    /// backwards when `rev`, which matters only for sets whose members do not
+    /// all share one score). Follows Redis' `zslIsInLexRange` checks, then for
+    /// a listpack its linear walk (`zzlFirstInLexRange`/`zzlLastInLexRange`),
+    /// so even mixed-score sets answer as Redis does in that encoding.
+    pub fn ranks(&self, z: &ZSetObj, rev: bool) -> (usize, usize) {
+        let n = z.len();
+        let c = self.bounds_cmp();
+        if n == 0
+            || c == std::cmp::Ordering::Greater
+            || (c == std::cmp::Ordering::Equal
+                && (Self::exclusive(&self.min) || Self::exclusive(&self.max)))
+        {
+            return (0, 0);
+        }
+        let member = |i: usize| z.get(i).expect("rank in range").0;
+        if self.below_min(member(n - 1)) || !self.within_max(member(0)) {
+            return (0, 0);
+        }
+        if z.encoding() != "listpack" {
+            let start = z.partition_point(|_, m| self.below_min(m));
+            let end = z.partition_point(|_, m| self.within_max(m));
+            return (start, end.max(start));
+        }
+        let items: Vec<&[u8]> = z.iter().map(|(m, _)| m).collect();
+        if rev {
+            let Some(last) = items.iter().rposition(|m| self.within_max(m)) else {
+                return (0, 0);
+            };
+            if self.below_min(items[last]) {
+                return (0, 0);
+            }
+            let mut start = last;
+            while start > 0 && !self.below_min(items[start - 1]) {
+                start -= 1;
+            }
+            (start, last + 1)
+        } else {
+            let Some(first) = items.iter().position(|m| !self.below_min(m)) else {
+                return (0, 0);
+            };
+            if !self.within_max(items[first]) {
+                return (0, 0);
+            }
+            let mut end = first;
+            while end < n && self.within_max(items[end]) {
+                end += 1;
+            }
+            (first, end)
+        }
     }
 }
 

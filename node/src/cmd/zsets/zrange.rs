@@ -110,7 +110,7 @@ fn select(z: &ZSetObj, r: &Request) -> (usize, usize) {
             return rank_range(*start, *stop, len);
         }
         Range::Score(s) => s.ranks(z),
-        Range::Lex(l) => l.ranks(z),
+        Range::Lex(l) => l.ranks(z, r.rev),
     };
     // LIMIT: a negative offset selects nothing, a negative count everything.
     if r.offset < 0 {

@@ -50,7 +50,7 @@ fn generic(ctx: &mut Ctx<'_>, args: Args<'_>, which: Which) -> Result<(), CmdErr
     let (a, b) = match &which {
         Which::Rank(start, stop) => rank_range(*start, *stop, z.len()),
         Which::Score(r) => r.ranks(z),
-        Which::Lex(r) => r.ranks(z),
+        Which::Lex(r) => r.ranks(z, false),
     };
     if a >= b {
         // Nothing in range: the key is not marked as modified.

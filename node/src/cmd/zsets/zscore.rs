@@ -70,7 +70,7 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let range = LexRange::parse(args.get(2), args.get(3))?;
     let n = match read(ctx.keys.shard(key), key, ctx.now)? {
         Some(z) => {
-            let (a, b) = range.ranks(z);
+            let (a, b) = range.ranks(z, false);
             b - a
         }
         None => 0,

@@ -229,14 +229,28 @@ fn generic(
             }
         }
     }
-    out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
-    let mut result = ZSetObj::new();
-    for (m, s) in out {
-        result.insert(m, s);
-    }
     match dst {
-        Some(d) => store(ctx.keys.shard(d), ctx.out, d, result, ctx.now),
-        None => reply_items(ctx.out, result.len(), withscores, result.iter()),
+        Some(d) => {
+            out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+            // Redis builds a skiplist and converts it to a listpack only when
+            // small enough, so a large result keeps -0 scores.
+            let longest = out.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+            let mut result = ZSetObj::with_hint(out.len(), longest);
+            for (m, s) in out {
+                result.insert(m, s);
+            }
+            store(ctx.keys.shard(d), ctx.out, d, result, ctx.now);
+        }
+        None => {
+            // Redis replies from a skiplist it built: scores as computed (a
+            // -0 stays -0, unlike in a stored listpack).
+            out.sort_by(|a, b| {
+                a.1.partial_cmp(&b.1)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then_with(|| a.0.cmp(b.0))
+            });
+            reply_items(ctx.out, out.len(), withscores, out.into_iter());
+        }
     }
     Ok(())
 }
