@@ -60,11 +60,23 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     if count > 0 {
         // Distinct members, at most the set's size.
         let n = usize::try_from(count).unwrap_or(usize::MAX).min(z.len());
-        let mut idx: Vec<usize> = (0..z.len()).collect();
-        fastrand::shuffle(&mut idx);
         header(ctx.out, n);
-        for &i in &idx[..n] {
-            put(ctx.out, z, i);
+        if n.saturating_mul(3) < z.len() {
+            // Few picks from a large set: random ranks until n distinct ones,
+            // O(n) rather than a shuffle of the whole set.
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            while seen.len() < n {
+                let i = fastrand::usize(..z.len());
+                if seen.insert(i) {
+                    put(ctx.out, z, i);
+                }
+            }
+        } else {
+            let mut idx: Vec<usize> = (0..z.len()).collect();
+            fastrand::shuffle(&mut idx);
+            for &i in &idx[..n] {
+                put(ctx.out, z, i);
+            }
         }
         return Ok(());
     }
