@@ -18,6 +18,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+/// Encoding thresholds the types read process-wide (sorted sets' listpack size).
+fn apply_encoding(s: &Settings) {
+    let e = &s.encoding;
+    crate::store::zset::set_listpack_limits(
+        usize::try_from(e.zset_max_listpack_entries).unwrap_or(usize::MAX),
+        usize::try_from(e.zset_max_listpack_value).unwrap_or(usize::MAX),
+    );
+}
+
 /// State shared by every connection and background task.
 pub struct Shared {
     pub db: Db,
@@ -65,6 +74,7 @@ impl Shared {
             .as_ref()
             .map(|c| crate::cluster::Cluster::new(c.node_name.clone()));
         let acl = arc_swap::ArcSwapOption::from(config.acl.clone().map(Arc::new));
+        apply_encoding(&config.settings);
         Ok(Arc::new(Shared {
             tls,
             active_expire: AtomicBool::new(true),
@@ -144,6 +154,7 @@ impl Shared {
         if old.access_mode() != next.access_mode() {
             keys.set_access_mode(next.access_mode(), now_ms);
         }
+        apply_encoding(&next);
     }
 
     /// Evicts until memory is under `maxmemory` (after the limit was lowered).

@@ -154,3 +154,36 @@ fn set_changes_send_the_members_not_the_set() {
     let replica = replay(&h);
     assert_eq!(digest_of(&replica), digest_of(&h.shared.db));
 }
+
+#[test]
+fn sorted_set_changes_send_the_members_not_the_set() {
+    let _rt = rt().enter();
+    let mut h = Harness::new(Config::default());
+    h.shared.db.set_tracking(true);
+    let mut fill = vec!["ZADD".to_string(), "board".to_string()];
+    for i in 0..3000 {
+        fill.push(i.to_string());
+        fill.push(format!("player{i}"));
+    }
+    let fill: Vec<&str> = fill.iter().map(String::as_str).collect();
+    assert!(
+        journaled(&mut h, &fill) > 3000 * 10,
+        "a new sorted set goes whole"
+    );
+    for cmd in [
+        &["ZADD", "board", "1.5", "player7", "-0", "zero"][..],
+        &["ZINCRBY", "board", "2.25", "player8"],
+        &["ZREM", "board", "player9", "missing"],
+        &["ZPOPMIN", "board"],
+        &["ZPOPMAX", "board", "2"],
+        &["ZADD", "board", "inf", "top", "-inf", "bottom"],
+        &["EXPIRE", "board", "100"],
+    ] {
+        let n = journaled(&mut h, cmd);
+        assert!(n < 300, "{cmd:?} journaled {n} bytes");
+    }
+    h.exec_args(&["ZREMRANGEBYRANK", "board", "0", "2500"]);
+    h.exec_args(&["ZUNIONSTORE", "u", "1", "board"]);
+    let replica = replay(&h);
+    assert_eq!(digest_of(&replica), digest_of(&h.shared.db));
+}

@@ -23,6 +23,8 @@
 //!   (see `Skips`);
 //! - `SPATCH key at n member … member …` — `n` members now in a set, then
 //!   members no longer in it (state, like HPATCH);
+//! - `ZPATCH key at n member score … member …` — new scores of `n` members
+//!   of a sorted set, then members no longer in it (state, like HPATCH);
 //! - `DEL key` — the key is gone;
 //! - `FLUSHSHARD idx of` — every key whose slot is `idx` modulo `of` is gone;
 //! - `BATCH n` — the next `n` effects are one unit (a transaction, a multi-key
@@ -113,9 +115,32 @@ pub fn encode_change(key: &[u8], e: &mut Entry, replaced: bool, out: &mut Vec<u8
     let (logged, ops) = match e.obj_mut() {
         Some(Obj::Hash(h)) => (h.log().take(), ListLogged::Off),
         Some(Obj::Set(st)) => (st.log().take(), ListLogged::Off),
+        Some(Obj::ZSet(z)) => (z.log().take(), ListLogged::Off),
         Some(Obj::List(l)) => (Logged::Off, l.log().take()),
         _ => (Logged::Off, ListLogged::Off),
     };
+    if let (false, Logged::Members(members), ValueRef::ZSet(z)) = (replaced, &logged, e.value()) {
+        if members.len() * 2 < z.len() {
+            let scored: Vec<(&[u8], f64)> = members
+                .iter()
+                .filter_map(|m| z.score(m).map(|s| (&**m, s)))
+                .collect();
+            let gone = members.iter().filter(|m| z.score(m).is_none());
+            header(4 + 2 * scored.len() + (members.len() - scored.len()), out);
+            bulk(b"ZPATCH", out);
+            bulk(key, out);
+            number(at, out);
+            number(scored.len() as u64, out);
+            for (m, score) in &scored {
+                bulk(m, out);
+                bulk(crate::util::num::format_f64_exact(*score).as_bytes(), out);
+            }
+            for m in gone {
+                bulk(m, out);
+            }
+            return;
+        }
+    }
     if let (false, Logged::Members(members), ValueRef::Set(st)) = (replaced, &logged, e.value()) {
         if members.len() * 2 < st.len() {
             let (added, gone): (Vec<&[u8]>, Vec<&[u8]>) =
@@ -413,7 +438,15 @@ fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectErr
         }
         b"ZSET" if args.len() >= 3 && !args.len().is_multiple_of(2) => {
             let at = num(args[2])?;
-            let mut z = ZSetObj::new();
+            let pairs = (args.len() - 3) / 2;
+            let longest = args[3..]
+                .iter()
+                .step_by(2)
+                .map(|m| m.len())
+                .max()
+                .unwrap_or(0);
+            // The form the primary's set has, so -0 scores read back the same.
+            let mut z = ZSetObj::with_hint(pairs, longest);
             for pair in args[3..].chunks_exact(2) {
                 let score = crate::util::num::parse_f64(pair[1])
                     .filter(|s| !s.is_nan())
@@ -456,6 +489,42 @@ fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectErr
             }
         }
         b"LOPS" if args.len() >= 3 => apply_list_ops(locked, args)?,
+        b"ZPATCH" if args.len() >= 4 => {
+            let at = num(args[2])?;
+            let n = num(args[3])? as usize;
+            let scored = args
+                .get(4..4 + 2 * n.min(args.len()))
+                .ok_or_else(|| EffectError("ZPATCH counts more members than it holds".into()))?;
+            let gone = &args[4 + 2 * n..];
+            let shard = locked.shard(args[1]);
+            if !matches!(
+                shard.peek(args[1], 0).map(Entry::value),
+                Some(ValueRef::ZSet(_))
+            ) {
+                shard.set(
+                    args[1],
+                    Value::Obj(Obj::ZSet(ZSetObj::new())),
+                    Ttl::Clear,
+                    0,
+                );
+            }
+            let mut e = shard.get_mut(args[1], 0).expect("sorted set just ensured");
+            let z = e.entry_mut().zset_mut().expect("a sorted set");
+            for pair in scored.chunks_exact(2) {
+                let score = crate::util::num::parse_f64(pair[1])
+                    .filter(|s| !s.is_nan())
+                    .ok_or_else(|| EffectError("bad score".into()))?;
+                z.insert(pair[0], score);
+            }
+            for m in gone {
+                z.remove(m);
+            }
+            if z.is_empty() {
+                e.delete();
+            } else {
+                e.set_expire((at != 0).then_some(at));
+            }
+        }
         b"SPATCH" if args.len() >= 4 => {
             let at = num(args[2])?;
             let n = num(args[3])? as usize;

@@ -61,7 +61,8 @@ impl Obj {
             Obj::Hash(h) => h.log().start(),
             Obj::List(l) => l.log().start(),
             Obj::Set(st) => st.log().start(),
-            _ => {}
+            Obj::ZSet(z) => z.log().start(),
+            Obj::Str(_) => {}
         }
     }
 

@@ -116,6 +116,8 @@ pub struct ZSetObj {
     repr: Repr,
     /// Estimated heap bytes of the members (not the containers).
     bytes: usize,
+    /// Members changed since replication last took them (`changelog`).
+    log: super::changelog::MemberLog,
 }
 
 impl Default for ZSetObj {
@@ -123,6 +125,7 @@ impl Default for ZSetObj {
         ZSetObj {
             repr: Repr::Small(Vec::new()),
             bytes: 0,
+            log: Default::default(),
         }
     }
 }
@@ -442,6 +445,7 @@ impl ZSetObj {
             ZSetObj {
                 repr: Repr::Large(Large::new()),
                 bytes: 0,
+                log: Default::default(),
             }
         } else {
             ZSetObj::new()
@@ -466,9 +470,15 @@ impl ZSetObj {
         }
     }
 
+    /// The log of changed members (see `changelog`).
+    pub fn log(&mut self) -> &mut super::changelog::MemberLog {
+        &mut self.log
+    }
+
     /// Sets a member's score (never NaN); true when the member is new.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
         debug_assert!(!score.is_nan());
+        self.log.note(m);
         if let Repr::Small(v) = &self.repr {
             let (entries, value) = listpack_limits();
             if m.len() > value || (v.len() >= entries && !v.iter().any(|(_, x)| &**x == m)) {
@@ -505,6 +515,7 @@ impl ZSetObj {
 
     /// Removes a member; its score when it was there.
     pub fn remove(&mut self, m: &[u8]) -> Option<f64> {
+        self.log.note(m);
         let item = match &mut self.repr {
             Repr::Small(v) => {
                 let i = v.iter().position(|(_, x)| &**x == m)?;

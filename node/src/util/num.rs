@@ -160,8 +160,12 @@ pub fn format_g17(v: f64) -> String {
     s
 }
 
-/// A double's exact text for replication: the shortest that parses back to it.
+/// A double's exact text for replication: the shortest that parses back to
+/// it, sign of zero included.
 pub fn format_f64_exact(v: f64) -> String {
+    if v == 0.0 && v.is_sign_negative() {
+        return "-0".into();
+    }
     format_f64(v)
 }
 

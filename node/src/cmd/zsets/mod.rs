@@ -11,7 +11,7 @@ pub mod zsetops;
 
 use crate::cmd::flags::*;
 // `c!`'s numkeys form names `NumKeys` unqualified, so it must be in scope here.
-use crate::cmd::table::{c, CommandSpec, NumKeys};
+use crate::cmd::table::{c, CommandSpec};
 use crate::cmd::CmdError;
 use crate::resp::Reply;
 use crate::store::{EntryMut, Kind, Obj, Shard, Ttl, Value, ValueRef, ZSetObj};
