@@ -304,3 +304,36 @@ fn a_transaction_is_journaled_as_one_batch() {
     let other = shoal_node::store::Db::new(4);
     assert!(shoal_node::store::effect::apply_stream(&other, cut).is_err());
 }
+
+#[test]
+fn watch_sees_eviction_and_replicated_changes() {
+    let _rt = rt().enter();
+    let mut a = Harness::new(Config::default());
+    let mut admin = Harness::with_shared(a.shared.clone());
+    a.exec("SET k v");
+    a.exec("WATCH k");
+    admin.exec("CONFIG SET maxmemory-policy allkeys-lru");
+    // The only key goes to make room.
+    admin.exec("CONFIG SET maxmemory 1");
+    assert_eq!(a.exec("EXISTS k"), Frame::Integer(0), "k was evicted");
+    a.exec("MULTI");
+    a.exec("PING");
+    assert_eq!(raw(&mut a, "EXEC"), "*-1\r\n", "eviction touches the watch");
+    admin.exec("CONFIG SET maxmemory 0");
+    // A change a primary streams in (an effect applied to this keyspace).
+    a.exec("SET r 1");
+    a.exec("WATCH r");
+    shoal_node::store::effect::apply(&a.shared.db, &[b"SET", b"r", b"2", b"0"]).unwrap();
+    a.exec("MULTI");
+    a.exec("GET r");
+    assert_eq!(
+        raw(&mut a, "EXEC"),
+        "*-1\r\n",
+        "a replicated change touches the watch"
+    );
+    a.exec("WATCH r");
+    shoal_node::store::effect::apply(&a.shared.db, &[b"DEL", b"other"]).unwrap();
+    a.exec("MULTI");
+    a.exec("GET r");
+    assert_eq!(raw(&mut a, "EXEC"), "*1\r\n$1\r\n2\r\n");
+}
