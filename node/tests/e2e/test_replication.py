@@ -145,6 +145,12 @@ class Writer(threading.Thread):
                     conn = redis.Redis(port=port, socket_timeout=3)
                 key = f"{self.tag}:{i}"
                 conn.set(key, i)
+                # The collection types too, in one MULTI block.
+                t = self.tag
+                p = conn.pipeline(transaction=True)
+                p.rpush(f"{t}:list", i).sadd(f"{t}:set", i).zadd(f"{t}:zset", {f"m{i}": i})
+                p.hset(f"{t}:hash", f"f{i}", i)
+                p.execute()
                 if self.marked and not self.recovered and port != self.victim:
                     self.recovered = time.time()
                 if conn.execute_command("WAIT", 1, 1000) >= 1:
@@ -182,6 +188,15 @@ def test_kill_9_of_each_primary_fails_over_keeps_acknowledged_writes_and_the_old
             got = r.mget(keys)
             missing = [k for k, v in zip(keys, got) if v != w.acked[k]]
             assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:5]}"
+            # And each acknowledged transaction's list, set, sorted-set and hash writes.
+            done = [int(v) for v in w.acked.values()]
+            listed = {int(x) for x in r.lrange(f"{tag}:list", 0, -1)}
+            members = {int(x) for x in r.smembers(f"{tag}:set")}
+            scores = {m.decode(): s for m, s in r.zrange(f"{tag}:zset", 0, -1, withscores=True)}
+            fields = r.hgetall(f"{tag}:hash")
+            lost = [i for i in done if i not in listed or i not in members
+                    or scores.get(f"m{i}") != float(i) or fields.get(f"f{i}".encode()) != str(i).encode()]
+            assert not lost, f"{len(lost)} acknowledged transactions lost, e.g. {lost[:5]}"
             # The killed node is restarted by the supervisor and catches up as a
             # replica of the new primary.
             def rejoined():
