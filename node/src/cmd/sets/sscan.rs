@@ -1,35 +1,10 @@
 //! SSCAN key cursor [MATCH pattern] [COUNT count]
 
 use super::read;
+use crate::cmd::keys::scan::parse_cursor;
 use crate::cmd::{int_arg, is, CmdError, Ctx};
 use crate::resp::Args;
 use crate::util::glob;
-
-/// The cursor as Redis 7.0 reads it, with `strtoul`: no leading space, an
-/// optional sign (a negative number wraps), digits to the end, no overflow;
-/// an empty cursor is 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let bad = || CmdError::err("invalid cursor");
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or_else(bad)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
 
 pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
