@@ -35,6 +35,28 @@ impl Reply {
         }
     }
 
+    /// Writes `n` items with `put`, a count the client alone chooses (a
+    /// negative HRANDFIELD/SRANDMEMBER/ZRANDMEMBER count), stopping past the
+    /// output limit `hard` (0: [`UNLIMITED_REPLY_CAP`]) and marking the reply
+    /// cut short, so the connection closes as Redis closes it past its limit.
+    /// `start`: where this reply began (its header included).
+    pub fn write_bounded(
+        &mut self,
+        start: usize,
+        hard: u64,
+        n: u64,
+        mut put: impl FnMut(&mut Reply),
+    ) {
+        let limit = if hard == 0 { UNLIMITED_REPLY_CAP } else { hard };
+        for _ in 0..n {
+            if (self.len() - start) as u64 > limit {
+                self.overflow();
+                break;
+            }
+            put(self);
+        }
+    }
+
     /// Marks the reply as cut short; see [`Reply::overflowed`].
     pub fn overflow(&mut self) {
         self.overflowed = true;

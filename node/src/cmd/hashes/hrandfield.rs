@@ -2,7 +2,6 @@
 
 use super::read;
 use crate::cmd::{int_arg, is, CmdError, Ctx};
-use crate::resp::reply::UNLIMITED_REPLY_CAP;
 use crate::resp::Args;
 
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
@@ -66,18 +65,10 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     // choose. It is written pick by pick and abandoned (closing the connection,
     // as Redis does past the output limit) once it outgrows the limit.
     let n = count.unsigned_abs();
-    let limit = match ctx.settings.obuf_normal.hard {
-        0 => UNLIMITED_REPLY_CAP,
-        hard => hard,
-    };
-    let start = ctx.out.len() as u64;
+    let start = ctx.out.len();
     header(ctx.out, usize::try_from(n).unwrap_or(usize::MAX));
-    for _ in 0..n {
-        if ctx.out.len() as u64 - start > limit {
-            ctx.out.overflow();
-            break;
-        }
-        put(ctx.out, fastrand::usize(..h.len()));
-    }
+    let hard = ctx.settings.obuf_normal.hard;
+    ctx.out
+        .write_bounded(start, hard, n, |out| put(out, fastrand::usize(..h.len())));
     Ok(())
 }

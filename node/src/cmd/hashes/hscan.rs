@@ -18,9 +18,6 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         return Ok(());
     };
     let opts = ScanOptions::parse(args, 3, true)?;
-    if opts.novalues {
-        return Err(CmdError::Syntax);
-    }
     let mut items: Vec<(&[u8], &[u8])> = Vec::new();
     let next = h.scan(cursor, opts.count, |f, v| {
         if opts.matches(f) {
@@ -29,13 +26,10 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     });
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
-    ctx.out
-        .array(items.len() * if opts.novalues { 1 } else { 2 });
+    ctx.out.array(items.len() * 2);
     for (f, v) in items {
         ctx.out.bulk(f);
-        if !opts.novalues {
-            ctx.out.bulk(v);
-        }
+        ctx.out.bulk(v);
     }
     Ok(())
 }

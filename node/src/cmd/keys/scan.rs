@@ -38,18 +38,17 @@ pub struct ScanOptions<'a> {
     pub count: usize,
     /// TYPE filter; `Some(None)` is a type name no key can have.
     pub kind: Option<Option<Kind>>,
-    pub novalues: bool,
 }
 
 impl<'a> ScanOptions<'a> {
-    /// Parses options from `args[start..]`; `hash` selects HSCAN's (no TYPE,
-    /// NOVALUES allowed).
-    pub fn parse(args: Args<'a>, start: usize, hash: bool) -> Result<ScanOptions<'a>, CmdError> {
+    /// Parses options from `args[start..]`; `member` selects those of the
+    /// scans of one value (HSCAN, SSCAN, ZSCAN: MATCH and COUNT, no TYPE;
+    /// NOVALUES came in 7.4).
+    pub fn parse(args: Args<'a>, start: usize, member: bool) -> Result<ScanOptions<'a>, CmdError> {
         let mut o = ScanOptions {
             pattern: None,
             count: 10,
             kind: None,
-            novalues: false,
         };
         let mut i = start;
         while i < args.len() {
@@ -66,12 +65,9 @@ impl<'a> ScanOptions<'a> {
                 let p = args.get(i + 1);
                 o.pattern = (p != b"*").then_some(p);
                 i += 2;
-            } else if is(opt, "type") && !hash && more {
+            } else if is(opt, "type") && !member && more {
                 o.kind = Some(Kind::from_name(args.get(i + 1)));
                 i += 2;
-            } else if is(opt, "novalues") && hash {
-                o.novalues = true;
-                i += 1;
             } else {
                 return Err(CmdError::Syntax);
             }

@@ -2,7 +2,6 @@
 
 use super::{existing, read, set};
 use crate::cmd::{int_arg, CmdError, Ctx};
-use crate::resp::reply::UNLIMITED_REPLY_CAP;
 use crate::resp::{Args, Reply};
 use crate::store::SetObj;
 use crate::util::num::parse_i64;
@@ -124,19 +123,11 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         // written pick by pick and abandoned (the connection closes, as Redis
         // does past the output limit) once it outgrows the limit.
         let n = count.unsigned_abs();
-        let limit = match ctx.settings.obuf_normal.hard {
-            0 => UNLIMITED_REPLY_CAP,
-            hard => hard,
-        };
-        let start = ctx.out.len() as u64;
+        let start = ctx.out.len();
         ctx.out.array(usize::try_from(n).unwrap_or(usize::MAX));
-        for _ in 0..n {
-            if ctx.out.len() as u64 - start > limit {
-                ctx.out.overflow();
-                break;
-            }
-            put(ctx.out, s, fastrand::usize(..size));
-        }
+        let hard = ctx.settings.obuf_normal.hard;
+        ctx.out
+            .write_bounded(start, hard, n, |out| put(out, s, fastrand::usize(..size)));
         return Ok(());
     }
     let count = count as u64;

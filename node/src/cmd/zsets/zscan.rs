@@ -1,10 +1,9 @@
 //! ZSCAN key cursor [MATCH pattern] [COUNT count]
 
 use super::read;
-use crate::cmd::keys::scan::parse_cursor;
-use crate::cmd::{int_arg, is, CmdError, Ctx};
+use crate::cmd::keys::scan::{parse_cursor, ScanOptions};
+use crate::cmd::{CmdError, Ctx};
 use crate::resp::Args;
-use crate::util::glob;
 use crate::util::num::format_g17;
 
 pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
@@ -18,29 +17,10 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         ctx.out.array(0);
         return Ok(());
     };
-    let mut pattern = None;
-    let mut count = 10usize;
-    let mut i = 3;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        let opt = args.get(i);
-        if is(opt, "count") && more {
-            let c = int_arg(args.get(i + 1))?;
-            if c < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(c).unwrap_or(usize::MAX);
-        } else if is(opt, "match") && more {
-            let p = args.get(i + 1);
-            pattern = (p != b"*").then_some(p);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let opts = ScanOptions::parse(args, 3, true)?;
     let mut items: Vec<(&[u8], f64)> = Vec::new();
-    let next = z.scan(cursor, count, |m, s| {
-        if pattern.is_none_or(|p| glob::matches(p, m, false)) {
+    let next = z.scan(cursor, opts.count, |m, s| {
+        if opts.matches(m) {
             items.push((m, s));
         }
     });
