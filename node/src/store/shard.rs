@@ -370,6 +370,9 @@ impl Shard {
     /// Removes up to `budget` keys whose deadline has passed. Returns how many were
     /// removed and whether more are due.
     pub fn expire_due(&mut self, now: u64, budget: usize) -> (usize, bool) {
+        // The cycle also moves an idle shard's resize along, as Redis' cron
+        // rehashes, so the old array's memory does not wait for the next write.
+        self.map.migrate(budget * 16);
         let mut removed = 0;
         while removed < budget {
             let Some(&(at, hash)) = self.expires.first() else {
