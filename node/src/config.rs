@@ -316,6 +316,9 @@ pub struct Settings {
     pub lfu_decay_time: u32,
     /// Redis' encoding thresholds (`*-max-listpack-*` and friends).
     pub encoding: EncodingLimits,
+    /// Redis' RDB save points, kept as set: Shoal writes no snapshot files, but
+    /// tools and test suites set `save ""` and read it back.
+    pub save: String,
 }
 
 /// Redis' encoding thresholds, accepted by CONFIG GET/SET (with their old
@@ -385,6 +388,7 @@ impl Default for Settings {
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             encoding: EncodingLimits::default(),
+            save: String::new(),
         }
     }
 }
@@ -1031,8 +1035,11 @@ pub static PARAMS: &[Param] = &[
     // Shoal keeps no persistence files; tools such as redis-benchmark ask anyway.
     Param {
         name: "save",
-        get: |_, _| String::new(),
-        set: None,
+        get: |s, _| s.save.clone(),
+        set: Some(|s, v| {
+            s.save = parse_save(v)?;
+            Ok(())
+        }),
     },
     Param {
         name: "appendonly",
@@ -1046,6 +1053,16 @@ pub static PARAMS: &[Param] = &[
         set: None,
     },
 ];
+
+/// Redis' `save` value: pairs of seconds and changes, or empty; normalized to
+/// single spaces as Redis shows it.
+fn parse_save(v: &str) -> Result<String, String> {
+    let parts: Vec<&str> = v.split_ascii_whitespace().collect();
+    if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u32>().is_err()) {
+        return Err("Invalid save parameters".into());
+    }
+    Ok(parts.join(" "))
+}
 
 /// Looks a parameter up by its exact (lowercase) name.
 pub fn param(name: &str) -> Option<&'static Param> {

@@ -58,6 +58,8 @@ struct Conn<'s, S> {
     /// PSYNC arrived: once this batch's replies are out, the connection
     /// becomes a replication link.
     replicate: Option<crate::repl::SyncRequest>,
+    /// Input read while a blocking command waited, processed after it.
+    carry: BytesMut,
 }
 
 /// A forwarded command awaiting its reply.
@@ -84,6 +86,7 @@ where
         client: client.clone(),
         pending: Vec::new(),
         replicate: None,
+        carry: BytesMut::new(),
     };
     let (authenticated, user) = shared.initial_login();
     let mut session = Session::new(client, authenticated, forwarding);
@@ -120,15 +123,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             if client.is_killed() {
                 return End::Killed;
             }
-            let read = tokio::select! {
-                biased;
-                _ = client.killed() => return End::Killed,
-                r = self.stream.read_buf(&mut inbuf) => r,
-            };
-            match read {
-                Ok(0) => return End::Eof,
-                Ok(n) => self.stats.bytes_in += n as u64,
-                Err(e) => return End::Io(e),
+            if self.carry.is_empty() {
+                let read = tokio::select! {
+                    biased;
+                    _ = client.killed() => return End::Killed,
+                    r = self.stream.read_buf(&mut inbuf) => r,
+                };
+                match read {
+                    Ok(0) => return End::Eof,
+                    Ok(n) => self.stats.bytes_in += n as u64,
+                    Err(e) => return End::Io(e),
+                }
+            } else {
+                // Read while a blocking command waited: run it now, in order.
+                inbuf.extend_from_slice(&self.carry);
+                self.carry.clear();
             }
             let settings = self.shared.settings();
             if inbuf.len() as u64 > settings.client_query_buffer_limit {
@@ -235,6 +244,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                 self.replicate = Some(req);
                                 break;
                             }
+                            Dispatched::Block(b) => {
+                                // Replies so far go out before the wait.
+                                splice_forwarded(
+                                    &mut self.pending,
+                                    ctx.out,
+                                    self.shared,
+                                    &ctx.settings,
+                                    &ctx.session.client,
+                                )
+                                .await;
+                                let settings = ctx.settings.clone();
+                                write_replies(
+                                    &mut self.stream,
+                                    ctx.out,
+                                    &settings,
+                                    ctx.stats,
+                                    &ctx.session.client,
+                                    self.shared,
+                                )
+                                .await?;
+                                let limit = settings.client_query_buffer_limit;
+                                wait_blocked(&mut ctx, b, &mut self.stream, &mut self.carry, limit)
+                                    .await?;
+                                ctx.now = shared.clock.now_ms();
+                            }
                         }
                     }
                     if ctx.session.close || ctx.out.overflowed() {
@@ -305,6 +339,72 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         match failure {
             Some(end) => Err(end),
             None => Ok(start),
+        }
+    }
+}
+
+/// Waits for a parked blocking command: its reply when a key it waits on is
+/// served to it, a nil when its timeout passes. Meanwhile input is read into
+/// `carry` (bounded by the query buffer limit), so a client that disconnects
+/// is noticed and withdrawn (nothing is popped for it), and one that pipelines
+/// more commands has them run after this one, as Redis does.
+async fn wait_blocked<S: AsyncRead + Unpin>(
+    ctx: &mut Ctx<'_>,
+    b: crate::cmd::blocking::Blocked,
+    stream: &mut S,
+    carry: &mut BytesMut,
+    limit: u64,
+) -> Result<(), End> {
+    use crate::cmd::blocking::{cancel, write_nil};
+    let w = b.waiter.clone();
+    let client = ctx.session.client.clone();
+    let mut deadline = b.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut input_open = true;
+    loop {
+        if let Some(reply) = w.take_reply() {
+            ctx.out.raw(&reply);
+            return Ok(());
+        }
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = client.killed() => {
+                cancel(ctx, &w);
+                return Err(End::Killed);
+            }
+            _ = w.served() => {}
+            _ = timer => {
+                if cancel(ctx, &w) {
+                    write_nil(ctx.out, w.nil);
+                    return Ok(());
+                }
+                // Being served right now: its reply follows.
+                deadline = None;
+            }
+            r = stream.read_buf(carry), if input_open => match r {
+                Ok(0) => {
+                    if cancel(ctx, &w) {
+                        return Err(End::Eof);
+                    }
+                    input_open = false;
+                }
+                Ok(n) => {
+                    ctx.stats.bytes_in += n as u64;
+                    if carry.len() as u64 > limit {
+                        cancel(ctx, &w);
+                        return Err(End::QueryBufferLimit);
+                    }
+                }
+                Err(e) => {
+                    cancel(ctx, &w);
+                    return Err(End::Io(e));
+                }
+            },
         }
     }
 }

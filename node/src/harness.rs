@@ -68,6 +68,8 @@ impl Harness {
                 .out
                 .int(self.shared.repl.acked_at_least(w.offset) as i64),
             Dispatched::Replicate(_) => ctx.out.error("ERR PSYNC needs a network connection"),
+            // Nor to block on: a blocking command times out at once.
+            Dispatched::Block(b) => crate::cmd::blocking::give_up(&mut ctx, b),
         }
         drop(ctx);
         self.stats.flush(&self.shared.metrics);

@@ -109,7 +109,13 @@ pub fn render(
             "clients" => {
                 kv("connected_clients", &shared.clients.len());
                 kv("maxclients", &settings.maxclients);
-                kv("blocked_clients", &0);
+                kv(
+                    "blocked_clients",
+                    &shared
+                        .db
+                        .blocked_clients
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                );
                 kv("tracking_clients", &0);
             }
             "memory" => {

@@ -4,6 +4,7 @@
 //! A handler validates all of its arguments before it writes anything, then writes
 //! its reply into [`Ctx::out`]; an `Err` becomes the error reply instead.
 
+pub mod blocking;
 pub mod cluster;
 pub mod hashes;
 pub mod keys;
@@ -165,6 +166,15 @@ pub struct Session {
     /// Set by EXEC on the forwarding port when another node owns the block's
     /// keys, taken by `dispatch` ([`Dispatched::Forward`] with the block).
     pub forward: Option<Dispatched>,
+    /// Set by a blocking command that parked, taken by `dispatch`
+    /// ([`Dispatched::Block`]).
+    pub block: Option<blocking::Blocked>,
+    /// The session runs a parked client's command on its behalf: a blocking
+    /// command with still nothing to take sets `would_block` instead of parking.
+    pub serving: bool,
+    pub would_block: bool,
+    /// Blocking commands answer at once (inside EXEC, or a script).
+    pub nonblocking: bool,
 }
 
 /// A pending WAIT.
@@ -196,6 +206,10 @@ impl Session {
             watch: None,
             evict_pending: false,
             forward: None,
+            block: None,
+            serving: false,
+            would_block: false,
+            nonblocking: false,
         }
     }
 
@@ -225,6 +239,8 @@ pub enum Dispatched {
     Wait(Wait),
     /// PSYNC: the connection becomes a replication link.
     Replicate(crate::repl::SyncRequest),
+    /// A blocking command parked: the connection waits for its reply.
+    Block(blocking::Blocked),
 }
 
 /// Everything a command needs while it runs.
@@ -424,6 +440,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     }
     execute(ctx, id, args);
     ctx.keys.release();
+    // Clients blocked on keys this command changed are served before its reply.
+    if ctx.keys.has_ready() {
+        blocking::serve_ready(ctx);
+    }
+    if let Some(b) = ctx.session.block.take() {
+        return Dispatched::Block(b);
+    }
     if std::mem::take(&mut ctx.session.evict_pending) {
         ctx.shared.evict_to_limit(ctx.now);
     }

@@ -291,13 +291,16 @@ fn run(ctx: &mut Ctx<'_>, m: &Multi) -> Result<(), CmdError> {
         }
     }
     ctx.out.array(m.cmds.len());
+    // Nothing blocks inside a transaction: BLPOP and friends answer at once.
+    let was = std::mem::replace(&mut ctx.session.nonblocking, true);
     for i in 0..m.cmds.len() {
         execute(ctx, m.cmds[i].0, m.args(i));
-        // Nothing blocks inside a transaction: WAIT answers at once.
+        // WAIT answers at once too.
         if let Some(w) = ctx.session.wait.take() {
             ctx.out.int(ctx.shared.repl.acked_at_least(w.offset) as i64);
         }
     }
+    ctx.session.nonblocking = was;
     Ok(())
 }
 

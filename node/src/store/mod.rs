@@ -18,6 +18,7 @@ pub mod set;
 pub mod shard;
 pub mod slot;
 pub mod table;
+pub mod waiter;
 pub mod zset;
 
 pub use entry::{Entry, Kind, Obj, Value, ValueRef};
@@ -28,6 +29,7 @@ pub use list::ListObj;
 pub use memory::MemoryCounters;
 pub use set::SetObj;
 pub use shard::{EntryMut, Shard, Ttl};
+pub use waiter::{Nil, Waiter};
 pub use zset::ZSetObj;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -50,6 +52,8 @@ pub struct Db {
     evicted: AtomicU64,
     /// Effects of tracked changes, for replicas (see `effect`, `journal`).
     journal: Journal,
+    /// Clients blocked on keys now (INFO `blocked_clients`).
+    pub blocked_clients: std::sync::atomic::AtomicUsize,
 }
 
 /// A locked shard. When it is released, the changes made under the lock go to
@@ -127,6 +131,7 @@ impl Db {
             mem,
             evicted: AtomicU64::new(0),
             journal: Journal::new(journal::DEFAULT_CAPACITY),
+            blocked_clients: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -364,6 +369,9 @@ pub struct Locked<'a> {
     guards: Vec<(usize, ShardGuard<'a>)>,
     /// Scratch for [`Locked::acquire`]: shard indexes before sorting.
     idx: Vec<usize>,
+    /// Keys with blocked clients that changed under these locks, gathered at
+    /// release for `cmd::blocking::serve_ready`.
+    ready: Vec<Box<[u8]>>,
 }
 
 impl<'a> Locked<'a> {
@@ -373,6 +381,7 @@ impl<'a> Locked<'a> {
             db,
             guards: Vec::new(),
             idx: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -385,6 +394,7 @@ impl<'a> Locked<'a> {
             db,
             guards,
             idx: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -458,6 +468,9 @@ impl<'a> Locked<'a> {
         if self.guards.is_empty() {
             return;
         }
+        for (_, g) in self.guards.iter_mut() {
+            g.guard.take_ready(&mut self.ready);
+        }
         let of = self.db.shards.len();
         let changed = self.guards.iter().filter(|(_, g)| g.has_changes()).count();
         if changed > 0 {
@@ -483,6 +496,15 @@ impl<'a> Locked<'a> {
         }
         self.guards.clear();
         HOLDING.with(|h| h.set(false));
+    }
+
+    /// Keys with blocked clients changed under locks released so far.
+    pub fn take_ready(&mut self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut self.ready)
+    }
+
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     fn all_guards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {

@@ -10,7 +10,8 @@ use super::entry::{Entry, Value};
 use super::evict::{eviction_score, AccessMode, Policy};
 use super::memory::MemoryCounters;
 use super::table::Table;
-use std::collections::{BTreeSet, HashMap};
+use super::waiter::Waiter;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -57,6 +58,10 @@ pub struct Shard {
     /// Keys clients WATCH, with the flag each of them is told through when the
     /// key changes (written, deleted, expired or evicted, here or by a primary).
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>, foldhash::fast::RandomState>,
+    /// Clients blocked on keys (BLPOP and friends), first come first served.
+    blocked: HashMap<Box<[u8]>, VecDeque<Arc<Waiter>>, foldhash::fast::RandomState>,
+    /// Keys with blocked clients changed since `take_ready`: they may be served.
+    ready: Vec<Box<[u8]>>,
 }
 
 impl Shard {
@@ -72,6 +77,51 @@ impl Shard {
             dirty: Vec::new(),
             flushed: false,
             watched: HashMap::default(),
+            blocked: HashMap::default(),
+            ready: Vec::new(),
+        }
+    }
+
+    /// Queues a blocked client on `key`, behind those already waiting.
+    pub fn block(&mut self, key: &[u8], waiter: &Arc<Waiter>) {
+        self.blocked
+            .entry(Box::from(key))
+            .or_default()
+            .push_back(waiter.clone());
+    }
+
+    /// Takes `waiter` off `key`'s queue.
+    pub fn unblock(&mut self, key: &[u8], waiter: &Arc<Waiter>) {
+        if let Some(q) = self.blocked.get_mut(key) {
+            q.retain(|w| !Arc::ptr_eq(w, waiter));
+            if q.is_empty() {
+                self.blocked.remove(key);
+            }
+        }
+    }
+
+    /// The longest-waiting client on `key` still waiting to be served, dropping
+    /// finished ones from the front of the queue.
+    pub fn first_waiter(&mut self, key: &[u8]) -> Option<Arc<Waiter>> {
+        let q = self.blocked.get_mut(key)?;
+        while q.front().is_some_and(|w| w.finished()) {
+            q.pop_front();
+        }
+        let found = q.iter().find(|w| w.waiting()).cloned();
+        if q.is_empty() {
+            self.blocked.remove(key);
+        }
+        found
+    }
+
+    /// Keys with blocked clients that changed since the last call.
+    pub fn take_ready(&mut self, into: &mut Vec<Box<[u8]>>) {
+        into.append(&mut self.ready);
+    }
+
+    fn signal_ready(&mut self, key: &[u8]) {
+        if self.blocked.contains_key(key) && !self.ready.iter().any(|k| **k == *key) {
+            self.ready.push(Box::from(key));
         }
     }
 
@@ -116,6 +166,9 @@ impl Shard {
         }
         if !self.watched.is_empty() {
             self.touch_watched(key);
+        }
+        if !self.blocked.is_empty() {
+            self.signal_ready(key);
         }
     }
 
@@ -553,6 +606,10 @@ impl EntryMut<'_> {
             if !self.shard.watched.is_empty() {
                 self.shard
                     .touch_watched(self.shard.entry_at(self.idx).key());
+            }
+            if !self.shard.blocked.is_empty() {
+                let key = Box::<[u8]>::from(self.shard.entry_at(self.idx).key());
+                self.shard.signal_ready(&key);
             }
         }
         self.marked = true;

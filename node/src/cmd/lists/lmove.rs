@@ -17,7 +17,7 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 /// Pops from `src` and pushes onto `dst`; the same key rotates. A destination
 /// of another type fails before anything is popped.
-fn move_one(
+pub(crate) fn move_one(
     ctx: &mut Ctx<'_>,
     src: &[u8],
     dst: &[u8],

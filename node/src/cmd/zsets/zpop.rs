@@ -6,7 +6,7 @@ use crate::resp::Args;
 use crate::util::num::parse_i64;
 
 /// Pops up to `count` members from the low (`max` false) or high end.
-fn pop(z: &mut crate::store::ZSetObj, count: usize, max: bool) -> Vec<(Box<[u8]>, f64)> {
+pub(crate) fn pop(z: &mut crate::store::ZSetObj, count: usize, max: bool) -> Vec<(Box<[u8]>, f64)> {
     let n = count.min(z.len());
     let len = z.len();
     let taken: Vec<(Box<[u8]>, f64)> = if max {
