@@ -31,6 +31,8 @@ pub struct ClientInfo {
     pub obuf: AtomicUsize,
     killed: AtomicBool,
     kill: Notify,
+    /// The blocking command this client waits in, for CLIENT UNBLOCK.
+    pub blocked: Mutex<Option<std::sync::Weak<crate::store::Waiter>>>,
 }
 
 impl ClientInfo {
@@ -51,6 +53,7 @@ impl ClientInfo {
             obuf: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            blocked: Mutex::new(None),
         }
     }
 

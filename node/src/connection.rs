@@ -265,8 +265,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                 )
                                 .await?;
                                 let limit = settings.client_query_buffer_limit;
-                                wait_blocked(&mut ctx, b, &mut self.stream, &mut self.carry, limit)
-                                    .await?;
+                                let waited = wait_blocked(
+                                    &mut ctx,
+                                    b,
+                                    &mut self.stream,
+                                    &mut self.carry,
+                                    limit,
+                                )
+                                .await;
+                                crate::cmd::blocking::done_waiting(&ctx.session.client);
+                                waited?;
                                 ctx.now = shared.clock.now_ms();
                             }
                         }

@@ -77,6 +77,7 @@ pub fn write_nil(out: &mut Reply, nil: Nil) {
 /// Ends a parked client's wait without a connection to wait on (the test
 /// harness): it answers as a timeout would, unless it was served meanwhile.
 pub fn give_up(ctx: &mut Ctx<'_>, b: Blocked) {
+    done_waiting(&ctx.session.client);
     if cancel(ctx, &b.waiter) {
         write_nil(ctx.out, b.waiter.nil);
         return;
@@ -143,8 +144,35 @@ pub fn park<'k>(
         ctx.keys.shard(k).block(k, &waiter);
     }
     ctx.db().blocked_clients.fetch_add(1, Ordering::Relaxed);
+    *ctx.session.client.blocked.lock() = Some(Arc::downgrade(&waiter));
     ctx.session.block = Some(Blocked { waiter, timeout });
     Ok(())
+}
+
+/// CLIENT UNBLOCK: ends another client's wait as a timeout would (`error`
+/// false) or with an UNBLOCKED error. False when it is not blocked.
+pub fn unblock_client(ctx: &mut Ctx<'_>, client: &crate::client::ClientInfo, error: bool) -> bool {
+    let Some(w) = client
+        .blocked
+        .lock()
+        .as_ref()
+        .and_then(std::sync::Weak::upgrade)
+    else {
+        return false;
+    };
+    if !w.interrupt() {
+        return false;
+    }
+    unregister(ctx, &w);
+    let mut out = Reply::new();
+    out.set_resp3(w.resp3);
+    if error {
+        out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        write_nil(&mut out, w.nil);
+    }
+    w.finish(out.buffer().to_vec());
+    true
 }
 
 /// Takes a waiter off its keys' queues (it was served or cancelled).
@@ -182,7 +210,7 @@ pub fn serve_ready(ctx: &mut Ctx<'_>) {
                 // Cancelled or claimed by another server meanwhile.
                 continue;
             }
-            if !run_waiter(ctx, &w, &mut queue) {
+            if !run_waiter(ctx, &w, &key, &mut queue) {
                 w.unclaim();
                 break;
             }
@@ -191,18 +219,34 @@ pub fn serve_ready(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// Runs a claimed waiter's command for it; false when there was still nothing
-/// for it (it stays parked).
-fn run_waiter(ctx: &mut Ctx<'_>, w: &Arc<Waiter>, queue: &mut VecDeque<Box<[u8]>>) -> bool {
+/// Runs a claimed waiter's command for it on the ready key; false when there
+/// is still nothing for it there (it stays parked). As in Redis, a waiter is
+/// served from the key that became ready, and only when that key now holds its
+/// type (a key set to a string meanwhile does not wake a BLPOP).
+fn run_waiter(
+    ctx: &mut Ctx<'_>,
+    w: &Arc<Waiter>,
+    key: &[u8],
+    queue: &mut VecDeque<Box<[u8]>>,
+) -> bool {
+    let spec = crate::cmd::table::spec(w.id);
+    let kind = if spec.group == "list" {
+        crate::store::Kind::List
+    } else {
+        crate::store::Kind::ZSet
+    };
+    let (base, spans) = serving_request(w.args(), spec.name, key);
+    let args = Args::new(&base, &spans);
+    let mut keys = ctx.db().lock_none();
+    keys.acquire(spec.key_positions(args).map(|i| args.get(i)));
+    if keys.shard(key).peek(key, ctx.now).map(|e| e.kind()) != Some(kind) {
+        return false;
+    }
     let mut out = Reply::new();
     out.set_resp3(w.resp3);
     let mut session = Session::new(w.client.clone(), true, false);
     session.user = w.user.clone();
     session.serving = true;
-    let args = w.args();
-    let spec = crate::cmd::table::spec(w.id);
-    let mut keys = ctx.db().lock_none();
-    keys.acquire(spec.key_positions(args).map(|i| args.get(i)));
     let mut wctx = Ctx {
         shared: ctx.shared,
         keys,
@@ -222,4 +266,35 @@ fn run_waiter(ctx: &mut Ctx<'_>, w: &Arc<Waiter>, queue: &mut VecDeque<Box<[u8]>
     unregister(ctx, w);
     w.finish(out.buffer().to_vec());
     true
+}
+
+/// The connection's wait ended, however: CLIENT UNBLOCK no longer finds it.
+pub fn done_waiting(client: &crate::client::ClientInfo) {
+    *client.blocked.lock() = None;
+}
+
+/// The waiter's request narrowed to the ready key: BLPOP a b c 0 served from b
+/// runs as BLPOP b 0, BLMPOP 0 3 a b c LEFT as BLMPOP 0 1 b LEFT.
+fn serving_request(
+    args: Args<'_>,
+    name: &str,
+    key: &[u8],
+) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+    let parts: Vec<&[u8]> = match name {
+        "blmove" | "brpoplpush" => args.iter().collect(),
+        "blmpop" | "bzmpop" => {
+            let n = crate::util::num::parse_i64(args.get(2)).unwrap_or(0).max(0) as usize;
+            let mut v = vec![args.get(0), args.get(1), b"1".as_slice(), key];
+            v.extend(args.iter().skip(3 + n));
+            v
+        }
+        _ => vec![args.get(0), key, args.get(args.len() - 1)],
+    };
+    let mut base = Vec::new();
+    let mut spans = Vec::with_capacity(parts.len());
+    for p in parts {
+        spans.push(base.len()..base.len() + p.len());
+        base.extend_from_slice(p);
+    }
+    (base, spans)
 }

@@ -10,5 +10,6 @@ pub mod object;
 pub mod randomkey;
 pub mod rename;
 pub mod scan;
+pub mod sort;
 pub mod ttl;
 pub mod type_;

@@ -1,4 +1,4 @@
-//! CLIENT ID|INFO|SETNAME|GETNAME|SETINFO|LIST|KILL|NO-EVICT|HELP
+//! CLIENT ID|INFO|SETNAME|GETNAME|SETINFO|LIST|KILL|UNBLOCK|NO-EVICT|HELP
 
 use crate::client::ClientInfo;
 use crate::cmd::{int_arg, is, table, CmdError, Ctx};
@@ -264,6 +264,30 @@ pub fn no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+pub fn unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    let id = int_arg(args.get(2))?;
+    let error = match args.len() {
+        3 => false,
+        4 if is(args.get(3), "timeout") => false,
+        4 if is(args.get(3), "error") => true,
+        _ => {
+            return Err(CmdError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let target = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.shared.clients.get(id));
+    let done = match target {
+        Some(c) => crate::cmd::blocking::unblock_client(ctx, &c, error),
+        None => false,
+    };
+    ctx.out.int(i64::from(done));
+    Ok(())
+}
+
 pub fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
     super::help_reply(
         ctx,
@@ -285,6 +309,8 @@ pub fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",
             "    Protect the current client connection from eviction.",
         ],
