@@ -221,6 +221,8 @@ pub static TABLE: &[CommandSpec] = &[
     c!("renamenx", 3, WF, (1, 2, 1), "keyspace write fast", "generic", "1.0.0", "Rename a key, only if the new key does not exist", k::rename::renamenx),
     c!("sort", -2, WRITE | DENYOOM | MOVABLEKEYS | ALL_KEYS, (1, 1, 1), "write set sortedset list slow dangerous", "generic", "1.0.0", "Sort the elements in a list, set or sorted set", k::sort::sort),
     c!("sort_ro", -2, READONLY | MOVABLEKEYS | ALL_KEYS, (1, 1, 1), "read set sortedset list slow dangerous", "generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", k::sort::sort_ro),
+    c!("dump", 2, READONLY, (1, 1, 1), "keyspace read slow", "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", k::dump::dump),
+    c!("restore", -4, WD, (1, 1, 1), "keyspace write slow dangerous", "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", k::dump::restore),
     c!("copy", -3, WD, (1, 2, 1), "keyspace write slow", "generic", "6.2.0", "Copy a key", k::copy::copy),
     c!("keys", 2, READONLY | ALL_KEYS, (0, 0, 0), "keyspace read slow dangerous", "generic", "1.0.0", "Find all keys matching the given pattern", k::keys_::keys),
     c!("scan", -2, READONLY | ALL_KEYS, (0, 0, 0), "keyspace read slow", "generic", "2.8.0", "Incrementally iterate the keys space", k::scan::scan),

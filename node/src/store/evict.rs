@@ -123,6 +123,16 @@ impl AccessMode {
         }
     }
 
+    /// Whether stamps are LFU counters (else LRU clocks).
+    pub fn is_lfu(&self) -> bool {
+        self.lfu
+    }
+
+    /// An LFU stamp holding `counter` as of now.
+    pub fn stamp_with_counter(&self, counter: u32, now_ms: u64) -> u32 {
+        (minutes(now_ms) << 8) | counter.min(255)
+    }
+
     /// The LFU counter after decay, without touching the key.
     pub fn lfu_counter(&self, stamp: u32, now_ms: u64) -> u32 {
         let counter = stamp & 0xFF;

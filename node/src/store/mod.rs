@@ -14,6 +14,7 @@ pub mod hash;
 pub mod journal;
 pub mod list;
 pub mod memory;
+pub mod rdb;
 pub mod set;
 pub mod shard;
 pub mod slot;

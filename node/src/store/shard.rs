@@ -389,6 +389,21 @@ impl Shard {
         entry
     }
 
+    /// Sets a key's access stamp as RESTORE's IDLETIME (LRU policies) or FREQ
+    /// (LFU policies) say; the other one is ignored, as in Redis.
+    pub fn set_access(&mut self, key: &[u8], idle_secs: Option<u64>, freq: Option<u8>, now: u64) {
+        let mode = self.access;
+        let stamp = match (mode.is_lfu(), idle_secs, freq) {
+            (true, _, Some(f)) => mode.stamp_with_counter(u32::from(f), now),
+            (false, Some(idle), _) => mode.initial(now.saturating_sub(idle.saturating_mul(1000))),
+            _ => return,
+        };
+        let hash = self.hash_of(key);
+        if let Some(idx) = self.index_of(hash, key) {
+            self.map.get_mut(idx).expect("index in range").access = stamp;
+        }
+    }
+
     /// Inserts an entry moved from another shard or key (RENAME), keeping its
     /// deadline and access stamp.
     pub fn insert_entry(&mut self, entry: Entry, now: u64) {

@@ -3,6 +3,7 @@
 
 pub mod copy;
 pub mod del;
+pub mod dump;
 pub mod exists;
 pub mod expire;
 pub mod keys_;
