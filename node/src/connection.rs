@@ -363,7 +363,7 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
     carry: &mut BytesMut,
     limit: u64,
 ) -> Result<(), End> {
-    use crate::cmd::blocking::{cancel, write_nil};
+    use crate::cmd::blocking::cancel;
     let w = b.waiter.clone();
     let client = ctx.session.client.clone();
     let mut deadline = b.timeout.map(|t| tokio::time::Instant::now() + t);
@@ -388,7 +388,8 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
             _ = w.served() => {}
             _ = timer => {
                 if cancel(ctx, &w) {
-                    write_nil(ctx.out, w.nil);
+                    // A timeout is a null array whatever the command, as Redis.
+                    ctx.out.null_array();
                     return Ok(());
                 }
                 // Being served right now: its reply follows.

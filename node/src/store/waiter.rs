@@ -18,7 +18,8 @@ const SERVING: u8 = 1;
 const DONE: u8 = 2;
 const CANCELLED: u8 = 3;
 
-/// How a blocking command answers when its time runs out.
+/// How a blocking command answers when it may not block (inside MULTI) and
+/// finds nothing. A timeout is always a null array, as in Redis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nil {
     /// A null array (BLPOP, BZPOPMIN, BLMPOP…).
@@ -36,7 +37,6 @@ pub struct Waiter {
     /// The keys it waits on (deduplicated).
     pub keys: Vec<Box<[u8]>>,
     pub resp3: bool,
-    pub nil: Nil,
     pub client: Arc<crate::client::ClientInfo>,
     pub user: Option<Arc<crate::acl::User>>,
     reply: Mutex<Option<Vec<u8>>>,
@@ -44,13 +44,11 @@ pub struct Waiter {
 }
 
 impl Waiter {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: usize,
         args: crate::resp::Args<'_>,
         keys: Vec<Box<[u8]>>,
         resp3: bool,
-        nil: Nil,
         client: Arc<crate::client::ClientInfo>,
         user: Option<Arc<crate::acl::User>>,
     ) -> Waiter {
@@ -67,7 +65,6 @@ impl Waiter {
             spans,
             keys,
             resp3,
-            nil,
             client,
             user,
             reply: Mutex::new(None),

@@ -66,7 +66,7 @@ impl PartialEq for Blocked {
 
 impl Eq for Blocked {}
 
-/// What a blocking command answers when its time runs out.
+/// What a blocking command answers inside MULTI when it finds nothing.
 pub fn write_nil(out: &mut Reply, nil: Nil) {
     match nil {
         Nil::Array => out.null_array(),
@@ -79,7 +79,7 @@ pub fn write_nil(out: &mut Reply, nil: Nil) {
 pub fn give_up(ctx: &mut Ctx<'_>, b: Blocked) {
     done_waiting(&ctx.session.client);
     if cancel(ctx, &b.waiter) {
-        write_nil(ctx.out, b.waiter.nil);
+        ctx.out.null_array();
         return;
     }
     // Claimed by a server on another thread: its reply is moments away.
@@ -136,7 +136,6 @@ pub fn park<'k>(
         args,
         unique,
         ctx.out.resp3(),
-        nil,
         ctx.session.client.clone(),
         ctx.session.user.clone(),
     ));
@@ -169,7 +168,7 @@ pub fn unblock_client(ctx: &mut Ctx<'_>, client: &crate::client::ClientInfo, err
     if error {
         out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
     } else {
-        write_nil(&mut out, w.nil);
+        out.null_array();
     }
     w.finish(out.buffer().to_vec());
     true

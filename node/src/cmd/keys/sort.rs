@@ -106,7 +106,12 @@ fn score_of(v: &[u8]) -> Option<f64> {
         return if v.is_empty() { Some(0.0) } else { None };
     }
     let f = crate::util::num::parse_f64(t.as_bytes())?;
-    (!f.is_nan() && f.is_finite()).then_some(f)
+    // strtod's ERANGE: a finite text that overflows (1e400), not "inf" itself.
+    let spelled_inf = t
+        .trim_start_matches(['+', '-'])
+        .to_ascii_lowercase()
+        .starts_with("inf");
+    (!f.is_nan() && (f.is_finite() || spelled_inf)).then_some(f)
 }
 
 pub fn sort(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
