@@ -382,9 +382,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     let is_exec = spec.name == "exec";
     let runs_now = !queueing || tx::runs_inside_multi(spec);
     // Memory is judged before locking (eviction locks shards itself), and the
-    // verdict applied only to a command that runs here.
-    let oom = if runs_now && !is_exec {
-        check_memory(ctx, spec.flags & flags::DENYOOM != 0)
+    // verdict applied only to a command that runs or is queued here. As in
+    // Redis, while queueing every command but DISCARD, QUIT and RESET is refused
+    // out of memory (a queue grows without bound), which dooms the transaction.
+    let oom = if !is_exec {
+        let queued_growth = queueing && !matches!(spec.name, "discard" | "quit" | "reset");
+        check_memory(ctx, spec.flags & flags::DENYOOM != 0 || queued_growth)
     } else {
         Ok(())
     };
@@ -431,6 +434,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     }
     if !runs_now {
         ctx.keys.release();
+        if let Err(e) = oom {
+            return refuse(ctx, args, &e.to_string());
+        }
         return tx::queue(ctx, id, args);
     }
     if let Err(e) = oom {

@@ -108,7 +108,8 @@ SCENARIOS = {
         "HINCRBYFLOAT new f inf", "EXISTS new", "HINCRBY new2 f 1.5", "EXISTS new2",
         "HRANDFIELD nokey", "HRANDFIELD nokey 5", "HSET one f v", "HRANDFIELD one", "HRANDFIELD one 1",
         "HRANDFIELD one -2", "HRANDFIELD one 1 WITHVALUES", "HRANDFIELD one -2 WITHVALUES",
-        "HRANDFIELD one 1 BAD", "HRANDFIELD one x", "HRANDFIELD s", "HSCAN one 0", "HSCAN one 0 MATCH f*",
+        "HRANDFIELD one 1 BAD", "HRANDFIELD one x", "HRANDFIELD one -9223372036854775808",
+        "HRANDFIELD one -9223372036854775808 WITHVALUES", "HRANDFIELD one -9223372036854770000 WITHVALUES", "HRANDFIELD s", "HSCAN one 0", "HSCAN one 0 MATCH f*",
         "HSCAN one 0 MATCH z*", "HSCAN one 0 COUNT 0", "HSCAN one x", "HSCAN nokey 0", "HSCAN s 0",
         "HSCAN one 0 TYPE string", "HSCAN nokey 0 COUNT 0", "HSCAN one 0 NOVALUES", "HSCAN s 0 COUNT 0",
         "HSCAN nokey x", "HSCAN one 0 COUNT 0",
@@ -181,6 +182,11 @@ SCENARIOS = {
         "WATCH t", "PERSIST t", "PERSIST t", "MULTI", "GET t", "EXEC",
         "WATCH t", "GET t", "MULTI", "GET t", "EXEC",
         "MULTI", "INCR s", "SET s x", "INCR s", "EXEC", "GET s",
+        # Out of memory while queueing: a command that may grow memory is refused
+        # and dooms the transaction; reads still queue; DISCARD still works.
+        "SET pad x", "CONFIG SET maxmemory 1", "MULTI", "SET x 1", "GET pad", "EXEC", "EXISTS x",
+        "MULTI", "LPUSH l a", "DISCARD", "MULTI", "GET pad", "DEL pad", "EXEC",
+        "CONFIG SET maxmemory 0",
     ],
     "config_encodings": [
         "CONFIG SET zset-max-ziplist-entries 64", "CONFIG GET zset-max-listpack-entries",

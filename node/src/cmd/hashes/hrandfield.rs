@@ -7,7 +7,14 @@ use crate::resp::Args;
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let key = args.get(1);
     let count = if args.len() >= 3 {
-        Some(int_arg(args.get(2))?)
+        let c = int_arg(args.get(2))?;
+        if c == i64::MIN {
+            // Redis reads the count within -LONG_MAX..LONG_MAX.
+            return Err(CmdError::err(
+                "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            ));
+        }
+        Some(c)
     } else {
         None
     };
