@@ -100,7 +100,7 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let ms = (secs * 1000.0).ceil();
     // Redis casts to long long: past its range (inf included) that gives
     // LLONG_MIN on x86, which it then calls negative.
-    if !(ms < 9.2e18) || ms < 0.0 {
+    if !(0.0..9.2e18).contains(&ms) {
         return Err(CmdError::err("timeout is negative"));
     }
     Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
