@@ -463,14 +463,17 @@ async fn hrandfield_negative_counts_stop_at_the_output_limit() {
     let node = start(config).await;
     let mut c = connect(&node).await;
     roundtrip(&mut c, &cmd(&[b"HSET", b"h", b"f", b"v"]), b":1\r\n").await;
+    // -2^63 is outside the range Redis reads a count in.
+    roundtrip(
+        &mut c,
+        &cmd(&[b"HRANDFIELD", b"h", b"-9223372036854775808"]),
+        b"-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n",
+    )
+    .await;
     // Repeats allowed: the reply size is the client's alone to choose. Redis
     // closes such a client at the output limit; so does Shoal, without first
     // building (or failing to allocate) the whole reply.
-    for count in [
-        &b"-100000000"[..],
-        b"-9223372036854775808",
-        b"-9223372036854775807",
-    ] {
+    for count in [&b"-100000000"[..], b"-9223372036854775807"] {
         let mut c = connect(&node).await;
         c.write_all(&cmd(&[b"HRANDFIELD", b"h", count]))
             .await
@@ -492,7 +495,7 @@ async fn hrandfield_negative_counts_stop_at_the_output_limit() {
         }
         assert_eq!(got, 0, "nothing of the cut reply is sent");
     }
-    assert_eq!(node.shared.metrics.output_limit_disconnects.get(), 3);
+    assert_eq!(node.shared.metrics.output_limit_disconnects.get(), 2);
     // Small negative counts still work, repeats included.
     roundtrip(
         &mut c,
