@@ -24,6 +24,8 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
     /// Keys counted by an argument (`movablekeys`): see [`NumKeys`].
     pub numkeys: Option<NumKeys>,
+    /// One more key found by reading the arguments (SORT's STORE destination).
+    pub extra_key: Option<fn(crate::resp::Args<'_>) -> Option<usize>>,
 }
 
 /// Keys whose number is an argument: `numkeys` at position `at`, the keys right
@@ -71,7 +73,8 @@ impl CommandSpec {
             },
             _ => 0..0,
         };
-        self.range_positions(argc).chain(counted)
+        let extra = self.extra_key.and_then(|f| f(args));
+        self.range_positions(argc).chain(counted).chain(extra)
     }
 
     /// Positions from the first/last/step triple alone.
@@ -106,6 +109,7 @@ macro_rules! c {
             handler: Some($handler),
             subcommands: &[],
             numkeys: None,
+            extra_key: None,
         }
     };
     ($name:literal, $arity:expr, $flags:expr, ($f:expr, $l:expr, $s:expr), numkeys $at:expr, $acl:literal, $group:literal, $since:literal, $summary:literal, $handler:expr) => {
@@ -121,6 +125,7 @@ macro_rules! c {
             handler: Some($handler),
             subcommands: &[],
             numkeys: Some($crate::cmd::table::NumKeys { at: $at }),
+            extra_key: None,
         }
     };
 }
@@ -140,6 +145,7 @@ macro_rules! container {
             handler: $handler,
             subcommands: $subs,
             numkeys: None,
+            extra_key: None,
         }
     };
 }
@@ -219,7 +225,10 @@ pub static TABLE: &[CommandSpec] = &[
     c!("pexpiretime", 2, RF, (1, 1, 1), "keyspace read fast", "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", k::ttl::pexpiretime),
     c!("rename", 3, WRITE, (1, 2, 1), "keyspace write slow", "generic", "1.0.0", "Rename a key", k::rename::rename),
     c!("renamenx", 3, WF, (1, 2, 1), "keyspace write fast", "generic", "1.0.0", "Rename a key, only if the new key does not exist", k::rename::renamenx),
-    c!("sort", -2, WRITE | DENYOOM | MOVABLEKEYS | ALL_KEYS, (1, 1, 1), "write set sortedset list slow dangerous", "generic", "1.0.0", "Sort the elements in a list, set or sorted set", k::sort::sort),
+    CommandSpec {
+        extra_key: Some(k::sort::store_key),
+        ..c!("sort", -2, WRITE | DENYOOM | MOVABLEKEYS | ALL_KEYS, (1, 1, 1), "write set sortedset list slow dangerous", "generic", "1.0.0", "Sort the elements in a list, set or sorted set", k::sort::sort)
+    },
     c!("sort_ro", -2, READONLY | MOVABLEKEYS | ALL_KEYS, (1, 1, 1), "read set sortedset list slow dangerous", "generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", k::sort::sort_ro),
     c!("dump", 2, READONLY, (1, 1, 1), "keyspace read slow", "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", k::dump::dump),
     c!("restore", -4, WD, (1, 1, 1), "keyspace write slow dangerous", "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", k::dump::restore),

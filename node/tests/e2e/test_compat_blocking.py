@@ -62,6 +62,9 @@ SCENARIOS = {
         "SORT z BY nosort LIMIT 1 1", "SADD s 5 3 9", "SORT s", "SORT s DESC", "SORT s BY nosort STORE dst2",
         "LRANGE dst2 0 -1", "RPUSH f 1.5 -2 1e2 inf", "SORT f", "RPUSH f2 1e400 1", "SORT f2", "RPUSH f3 -inf 0x10", "SORT f3", "RPUSH dup 2 1 2 1", "SORT dup",
         "SORT", "SORT l ASC DESC ALPHA ASC",
+        "COMMAND GETKEYS SORT abc STORE def", "COMMAND GETKEYS SORT abc STORE invalid STORE stillbad STORE def",
+        "COMMAND GETKEYS SORT abc STORE STORE def", "COMMAND GETKEYS SORT abc LIMIT STORE x STORE y",
+        "COMMAND GETKEYS SORT abc GET STORE", "COMMAND GETKEYS SORT_RO abc STORE x", "COMMAND GETKEYS SORT abc STORE",
     ],
     "restore_errors": [
         "RESTORE k 0 garbage", "RESTORE k -1 garbage", "RESTORE k x garbage", "SET k v",

@@ -114,6 +114,30 @@ fn score_of(v: &[u8]) -> Option<f64> {
     (!f.is_nan() && (f.is_finite() || spelled_inf)).then_some(f)
 }
 
+/// Where SORT's STORE destination is, read as Redis' sortGetKeys reads it: the
+/// last STORE wins, the arguments of LIMIT, GET and BY are skipped.
+pub fn store_key(args: Args<'_>) -> Option<usize> {
+    let mut found = None;
+    let mut j = 2;
+    while j < args.len() {
+        let a = args.get(j);
+        let skip = if is(a, "limit") {
+            2
+        } else if is(a, "get") || is(a, "by") {
+            1
+        } else if is(a, "store") {
+            if j + 1 < args.len() {
+                found = Some(j + 1);
+            }
+            0
+        } else {
+            0
+        };
+        j += 1 + skip;
+    }
+    found
+}
+
 pub fn sort(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     sort_generic(ctx, args, false)
 }
