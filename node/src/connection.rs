@@ -92,7 +92,7 @@ where
     let mut session = Session::new(client, authenticated, forwarding);
     session.user = user;
     let end = conn.run(&mut session).await;
-    session.end_transaction(&shared.db);
+    session.end(shared);
     conn.stats.flush(&shared.metrics);
     if let End::Replicate(req) = end {
         let addr = session.client.addr.ip().to_string();
@@ -127,6 +127,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 let read = tokio::select! {
                     biased;
                     _ = client.killed() => return End::Killed,
+                    Some(first) = next_message(session) => {
+                        if let Err(e) = self.write_messages(session, first).await {
+                            return End::Io(e);
+                        }
+                        continue;
+                    }
                     r = self.stream.read_buf(&mut inbuf) => r,
                 };
                 match read {
@@ -169,6 +175,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         }
     }
 
+    /// Writes a subscriber's pending pub/sub messages, `first` and whatever else
+    /// is queued (up to a batch), in the order they were published.
+    async fn write_messages(
+        &mut self,
+        session: &mut Session,
+        first: Vec<u8>,
+    ) -> std::io::Result<()> {
+        let Some(subs) = session.pubsub.as_mut() else {
+            return Ok(());
+        };
+        let mut out = first;
+        while out.len() < FLUSH_AT {
+            match subs.rx.try_recv() {
+                Ok(m) => out.extend_from_slice(&m),
+                Err(_) => break,
+            }
+        }
+        self.stream.write_all(&out).await?;
+        self.stream.flush().await?;
+        subs.sub.written(out.len());
+        self.stats.bytes_out += out.len() as u64;
+        Ok(())
+    }
+
     /// Executes every complete request in `buf` and writes the replies. Returns
     /// the bytes consumed, or why the connection must end.
     async fn process(
@@ -204,7 +234,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                     let args = parser.args(&buf[start..]);
                     start += consumed;
                     if !args.is_empty() {
-                        match dispatch(&mut ctx, args) {
+                        let mark = ctx.out.len();
+                        let dispatched = dispatch(&mut ctx, args);
+                        // CLIENT REPLY OFF / SKIP: the client asked not to hear this
+                        // one; RESP3 (un)subscribe confirmations are pushes and
+                        // still go out.
+                        let push =
+                            ctx.out.resp3() && crate::cmd::pubsub::confirms_with_push(args.get(0));
+                        if (ctx.session.reply_off || ctx.session.reply_skip > 0) && !push {
+                            ctx.out.truncate(mark);
+                            ctx.session.reply_skip = ctx.session.reply_skip.saturating_sub(1);
+                        }
+                        match dispatched {
                             Dispatched::Done => {}
                             Dispatched::Forward {
                                 host,
@@ -415,6 +456,15 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
                 }
             },
         }
+    }
+}
+
+/// The next pub/sub message for a subscribed session; never resolves for
+/// one without subscriptions.
+async fn next_message(session: &mut Session) -> Option<Vec<u8>> {
+    match session.pubsub.as_mut() {
+        Some(s) => s.rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -103,6 +103,6 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        self.session.end_transaction(&self.shared.db);
+        self.session.end(&self.shared);
     }
 }

@@ -51,6 +51,8 @@ pub struct Shared {
     pub tls: Option<crate::tls::Tls>,
     /// Background expiry runs (DEBUG SET-ACTIVE-EXPIRE 0 stops it, for tests).
     pub active_expire: AtomicBool,
+    /// Pub/sub subscriptions of this node's clients.
+    pub pubsub: crate::pubsub::Hub,
 }
 
 impl Shared {
@@ -78,6 +80,7 @@ impl Shared {
         Ok(Arc::new(Shared {
             tls,
             active_expire: AtomicBool::new(true),
+            pubsub: crate::pubsub::Hub::default(),
             acl,
             cluster,
             db,

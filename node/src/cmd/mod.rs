@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -175,6 +176,12 @@ pub struct Session {
     pub would_block: bool,
     /// Blocking commands answer at once (inside EXEC, or a script).
     pub nonblocking: bool,
+    /// Pub/sub subscriptions and the queue of messages for this connection.
+    pub pubsub: Option<pubsub::Subscriptions>,
+    /// CLIENT REPLY OFF: replies are dropped (pub/sub messages still go out).
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: replies still to drop, its own included.
+    pub reply_skip: u8,
 }
 
 /// A pending WAIT.
@@ -210,6 +217,9 @@ impl Session {
             serving: false,
             would_block: false,
             nonblocking: false,
+            pubsub: None,
+            reply_off: false,
+            reply_skip: 0,
         }
     }
 
@@ -218,6 +228,13 @@ impl Session {
     pub fn end_transaction(&mut self, db: &Db) {
         self.multi = None;
         tx::unwatch_all(self, db);
+    }
+
+    /// Ends everything the session registered elsewhere (connection closed):
+    /// its transaction state and its subscriptions.
+    pub fn end(&mut self, shared: &Shared) {
+        self.end_transaction(&shared.db);
+        pubsub::end(self, &shared.pubsub);
     }
 }
 
@@ -378,6 +395,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
                 }
             }
         }
+    }
+    // A RESP2 connection with subscriptions only listens (RESP3 may do both).
+    if !ctx.out.resp3()
+        && pubsub::subscribed(ctx.session)
+        && !pubsub::allowed_while_subscribed(spec.name.split('|').next().unwrap_or(""))
+    {
+        let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
+        return refuse(ctx, args, &msg);
     }
     let is_exec = spec.name == "exec";
     let runs_now = !queueing || tx::runs_inside_multi(spec);

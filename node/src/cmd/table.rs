@@ -149,6 +149,7 @@ macro_rules! container {
         }
     };
 }
+pub(crate) use container;
 
 pub(crate) const RF: u32 = READONLY | FAST;
 pub(crate) const WF: u32 = WRITE | FAST;
@@ -270,6 +271,7 @@ pub static TABLE: &[CommandSpec] = &[
         c!("client|setinfo", 4, CLIENT_FLAGS, (0, 0, 0), "slow connection", "connection", "7.2.0", "Set client or connection specific info", s::client::setinfo),
         c!("client|list", -2, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous connection", "connection", "2.4.0", "Get the list of client connections", s::client::list),
         c!("client|kill", -3, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous connection", "connection", "2.4.0", "Kill the connection of a client", s::client::kill),
+        c!("client|reply", 3, CLIENT_FLAGS, (0, 0, 0), "slow connection", "connection", "3.2.0", "Instruct the server whether to reply to commands", s::client::reply),
         c!("client|unblock", -3, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous connection", "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", s::client::unblock),
         c!("client|no-evict", 3, ADMIN_FLAGS, (0, 0, 0), "admin slow dangerous connection", "connection", "7.0.0", "Set client eviction mode for the current connection", s::client::no_evict),
         c!("client|help", 2, LOADING | STALE, (0, 0, 0), "slow connection", "connection", "5.0.0", "Show helpful text about the different subcommands", s::client::help),
@@ -320,8 +322,9 @@ pub static TABLE: &[CommandSpec] = &[
 
 /// Every top-level command: this table's and each command group's own.
 pub fn top_level() -> impl Iterator<Item = &'static CommandSpec> {
-    let groups: [&'static [CommandSpec]; 6] = [
+    let groups: [&'static [CommandSpec]; 7] = [
         TABLE,
+        super::pubsub::COMMANDS,
         super::lists::COMMANDS,
         super::blocking::COMMANDS,
         super::sets::COMMANDS,

@@ -160,6 +160,11 @@ impl Reply {
         self.prefixed_len(b'*', n as i64);
     }
 
+    /// An out-of-band message (pub/sub): a push in RESP3, an array in RESP2.
+    pub fn push(&mut self, n: usize) {
+        self.prefixed_len(if self.resp3 { b'>' } else { b'*' }, n as i64);
+    }
+
     pub fn map(&mut self, n: usize) {
         if self.resp3 {
             self.prefixed_len(b'%', n as i64);

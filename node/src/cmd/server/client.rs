@@ -1,4 +1,4 @@
-//! CLIENT ID|INFO|SETNAME|GETNAME|SETINFO|LIST|KILL|UNBLOCK|NO-EVICT|HELP
+//! CLIENT ID|INFO|SETNAME|GETNAME|SETINFO|LIST|KILL|REPLY|UNBLOCK|NO-EVICT|HELP
 
 use crate::client::ClientInfo;
 use crate::cmd::{int_arg, is, table, CmdError, Ctx};
@@ -264,6 +264,26 @@ pub fn no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// CLIENT REPLY ON|OFF|SKIP
+pub fn reply(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    let a = args.get(2);
+    if is(a, "on") {
+        ctx.session.reply_off = false;
+        ctx.session.reply_skip = 0;
+        ctx.out.ok();
+    } else if is(a, "off") {
+        ctx.session.reply_off = true;
+    } else if is(a, "skip") {
+        // This reply and the next one.
+        if !ctx.session.reply_off {
+            ctx.session.reply_skip = 2;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
 pub fn unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let id = int_arg(args.get(2))?;
@@ -309,6 +329,8 @@ pub fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",

@@ -25,7 +25,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
     ctx.session.forwarding = ctx.session.forwarding_port;
     ctx.session.readonly = false;
     ctx.session.asking = false;
-    ctx.session.end_transaction(&ctx.shared.db);
+    ctx.session.end(ctx.shared);
     ctx.out.simple("RESET");
     Ok(())
 }
