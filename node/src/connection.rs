@@ -192,8 +192,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 Err(_) => break,
             }
         }
-        self.stream.write_all(&out).await?;
-        self.stream.flush().await?;
+        // A subscriber cut at the output limit is killed while this write waits
+        // on it: the wait must end then.
+        let client = self.client.clone();
+        tokio::select! {
+            biased;
+            _ = client.killed() => return Ok(()),
+            r = async {
+                self.stream.write_all(&out).await?;
+                self.stream.flush().await
+            } => r?,
+        }
         subs.sub.written(out.len());
         self.stats.bytes_out += out.len() as u64;
         Ok(())
@@ -237,10 +246,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                         let mark = ctx.out.len();
                         let dispatched = dispatch(&mut ctx, args);
                         // CLIENT REPLY OFF / SKIP: the client asked not to hear this
-                        // one; RESP3 (un)subscribe confirmations are pushes and
-                        // still go out.
-                        let push =
-                            ctx.out.resp3() && crate::cmd::pubsub::confirms_with_push(args.get(0));
+                        // one; (un)subscribe confirmations are pushed as messages
+                        // are, and still go out (as Redis 7).
+                        let push = crate::cmd::pubsub::confirms_with_push(args.get(0))
+                            && !ctx.out.buffer()[mark..].starts_with(b"-");
                         if (ctx.session.reply_off || ctx.session.reply_skip > 0) && !push {
                             ctx.out.truncate(mark);
                             ctx.session.reply_skip = ctx.session.reply_skip.saturating_sub(1);

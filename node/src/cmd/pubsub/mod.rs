@@ -255,14 +255,10 @@ pub fn spublish(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 
 fn list_names(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Result<(), CmdError> {
     if args.len() > 3 {
-        return Err(CmdError::Arity(
-            if kind == Kind::Shard {
-                "pubsub|shardchannels"
-            } else {
-                "pubsub|channels"
-            }
-            .into(),
-        ));
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(args.get(1))
+        )));
     }
     let pattern = (args.len() == 3).then(|| args.get(2));
     let names = hub(ctx).names(kind, pattern);
@@ -307,7 +303,7 @@ pub fn numpat(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
 }
 
 pub fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
-    crate::cmd::server::help_reply(
+    crate::cmd::server::help_reply_with(
         ctx,
         "PUBSUB",
         &[
@@ -323,6 +319,7 @@ pub fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
             "SHARDNUMSUB [<shardchannel> ...]",
             "    Return the number of subscribers for the specified shard level channel(s)",
         ],
+        "    Prints this help.",
     );
     Ok(())
 }

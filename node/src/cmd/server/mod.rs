@@ -19,6 +19,12 @@ use crate::cmd::Ctx;
 
 /// The reply of `<CMD> HELP`, shaped like Redis' `addReplyHelp`.
 pub fn help_reply(ctx: &mut Ctx<'_>, cmd: &str, lines: &[&str]) {
+    help_reply_with(ctx, cmd, lines, "    Print this help.");
+}
+
+/// As [`help_reply`], with the wording of the HELP line some commands use
+/// ("Prints this help." for PUBSUB).
+pub fn help_reply_with(ctx: &mut Ctx<'_>, cmd: &str, lines: &[&str], help: &str) {
     ctx.out.array(lines.len() + 3);
     ctx.out.simple(&format!(
         "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
@@ -27,5 +33,5 @@ pub fn help_reply(ctx: &mut Ctx<'_>, cmd: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple(help);
 }
