@@ -39,11 +39,13 @@ fn with_entry(
 /// Redis' encoding names, so tools that inspect them see familiar answers.
 pub fn encoding_of(e: &Entry) -> &'static str {
     match e.value() {
+        // A string edited in place (APPEND, SETRANGE) is raw even when it reads
+        // as a number, as Redis' is.
         ValueRef::Str(s) => {
-            if s.len() <= 20 && parse_i64(s).is_some() {
-                "int"
-            } else if e.is_growable_str() || s.len() > 44 {
+            if e.is_growable_str() || s.len() > 44 {
                 "raw"
+            } else if s.len() <= 20 && parse_i64(s).is_some() {
+                "int"
             } else {
                 "embstr"
             }
