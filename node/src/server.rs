@@ -18,12 +18,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-/// Encoding thresholds the types read process-wide (sorted sets' listpack size).
+/// Encoding thresholds the types read process-wide (hashes' and sorted sets'
+/// listpack sizes).
 fn apply_encoding(s: &Settings) {
     let e = &s.encoding;
     crate::store::zset::set_listpack_limits(
         usize::try_from(e.zset_max_listpack_entries).unwrap_or(usize::MAX),
         usize::try_from(e.zset_max_listpack_value).unwrap_or(usize::MAX),
+    );
+    crate::store::hash::set_listpack_limits(
+        usize::try_from(e.hash_max_listpack_entries).unwrap_or(usize::MAX),
+        usize::try_from(e.hash_max_listpack_value).unwrap_or(usize::MAX),
     );
 }
 

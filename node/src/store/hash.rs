@@ -5,12 +5,24 @@
 use super::changelog::MemberLog;
 use super::memory::alloc_size;
 use indexmap::IndexMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 type Field = Box<[u8]>;
 
 /// Redis' `hash-max-listpack-entries` and `hash-max-listpack-value` defaults.
 pub const SMALL_MAX_ENTRIES: usize = 128;
 pub const SMALL_MAX_VALUE: usize = 64;
+
+static MAX_ENTRIES: AtomicUsize = AtomicUsize::new(SMALL_MAX_ENTRIES);
+static MAX_VALUE: AtomicUsize = AtomicUsize::new(SMALL_MAX_VALUE);
+
+/// Sets the small-form thresholds (CONFIG SET hash-max-listpack-entries and
+/// hash-max-listpack-value, alias hash-max-ziplist-*). As in Redis they apply
+/// to later writes; a hash never converts back.
+pub fn set_listpack_limits(entries: usize, value: usize) {
+    MAX_ENTRIES.store(entries, Ordering::Relaxed);
+    MAX_VALUE.store(value, Ordering::Relaxed);
+}
 
 #[derive(Clone, Debug)]
 enum Repr {
@@ -73,9 +85,12 @@ impl HashObj {
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         self.log.note(field);
         if let Repr::Small(v) = &self.repr {
-            if v.len() >= SMALL_MAX_ENTRIES
-                || field.len() > SMALL_MAX_VALUE
-                || value.len() > SMALL_MAX_VALUE
+            let max_value = MAX_VALUE.load(Ordering::Relaxed);
+            let max_entries = MAX_ENTRIES.load(Ordering::Relaxed);
+            let new_field = || !v.iter().any(|(f, _)| &**f == field);
+            if field.len() > max_value
+                || value.len() > max_value
+                || (v.len() >= max_entries && new_field())
             {
                 self.convert();
             }

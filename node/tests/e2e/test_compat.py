@@ -285,3 +285,26 @@ def test_matches_redis(name, resp3, shoal, redis_server):
         if not same(line, w, g)
     ]
     assert not diffs, f"{len(diffs)} replies differ from redis-server:\n" + "\n".join(diffs)
+
+
+@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
+def test_encodings_follow_the_thresholds_as_redis(resp3, shoal, redis_server):
+    """OBJECT ENCODING byte for byte where both servers convert at the same
+    thresholds: hashes and sorted sets, and strings edited in place."""
+    commands = [
+        "CONFIG SET hash-max-listpack-value 8", "CONFIG SET hash-max-listpack-entries 3",
+        "HSET h f 12345678", "OBJECT ENCODING h", "HINCRBYFLOAT h f 0.5", "OBJECT ENCODING h",
+        "HSET h2 a 1 b 2 c 3", "OBJECT ENCODING h2", "HSET h2 c 4", "OBJECT ENCODING h2",
+        "HSET h2 d 4", "OBJECT ENCODING h2", "HDEL h2 a b c", "OBJECT ENCODING h2",
+        "HSET h3 longfieldname v", "OBJECT ENCODING h3",
+        "CONFIG SET zset-max-listpack-entries 2", "ZADD z 1 a 2 b", "OBJECT ENCODING z",
+        "ZADD z 3 c", "OBJECT ENCODING z",
+        "SET n 1", "OBJECT ENCODING n", "APPEND n 2", "OBJECT ENCODING n", "GET n",
+        "SET m 7", "SETRANGE m 0 8", "OBJECT ENCODING m", "INCR m", "OBJECT ENCODING m",
+        "CONFIG SET hash-max-listpack-value 64", "CONFIG SET hash-max-listpack-entries 128",
+        "CONFIG SET zset-max-listpack-entries 128",
+    ]
+    got = run(shoal.port, commands, resp3)
+    want = run(redis_server.port, commands, resp3)
+    diffs = [f"  {c!r}\n    redis: {w!r}\n    shoal: {g!r}" for c, w, g in zip(commands, want, got) if w != g]
+    assert not diffs, "\n".join(diffs)
