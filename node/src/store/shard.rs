@@ -37,6 +37,9 @@ pub struct Candidate {
     pub key: Vec<u8>,
 }
 
+/// Old table slots the active-expire cycle moves per shard per tick.
+const CRON_MIGRATE_SLOTS: usize = 256;
+
 pub struct Shard {
     map: Table,
     /// `(deadline, key hash)` of every key with a TTL, soonest first.
@@ -439,8 +442,10 @@ impl Shard {
     /// removed and whether more are due.
     pub fn expire_due(&mut self, now: u64, budget: usize) -> (usize, bool) {
         // The cycle also moves an idle shard's resize along, as Redis' cron
-        // rehashes, so the old array's memory does not wait for the next write.
-        self.map.migrate(budget * 16);
+        // rehashes, so the old array's memory does not wait for the next write;
+        // a little per shard, since every shard of a growing keyspace resizes at
+        // about the same time and the cycle visits them all in one tick.
+        self.map.migrate(CRON_MIGRATE_SLOTS);
         let mut removed = 0;
         while removed < budget {
             let Some(&(at, hash)) = self.expires.first() else {
