@@ -209,6 +209,7 @@ SCENARIOS = {
         "CLIENT", "CLIENT LIST TYPE bogus", "CLIENT LIST ID 0", "CLIENT LIST ID x", "CLIENT LIST BOGUS",
         "CLIENT KILL 1.2.3.4:5", "CLIENT KILL ID 0", "CLIENT KILL ID 999999", "CLIENT KILL TYPE bogus x",
         "CLIENT KILL BOGUS x", "CLIENT KILL ID", "CLIENT KILL ADDR 1.2.3.4:5 SKIPME maybe",
+        "CLIENT KILL USER wrong_user", "CLIENT KILL USER default SKIPME yes",
         "CLIENT NO-EVICT on", "CLIENT NO-EVICT maybe", "CONFIG BOGUS", "CONFIG GET", "CONFIG SET maxmemory",
         "CONFIG SET nosuchparam 1", "CONFIG SET maxmemory abc", "CONFIG SET maxmemory-policy bogus",
         "CONFIG SET maxmemory 0 maxmemory 0", "CONFIG GET maxmemory", "CONFIG GET maxmemory-policy",

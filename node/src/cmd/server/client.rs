@@ -210,6 +210,17 @@ pub fn kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         } else if is(k, "laddr") {
             f.laddr = Some(text(v));
         } else if is(k, "user") {
+            // Redis refuses a user it does not know (the default user always exists).
+            let known = v == b"default"
+                || ctx
+                    .shared
+                    .acl
+                    .load()
+                    .as_ref()
+                    .is_some_and(|acl| acl.user(v).is_some());
+            if !known {
+                return Err(CmdError::err(format!("No such user '{}'", text(v))));
+            }
             f.user = Some(text(v));
         } else if is(k, "type") {
             if is(v, "normal") {
