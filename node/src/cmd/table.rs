@@ -191,6 +191,7 @@ pub static TABLE: &[CommandSpec] = &[
     c!("getbit", 3, RF, (1, 1, 1), "read bitmap fast", "bitmap", "2.2.0", "Returns the bit value at offset in the string value stored at key", st::bits::getbit),
     c!("bitcount", -2, READONLY, (1, 1, 1), "read bitmap slow", "bitmap", "2.6.0", "Count set bits in a string", st::bits::bitcount),
     c!("bitpos", -3, READONLY, (1, 1, 1), "read bitmap slow", "bitmap", "2.8.7", "Find first bit set or clear in a string", st::bits::bitpos),
+    c!("bitop", -4, WD, (2, -1, 1), "write bitmap slow", "bitmap", "2.6.0", "Perform bitwise operations between strings", st::bits::bitop),
     c!("lcs", -3, READONLY, (1, 2, 1), "read string slow", "string", "7.0.0", "Find longest common substring", st::lcs::lcs_cmd),
     // Hashes.
     c!("hset", -4, WDF, (1, 1, 1), "write hash fast", "hash", "2.0.0", "Set the string value of a hash field", hashes::hset::hset),

@@ -86,6 +86,11 @@ SCENARIOS = {
         "BITPOS ones 0 0", "BITPOS ones 1 0 -1 BIT", "BITPOS ones 0 3 10 BIT", "BITPOS ones 1 1 0",
         "SET e ''", "BITPOS e 0", "BITPOS e 1", "BITCOUNT e", "BITPOS ones 0 0 1 BYTE extra",
         "HSET h f v", "BITCOUNT h", "BITPOS h 1", "GETBIT h 1", "SETBIT h 1 1",
+        "SET a '\\x0f\\xf0'", "SET c '\\xff'", "BITOP AND d a c", "GET d", "BITOP OR d a c", "GET d",
+        "BITOP XOR d a c nokey", "GET d", "BITOP NOT d a", "GET d", "BITOP AND d a nokey", "GET d",
+        "BITOP NOT d a c", "BITOP NOT d nokey", "EXISTS d", "SET d x", "EXPIRE d 100",
+        "BITOP OR d a", "TTL d", "BITOP NAND d a", "BITOP AND d", "BITOP AND d h", "BITOP OR d a h",
+        "BITOP OR h a", "TYPE h", "bitop and d2 a a", "GET d2",
     ],
     "lcs": [
         "MSET key1 ohmytext key2 mynewtext", "LCS key1 key2", "LCS key1 key2 LEN", "LCS key1 key2 IDX",

@@ -1,4 +1,4 @@
-//! SETBIT, GETBIT, BITCOUNT, BITPOS. Bit 0 is the most significant bit of the
+//! SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP. Bit 0 is the most significant bit of the
 //! first byte, as in Redis.
 
 use crate::cmd::{as_str, int_arg, is, CmdError, Ctx};
@@ -218,4 +218,58 @@ mod tests {
         assert_eq!(find_bit(&ones, 0, 0, 15), Some(12));
         assert_eq!(find_bit(&ones, 0, 0, 11), None);
     }
+}
+
+/// BITOP AND|OR|XOR|NOT destkey key [key ...]: missing keys read as zero
+/// bytes, the result is as long as the longest source, an empty result
+/// deletes the destination; replies with the result's length.
+pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    #[derive(PartialEq)]
+    enum Op {
+        And,
+        Or,
+        Xor,
+        Not,
+    }
+    let op = match args.get(1) {
+        a if is(a, "and") => Op::And,
+        a if is(a, "or") => Op::Or,
+        a if is(a, "xor") => Op::Xor,
+        a if is(a, "not") => Op::Not,
+        _ => return Err(CmdError::Syntax),
+    };
+    let dst = args.get(2);
+    let sources = args.tail(3);
+    if op == Op::Not && sources.len() != 1 {
+        return Err(CmdError::err(
+            "BITOP NOT must be called with a single source key.",
+        ));
+    }
+    let now = ctx.now;
+    let mut values: Vec<Vec<u8>> = Vec::with_capacity(sources.len());
+    for key in sources.iter() {
+        match ctx.keys.shard(key).get(key, now) {
+            None => values.push(Vec::new()),
+            Some(e) => values.push(as_str(e)?.to_vec()),
+        }
+    }
+    let len = values.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = vec![0u8; len];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let at = |v: &Vec<u8>| v.get(i).copied().unwrap_or(0);
+        *byte = match op {
+            Op::Not => !at(&values[0]),
+            Op::And => values.iter().fold(0xFF, |acc, v| acc & at(v)),
+            Op::Or => values.iter().fold(0, |acc, v| acc | at(v)),
+            Op::Xor => values.iter().fold(0, |acc, v| acc ^ at(v)),
+        };
+    }
+    let shard = ctx.keys.shard(dst);
+    if len == 0 {
+        shard.remove(dst, now);
+    } else {
+        shard.set(dst, Value::Str(&out), Ttl::Clear, now);
+    }
+    ctx.out.int(len as i64);
+    Ok(())
 }
