@@ -192,6 +192,8 @@ pub static TABLE: &[CommandSpec] = &[
     c!("bitcount", -2, READONLY, (1, 1, 1), "read bitmap slow", "bitmap", "2.6.0", "Count set bits in a string", st::bits::bitcount),
     c!("bitpos", -3, READONLY, (1, 1, 1), "read bitmap slow", "bitmap", "2.8.7", "Find first bit set or clear in a string", st::bits::bitpos),
     c!("bitop", -4, WD, (2, -1, 1), "write bitmap slow", "bitmap", "2.6.0", "Perform bitwise operations between strings", st::bits::bitop),
+    c!("bitfield", -2, WD, (1, 1, 1), "write bitmap slow", "bitmap", "3.2.0", "Perform arbitrary bitfield integer operations on strings", st::bitfield::bitfield),
+    c!("bitfield_ro", -2, READONLY | FAST, (1, 1, 1), "read bitmap fast", "bitmap", "6.0.0", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", st::bitfield::bitfield_ro),
     c!("lcs", -3, READONLY, (1, 2, 1), "read string slow", "string", "7.0.0", "Find longest common substring", st::lcs::lcs_cmd),
     // Hashes.
     c!("hset", -4, WDF, (1, 1, 1), "write hash fast", "hash", "2.0.0", "Set the string value of a hash field", hashes::hset::hset),

@@ -196,30 +196,6 @@ pub fn bitpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_partial_bytes() {
-        let s = [0xFFu8, 0x0F, 0xF0];
-        assert_eq!(count_bits(&s, 0, 23), 16);
-        assert_eq!(count_bits(&s, 4, 11), 4);
-        assert_eq!(count_bits(&s, 12, 19), 8);
-        assert_eq!(count_bits(&s, 5, 5), 1);
-    }
-
-    #[test]
-    fn finds_bits() {
-        let s = [0x00u8, 0x00, 0x01];
-        assert_eq!(find_bit(&s, 1, 0, 23), Some(23));
-        assert_eq!(find_bit(&s, 0, 0, 23), Some(0));
-        let ones = [0xFFu8, 0xF0];
-        assert_eq!(find_bit(&ones, 0, 0, 15), Some(12));
-        assert_eq!(find_bit(&ones, 0, 0, 11), None);
-    }
-}
-
 /// BITOP AND|OR|XOR|NOT destkey key [key ...]: missing keys read as zero
 /// bytes, the result is as long as the longest source, an empty result
 /// deletes the destination; replies with the result's length.
@@ -272,4 +248,28 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     }
     ctx.out.int(len as i64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_partial_bytes() {
+        let s = [0xFFu8, 0x0F, 0xF0];
+        assert_eq!(count_bits(&s, 0, 23), 16);
+        assert_eq!(count_bits(&s, 4, 11), 4);
+        assert_eq!(count_bits(&s, 12, 19), 8);
+        assert_eq!(count_bits(&s, 5, 5), 1);
+    }
+
+    #[test]
+    fn finds_bits() {
+        let s = [0x00u8, 0x00, 0x01];
+        assert_eq!(find_bit(&s, 1, 0, 23), Some(23));
+        assert_eq!(find_bit(&s, 0, 0, 23), Some(0));
+        let ones = [0xFFu8, 0xF0];
+        assert_eq!(find_bit(&ones, 0, 0, 15), Some(12));
+        assert_eq!(find_bit(&ones, 0, 0, 11), None);
+    }
 }

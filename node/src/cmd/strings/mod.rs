@@ -1,6 +1,7 @@
 //! String commands.
 
 pub mod append;
+pub mod bitfield;
 pub mod bits;
 pub mod get;
 pub mod getex;
