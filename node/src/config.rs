@@ -319,6 +319,8 @@ pub struct Settings {
     /// Redis' RDB save points, kept as set: Shoal writes no snapshot files, but
     /// tools and test suites set `save ""` and read it back.
     pub save: String,
+    /// Keyspace notification classes (`notify-keyspace-events`, see `notify`).
+    pub notify_keyspace_events: u32,
 }
 
 /// Redis' encoding thresholds, accepted by CONFIG GET/SET (with their old
@@ -389,6 +391,7 @@ impl Default for Settings {
             lfu_decay_time: 1,
             encoding: EncodingLimits::default(),
             save: String::new(),
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -1038,6 +1041,16 @@ pub static PARAMS: &[Param] = &[
         get: |s, _| s.save.clone(),
         set: Some(|s, v| {
             s.save = parse_save(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "notify-keyspace-events",
+        get: |s, _| crate::notify::format(s.notify_keyspace_events),
+        set: Some(|s, v| {
+            s.notify_keyspace_events = crate::notify::parse(v).ok_or_else(|| {
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+            })?;
             Ok(())
         }),
     },

@@ -18,6 +18,7 @@ pub mod harness;
 pub mod info;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod pubsub;
 pub mod repl;
 pub mod resp;

@@ -82,6 +82,9 @@ impl Shared {
             .map(|c| crate::cluster::Cluster::new(c.node_name.clone()));
         let acl = arc_swap::ArcSwapOption::from(config.acl.clone().map(Arc::new));
         apply_encoding(&config.settings);
+        db.set_notify(crate::notify::enabled(
+            config.settings.notify_keyspace_events,
+        ));
         Ok(Arc::new(Shared {
             tls,
             active_expire: AtomicBool::new(true),
@@ -161,6 +164,10 @@ impl Shared {
         let old = self.settings.swap(next.clone());
         if old.access_mode() != next.access_mode() {
             keys.set_access_mode(next.access_mode(), now_ms);
+        }
+        let notify = crate::notify::enabled(next.notify_keyspace_events);
+        if notify != crate::notify::enabled(old.notify_keyspace_events) {
+            keys.set_notify(notify);
         }
         apply_encoding(&next);
     }
@@ -701,6 +708,20 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
             tokio::task::yield_now().await;
         }
         shared.db.memory().refresh();
+        // Expiries and evictions no command took: their notifications go now.
+        let notify = shared.settings.load().notify_keyspace_events;
+        if crate::notify::enabled(notify) {
+            let events = shared.db.take_events();
+            let limit = shared.settings.load().obuf_pubsub.hard;
+            crate::notify::emit(
+                &shared.pubsub,
+                notify,
+                limit,
+                "",
+                crate::resp::Args::new(&[], &[]),
+                &events,
+            );
+        }
         let now = shared.clock.now_ms();
         let timeout = shared.settings.load().timeout;
         password.check(&shared, now);

@@ -542,6 +542,15 @@ pub fn execute(ctx: &mut Ctx<'_>, id: usize, args: Args<'_>) {
     }
     ctx.stats
         .observe(&ctx.shared.metrics, id, start.elapsed().as_secs_f64());
+    let flags = ctx.settings.notify_keyspace_events;
+    if crate::notify::enabled(flags) {
+        let mut events = Vec::new();
+        ctx.keys.take_events(&mut events);
+        if !events.is_empty() {
+            let limit = ctx.settings.obuf_pubsub.hard;
+            crate::notify::emit(&ctx.shared.pubsub, flags, limit, spec.name, args, &events);
+        }
+    }
 }
 
 /// Decides where a keyed command runs in a cluster: None to run it here, or

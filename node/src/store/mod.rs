@@ -29,7 +29,7 @@ pub use journal::Journal;
 pub use list::ListObj;
 pub use memory::MemoryCounters;
 pub use set::SetObj;
-pub use shard::{EntryMut, Shard, Ttl};
+pub use shard::{EntryMut, Shard, Touch, Ttl};
 pub use waiter::{Nil, Waiter};
 pub use zset::ZSetObj;
 
@@ -158,6 +158,23 @@ impl Db {
         for s in self.shards.iter() {
             s.lock().set_tracking(on);
         }
+    }
+
+    /// Starts or stops recording key events in every shard.
+    pub fn set_notify(&self, on: bool) {
+        for s in self.shards.iter() {
+            s.lock().set_notify(on);
+        }
+    }
+
+    /// Key events no command took (background expiry, eviction), from every shard.
+    pub fn take_events(&self) -> Vec<(Box<[u8]>, Touch, u64)> {
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            s.lock().take_events(&mut out);
+        }
+        out.sort_by_key(|e| e.2);
+        out
     }
 
     /// Removes every key whose slot is `idx` modulo `of` (a replica applying a
@@ -349,7 +366,7 @@ impl Db {
             let Some(best) = best else {
                 return Err(OutOfMemory);
             };
-            if self.guard(best.shard).remove_any(&best.key).is_some() {
+            if self.guard(best.shard).evict(&best.key).is_some() {
                 evicted += 1;
                 self.evicted.fetch_add(1, Ordering::Relaxed);
             }
@@ -542,6 +559,20 @@ impl<'a> Locked<'a> {
 
     /// Starts or stops recording changes in the journal. Every change made after
     /// this returns is recorded.
+    pub fn set_notify(&mut self, on: bool) {
+        for s in self.all_guards() {
+            s.set_notify(on);
+        }
+    }
+
+    /// Key events recorded in the held shards (keyspace notifications).
+    pub fn take_events(&mut self, into: &mut Vec<(Box<[u8]>, Touch, u64)>) {
+        for (_, g) in self.guards.iter_mut() {
+            g.guard.take_events(into);
+        }
+        into.sort_by_key(|e| e.2);
+    }
+
     pub fn set_tracking(&mut self, on: bool) {
         for s in self.all_guards() {
             s.set_tracking(on);

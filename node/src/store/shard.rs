@@ -65,6 +65,28 @@ pub struct Shard {
     blocked: HashMap<Box<[u8]>, VecDeque<Arc<Waiter>>, foldhash::fast::RandomState>,
     /// Keys with blocked clients changed since `take_ready`: they may be served.
     ready: Vec<Box<[u8]>>,
+    /// Record what happens to keys for keyspace notifications (`events`).
+    notify: bool,
+    /// What happened to which key since `take_events` (only while `notify`),
+    /// with a process-wide sequence number that orders events across shards.
+    events: Vec<(Box<[u8]>, Touch, u64)>,
+}
+
+/// Orders key events across shards (a command touching keys of several shards
+/// notifies in the order it touched them).
+static EVENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What happened to a key, for keyspace notifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// Written; `created` when the key did not exist before.
+    Written { created: bool },
+    /// Deleted by a command.
+    Removed,
+    /// Removed because its deadline passed.
+    Expired,
+    /// Removed to free memory.
+    Evicted,
 }
 
 impl Shard {
@@ -82,7 +104,63 @@ impl Shard {
             watched: HashMap::default(),
             blocked: HashMap::default(),
             ready: Vec::new(),
+            notify: false,
+            events: Vec::new(),
         }
+    }
+
+    /// Starts or stops recording key events (notify-keyspace-events).
+    pub fn set_notify(&mut self, on: bool) {
+        self.notify = on;
+        if !on {
+            self.events.clear();
+        }
+    }
+
+    /// Key events since the last call.
+    pub fn take_events(&mut self, into: &mut Vec<(Box<[u8]>, Touch, u64)>) {
+        into.append(&mut self.events);
+    }
+
+    fn note(&mut self, key: &[u8], t: Touch) {
+        if self.notify {
+            if let Some((k, last, _)) = self.events.last_mut() {
+                if **k == *key {
+                    // One write per key per command, created if either said so.
+                    if let (Touch::Written { created: a }, Touch::Written { created: b }) =
+                        (*last, t)
+                    {
+                        *last = Touch::Written { created: a || b };
+                        return;
+                    }
+                    if *last == t {
+                        return;
+                    }
+                }
+            }
+            let seq = EVENT_SEQ.fetch_add(1, Ordering::Relaxed);
+            self.events.push((Box::from(key), t, seq));
+        }
+    }
+
+    /// Relabels the last recorded removal (an expiry or an eviction).
+    fn relabel_last(&mut self, t: Touch) {
+        if self.notify {
+            if let Some((_, last, _)) = self.events.last_mut() {
+                if *last == Touch::Removed {
+                    *last = t;
+                }
+            }
+        }
+    }
+
+    /// Removes a key to free memory (eviction).
+    pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.remove_any(key);
+        if e.is_some() {
+            self.relabel_last(Touch::Evicted);
+        }
+        e
     }
 
     /// Queues a blocked client on `key`, behind those already waiting.
@@ -277,6 +355,7 @@ impl Shard {
         let idx = self.index_of(hash, key)?;
         if self.entry_at(idx).is_expired(now) {
             self.remove_at(idx, hash);
+            self.relabel_last(Touch::Expired);
             self.expired += 1;
             return None;
         }
@@ -323,6 +402,10 @@ impl Shard {
         self.changed(key);
         let hash = self.hash_of(key);
         let mode = self.access;
+        if self.notify {
+            let created = self.index_of(hash, key).is_none();
+            self.note(key, Touch::Written { created });
+        }
         match self.index_of(hash, key) {
             Some(idx) => {
                 let old_size = self.entry_at(idx).mem_size();
@@ -387,6 +470,10 @@ impl Shard {
     fn remove_at(&mut self, idx: usize, hash: u64) -> Entry {
         let entry = self.map.remove(idx);
         self.changed(entry.key());
+        if self.notify {
+            let key = Box::<[u8]>::from(entry.key());
+            self.note(&key, Touch::Removed);
+        }
         self.reindex_expire(hash, entry.expire_at, 0);
         self.account(entry.mem_size(), 0);
         entry
@@ -411,8 +498,13 @@ impl Shard {
     /// deadline and access stamp.
     pub fn insert_entry(&mut self, entry: Entry, now: u64) {
         let key = entry.key().to_vec();
-        self.remove(&key, now);
+        let existed = self.remove(&key, now).is_some();
+        if existed && self.notify {
+            // Overwritten, not deleted: drop the removal just recorded.
+            self.events.pop();
+        }
         self.changed(&key);
+        self.note(&key, Touch::Written { created: !existed });
         let hash = self.hash_of(&key);
         let expire = entry.expire_at;
         let size = entry.mem_size();
@@ -458,6 +550,7 @@ impl Shard {
             // Every key with this hash and deadline is due (normally exactly one).
             while let Some(idx) = self.map.find_by(hash, |e| e.expire_at == at) {
                 self.remove_at(idx, hash);
+                self.relabel_last(Touch::Expired);
                 self.expired += 1;
                 removed += 1;
             }
@@ -512,6 +605,7 @@ impl Shard {
             if e.is_expired(now) {
                 let hash = self.hash_of(&key);
                 self.remove_at(idx, hash);
+                self.relabel_last(Touch::Expired);
                 self.expired += 1;
                 continue;
             }
@@ -631,6 +725,10 @@ impl EntryMut<'_> {
                 let key = Box::<[u8]>::from(self.shard.entry_at(self.idx).key());
                 self.shard.signal_ready(&key);
             }
+            if self.shard.notify {
+                let key = Box::<[u8]>::from(self.shard.entry_at(self.idx).key());
+                self.shard.note(&key, Touch::Written { created: false });
+            }
         }
         self.marked = true;
     }
@@ -647,9 +745,13 @@ impl EntryMut<'_> {
 
     /// Sets (`Some`) or clears (`None`) the key's deadline.
     pub fn set_expire(&mut self, at: Option<u64>) {
-        self.mark();
         let at = at.unwrap_or(0);
         let old = self.entry().expire_at;
+        if old == at {
+            // Nothing changes (PERSIST of a key without a deadline).
+            return;
+        }
+        self.mark();
         self.shard.entry_at_mut(self.idx).set_expire_at(at);
         self.shard.reindex_expire(self.hash, old, at);
     }

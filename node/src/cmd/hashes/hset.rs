@@ -36,6 +36,12 @@ pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let (key, field) = (args.get(1), args.get(2));
     let shard = ctx.keys.shard(key);
+    // An existing field changes nothing: the key is not even touched (WATCH,
+    // replication and notifications see no write), as in Redis.
+    if super::read(shard, key, ctx.now)?.is_some_and(|h| h.get(field).is_some()) {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let mut e = open(shard, key, ctx.now)?;
     let h = hash(&mut e);
     if h.get(field).is_some() {
