@@ -579,8 +579,9 @@ proptest! {
         let raw = h.exec_raw(&full);
         match Frame::parse(&raw) {
             Ok(Some((_, used))) => prop_assert_eq!(used, raw.len()),
-            // A reply cut short past the output limit (the connection closes).
-            Ok(None) if raw.len() > 1 << 20 => {}
+            // A reply cut short past the output limit (the connection closes):
+            // incomplete, or with a header the parser refuses to size.
+            Ok(None) | Err(_) if raw.len() > 1 << 20 => {}
             other => return Err(TestCaseError::fail(format!("malformed reply {other:?}"))),
         }
         prop_assert_eq!(h.exec("PING"), Frame::Simple("PONG".into()));

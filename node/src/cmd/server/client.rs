@@ -278,6 +278,14 @@ pub fn no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
 /// CLIENT REPLY ON|OFF|SKIP
 pub fn reply(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let a = args.get(2);
+    // Inside EXEC the block's reply must stay whole: OFF and SKIP answer OK
+    // there and take effect for the commands after the block.
+    if ctx.session.nonblocking && (is(a, "off") || is(a, "skip")) {
+        ctx.session.reply_off = is(a, "off");
+        ctx.session.reply_skip = u8::from(is(a, "skip"));
+        ctx.out.ok();
+        return Ok(());
+    }
     if is(a, "on") {
         ctx.session.reply_off = false;
         ctx.session.reply_skip = 0;
