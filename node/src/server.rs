@@ -51,6 +51,8 @@ pub struct Shared {
     pub tls: Option<crate::tls::Tls>,
     /// Background expiry runs (DEBUG SET-ACTIVE-EXPIRE 0 stops it, for tests).
     pub active_expire: AtomicBool,
+    /// Lua scripting: the VM, the script cache, the running script.
+    pub scripts: crate::cmd::scripting::Scripting,
 }
 
 impl Shared {
@@ -78,6 +80,7 @@ impl Shared {
         Ok(Arc::new(Shared {
             tls,
             active_expire: AtomicBool::new(true),
+            scripts: Default::default(),
             acl,
             cluster,
             db,

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -363,6 +364,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
             }
         }
     }
+    // A script running past busy-reply-threshold makes commands fail with
+    // BUSY; before that, one that would wait for the script waits there.
+    if spec.flags & flags::ALLOW_BUSY == 0 && ctx.shared.scripts.busy.running() {
+        if let Err(msg) = scripting::check_busy(ctx.shared, spec, args) {
+            return refuse(ctx, args, msg);
+        }
+    }
     let is_exec = spec.name == "exec";
     let runs_now = !queueing || tx::runs_inside_multi(spec);
     // Memory is judged before locking (eviction locks shards itself), and the
@@ -373,7 +381,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
         Ok(())
     };
     let has_keys = spec.keys.0 > 0 || spec.numkeys.is_some();
-    if spec.flags & flags::ALL_KEYS != 0 && runs_now && !is_exec {
+    let all_keys = spec.flags & flags::ALL_KEYS != 0
+        || (spec.numkeys.is_some() && ctx.shared.scripts.needs_all_keys(spec, args));
+    if all_keys && runs_now && !is_exec {
         ctx.keys.acquire_all();
     } else if has_keys {
         ctx.keys

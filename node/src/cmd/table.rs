@@ -306,12 +306,13 @@ pub static TABLE: &[CommandSpec] = &[
 
 /// Every top-level command: this table's and each command group's own.
 pub fn top_level() -> impl Iterator<Item = &'static CommandSpec> {
-    let groups: [&'static [CommandSpec]; 5] = [
+    let groups: [&'static [CommandSpec]; 6] = [
         TABLE,
         super::lists::COMMANDS,
         super::sets::COMMANDS,
         super::zsets::COMMANDS,
         super::tx::COMMANDS,
+        super::scripting::COMMANDS,
     ];
     groups.into_iter().flatten()
 }
