@@ -195,7 +195,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                     let args = parser.args(&buf[start..]);
                     start += consumed;
                     if !args.is_empty() {
-                        match dispatch(&mut ctx, args) {
+                        // Scripts run on the script thread, so this thread
+                        // keeps serving its other clients meanwhile.
+                        let script = crate::cmd::scripting::worker::offloaded(ctx.session, args)
+                            .then(|| crate::cmd::scripting::worker::submit(&mut ctx, args))
+                            .flatten();
+                        let dispatched = match script {
+                            Some(rx) => {
+                                let client = ctx.session.client.clone();
+                                let done = tokio::select! {
+                                    r = rx => r.ok(),
+                                    _ = client.killed() => return Err(End::Killed),
+                                };
+                                ctx.now = shared.clock.now_ms();
+                                match done {
+                                    Some((bytes, d)) => {
+                                        ctx.out.raw(&bytes);
+                                        d
+                                    }
+                                    None => {
+                                        ctx.out.error("ERR the script thread stopped");
+                                        Dispatched::Done
+                                    }
+                                }
+                            }
+                            None => dispatch(&mut ctx, args),
+                        };
+                        match dispatched {
                             Dispatched::Done => {}
                             Dispatched::Forward {
                                 host,

@@ -275,6 +275,7 @@ impl Node {
         // failure to listen.
         let shared = Shared::try_new(config, Clock::Wall)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        crate::cmd::scripting::worker::start(&shared);
         let config = &shared.config;
         let listener = if config.port == 0 {
             None

@@ -239,7 +239,11 @@ fn execute_script(
     vm.set_arrays(declared, argv)
         .map_err(|e| CmdError::err(format!("Error running script: {e}")))?;
     let scratch = SCRATCH.with(|s| s.borrow_mut().take()).unwrap_or_default();
-    busy.start(shards, all_keys);
+    // The script thread marks its job busy itself, before taking its locks.
+    let owned = !super::worker::owns_busy();
+    if owned {
+        busy.start(shards, all_keys);
+    }
     let lua = vm.lua.clone();
     let runner = vm.runner.clone();
     let hooks = vm.hooks.clone();
@@ -276,7 +280,9 @@ fn execute_script(
         write_reply(ctx.out, value, run.resp3_of.resp3.load(Ordering::Relaxed));
     }
     let killed = busy.kill.load(Ordering::Acquire);
-    busy.end();
+    if owned {
+        busy.end();
+    }
     vm.after_run();
     scratch.clear();
     SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));

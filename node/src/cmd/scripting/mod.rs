@@ -39,6 +39,7 @@ pub mod eval;
 pub mod libs;
 pub mod script;
 pub mod vm;
+pub mod worker;
 
 use super::table::{c, CommandSpec};
 use super::table::{ALLOW_BUSY, LOADING, MOVABLEKEYS, NOSCRIPT, NO_MANDATORY_KEYS, READONLY};
@@ -180,6 +181,8 @@ pub struct Scripting {
     pub errors: AtomicU64,
     pub kills: AtomicU64,
     pub time_us: AtomicU64,
+    /// The script thread's queue (see `worker`); unset in in-process harnesses.
+    pub worker: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<worker::Job>>>,
 }
 
 impl Default for Scripting {
@@ -193,6 +196,7 @@ impl Default for Scripting {
             errors: AtomicU64::new(0),
             kills: AtomicU64::new(0),
             time_us: AtomicU64::new(0),
+            worker: std::sync::OnceLock::new(),
         }
     }
 }
@@ -354,6 +358,9 @@ pub fn check_busy(
     spec: &CommandSpec,
     args: crate::resp::Args<'_>,
 ) -> Result<(), &'static str> {
+    if worker::owns_busy() {
+        return Ok(());
+    }
     let s = &shared.scripts;
     let threshold = shared.settings.load().busy_reply_threshold;
     let Some(elapsed) = s.busy.elapsed_ms() else {
