@@ -275,7 +275,6 @@ impl Node {
         // failure to listen.
         let shared = Shared::try_new(config, Clock::Wall)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        crate::cmd::scripting::worker::start(&shared);
         let config = &shared.config;
         let listener = if config.port == 0 {
             None
@@ -334,6 +333,7 @@ impl Node {
     }
 
     fn spawn(shared: Arc<Shared>, listeners: Listeners, serving: Serving) -> Node {
+        crate::cmd::scripting::worker::start(&shared);
         let Listeners {
             client: listener,
             tls,

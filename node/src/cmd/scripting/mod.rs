@@ -52,24 +52,6 @@ use std::time::{Duration, Instant};
 
 const EVAL_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLEKEYS;
 
-macro_rules! sub {
-    ($name:literal, $arity:expr, $flags:expr, $summary:literal, $since:literal, $handler:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: (0, 0, 0),
-            acl: "slow scripting",
-            group: "scripting",
-            since: $since,
-            summary: $summary,
-            handler: Some($handler),
-            subcommands: &[],
-            numkeys: None,
-        }
-    };
-}
-
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     c!("eval", -3, EVAL_FLAGS, (0, 0, 0), numkeys 2, "slow scripting", "scripting", "2.6.0", "Execute a Lua script server side", eval::eval),
@@ -87,11 +69,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for Lua scripts management commands",
         handler: None,
         subcommands: &[
-            sub!("script|exists", -3, NOSCRIPT, "Check existence of scripts in the script cache.", "2.6.0", script::exists),
-            sub!("script|flush", -2, NOSCRIPT, "Remove all the scripts from the script cache.", "2.6.0", script::flush),
-            sub!("script|help", 2, LOADING | STALE, "Show helpful text about the different subcommands", "5.0.0", script::help),
-            sub!("script|kill", 2, NOSCRIPT | ALLOW_BUSY, "Kill the script currently in execution.", "2.6.0", script::kill),
-            sub!("script|load", 3, NOSCRIPT | STALE, "Load the specified Lua script into the script cache.", "2.6.0", script::load),
+            c!("script|exists", -3, NOSCRIPT, (0, 0, 0), "slow scripting", "scripting", "2.6.0", "Check existence of scripts in the script cache.", script::exists),
+            c!("script|flush", -2, NOSCRIPT, (0, 0, 0), "slow scripting", "scripting", "2.6.0", "Remove all the scripts from the script cache.", script::flush),
+            c!("script|help", 2, LOADING | STALE, (0, 0, 0), "slow scripting", "scripting", "5.0.0", "Show helpful text about the different subcommands", script::help),
+            c!("script|kill", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0), "slow scripting", "scripting", "2.6.0", "Kill the script currently in execution.", script::kill),
+            c!("script|load", 3, NOSCRIPT | STALE, (0, 0, 0), "slow scripting", "scripting", "2.6.0", "Load the specified Lua script into the script cache.", script::load),
         ],
         numkeys: None,
     },
