@@ -9,8 +9,9 @@ import time
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
-from conftest import RawClient, encode
+from conftest import FORWARD_OFFSET, LocalCluster, RawClient, encode
 
 SET_GET = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])"
 
@@ -502,3 +503,57 @@ def test_bad_scripts_leave_the_node_serving(shoal):
         assert c.call("EVAL", "return 'still fine'", "0") == b"$10\r\nstill fine\r\n"
     finally:
         c.close()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = LocalCluster()
+    yield c
+    c.stop()
+
+
+def test_scripts_in_a_cluster(cluster):
+    """Keys must share a slot, the script runs on their owner (MOVED to a
+    cluster client, forwarded whole on the forwarding port)."""
+    raw = RawClient(cluster.ports[0])
+    try:
+        assert raw.call("EVAL", "return 1", "2", "a", "b") == (
+            b"-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+        replies = [RawClient(p).call("EVAL", SET_GET, "1", "{sk}", "v") for p in cluster.ports]
+        assert sorted(r[:1] for r in replies) == [b"$", b"-", b"-"], replies
+        assert all(r.startswith(b"-MOVED ") for r in replies if r[:1] == b"-"), replies
+        assert raw.call("EVAL", "#!lua flags=no-cluster\nreturn 1", "0") == (
+            b"-ERR Can not run script on cluster, 'no-cluster' flag is set.\r\n")
+        assert raw.call("EVAL", "return 'no keys'", "0") == b"$7\r\nno keys\r\n"
+        got = raw.call("EVAL", "#!lua flags=allow-undeclared-keys\nreturn 1", "0")
+        assert got.startswith(b"-ERR allow-undeclared-keys is not served in a cluster"), got
+    finally:
+        raw.close()
+    rc = RedisCluster(host="127.0.0.1", port=cluster.ports[0], decode_responses=True)
+    try:
+        move = "local v = redis.call('LPOP', KEYS[1]) if v then redis.call('RPUSH', KEYS[2], v) end return v"
+        rc.rpush("{job}:todo", "j1", "j2")
+        assert rc.eval(move, 2, "{job}:todo", "{job}:done") == "j1"
+        script = rc.register_script(move)
+        assert script(keys=["{job}:todo", "{job}:done"]) == "j2"
+        assert script(keys=["{job}:todo", "{job}:done"]) is None
+        assert rc.lrange("{job}:done", 0, -1) == ["j1", "j2"]
+        lock = rc.lock("{res}:lock", timeout=5)
+        assert lock.acquire(blocking=False)
+        assert lock.extend(5)
+        lock.release()
+    finally:
+        rc.close()
+    # The forwarding port: any node runs the script on the owner, whole.
+    for port in cluster.ports:
+        plain = redis.Redis(port=port + FORWARD_OFFSET, decode_responses=True)
+        try:
+            assert plain.eval("return redis.call('INCR', KEYS[1])", 1, "{fwd}:n") >= 1
+            assert plain.eval("return redis.call('GET', KEYS[1])", 1, "{job}:todo") is None
+        finally:
+            plain.close()
+    owner = redis.Redis(port=cluster.ports[0] + FORWARD_OFFSET, decode_responses=True)
+    try:
+        assert owner.get("{fwd}:n") == str(len(cluster.ports))
+    finally:
+        owner.close()

@@ -130,6 +130,12 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro: bool) -> Result<(), 
     let argv: Vec<&[u8]> = args.iter().skip(3 + nk).collect();
     let all_keys = ctx.keys.holds_all();
     let undeclared_ok = flags & sf::ALLOW_UNDECLARED != 0;
+    if undeclared_ok && ctx.shared.cluster.is_some() {
+        // Its keys would have to be routed one by one, mid-script.
+        return Err(CmdError::err(
+            "allow-undeclared-keys is not served in a cluster: declare the script's keys in KEYS",
+        ));
+    }
     if undeclared_ok && !all_keys {
         return Err(CmdError::err(
             "a script flagged allow-undeclared-keys must hold the whole keyspace: it cannot run here",
