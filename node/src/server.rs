@@ -214,6 +214,7 @@ impl Shared {
         m.memory_rss
             .set(crate::store::memory::process_rss().unwrap_or(0) as i64);
         m.connected_clients.set(self.clients.len() as i64);
+        self.scripts.refresh_metrics(m);
         let end = self.db.journal().end();
         m.repl.offset.set(end as i64);
         m.repl.primary.set(i64::from(self.repl.is_primary()));

@@ -256,7 +256,8 @@ SCENARIOS = {
         ["SCRIPT", "LOAD"],
         ["SCRIPT", "LOAD", "a", "b"],
         ["EVAL", "return 'via eval'", "0"],
-        ["SCRIPT", "EXISTS", "0b1c2ae2d1b7e0b0c80d8b88bbc7ccb39de7eb0a"],
+        ["SCRIPT", "EXISTS", "7b4dd9d867deb864cee5b15d67ea3fd724623b45"],
+        ["EVALSHA", "7b4dd9d867deb864cee5b15d67ea3fd724623b45", "0"],
         ["SCRIPT", "FLUSH"],
         ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
         ["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8"],
@@ -557,3 +558,26 @@ def test_scripts_in_a_cluster(cluster):
         assert owner.get("{fwd}:n") == str(len(cluster.ports))
     finally:
         owner.close()
+
+
+def test_script_metrics_and_info(shoal):
+    c = RawClient(shoal.port)
+    try:
+        c.call("SCRIPT", "LOAD", "return 1")
+        for _ in range(3):
+            c.call("EVAL", "return redis.call('INCR', KEYS[1])", "1", "n")
+        c.call("EVAL", "error('x')", "0")
+        info = c.call("INFO", "memory").decode()
+        assert "number_of_cached_scripts:3\r\n" in info, info
+        assert "used_memory_lua:" in info
+    finally:
+        c.close()
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{shoal.admin_port}/metrics", timeout=5).read().decode()
+    values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+              if line.startswith("shoal_script")}
+    assert values["shoal_script_calls_total"] == 4, values
+    assert values["shoal_script_errors_total"] == 1, values
+    assert values["shoal_script_kills_total"] == 0, values
+    assert values["shoal_scripts_cached"] == 3, values
+    assert values["shoal_script_run_seconds_total"] > 0, values

@@ -61,8 +61,15 @@ pub fn with_function<R>(
             let Some(body) = body else {
                 return Err(CmdError::Other(NOSCRIPT_ERROR.into()));
             };
-            vm.compile(sha, &body[shebang_len..])
-                .map_err(|e| CmdError::err(format!("Error compiling script (new function): {e}")))?
+            let func = vm.compile(sha, &body[shebang_len..]).map_err(|e| {
+                CmdError::err(format!("Error compiling script (new function): {e}"))
+            })?;
+            // Compiled, so cached: EVALSHA finds what EVAL ran, as in Redis.
+            if !scripts.exists(sha) {
+                let flags = parse_shebang(body).map(|(f, _)| f).unwrap_or(sf::COMPAT);
+                scripts.store(sha.to_string(), std::sync::Arc::from(body), flags);
+            }
+            func
         }
     };
     Ok(f(vm, func))
@@ -277,8 +284,21 @@ fn execute_script(
             Ok(v)
         })?;
         let pcall = scope.create_function(|lua, a: Variadic<Value>| Ok(call_once(lua, a)?.0))?;
+        let acl_check = scope.create_function(|lua, a: Variadic<Value>| {
+            let ctx = ctx_cell
+                .try_borrow()
+                .map_err(|_| mlua::Error::RecursiveMutCallback)?;
+            match acl_check_cmd(&ctx, &a) {
+                Ok(allowed) => Ok(allowed),
+                Err(msg) => {
+                    hooks.raw_set("pending", error_table(lua, &format!("ERR {msg}"))?)?;
+                    Err(mlua::Error::runtime(msg))
+                }
+            }
+        })?;
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
+        redis.raw_set("acl_check_cmd", acl_check)?;
         runner.call::<(bool, Value)>(func)
     });
     let (run, mut scratch) = run.into_inner();
@@ -290,6 +310,10 @@ fn execute_script(
         busy.end();
     }
     vm.after_run();
+    ctx.shared
+        .scripts
+        .lua_memory
+        .store(vm.lua.used_memory() as u64, Ordering::Relaxed);
     scratch.clear();
     SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
     let (ok, value) = match outcome {
@@ -322,6 +346,33 @@ fn execute_script(
         Value::String(s) => Failure::Other(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
         _ => Failure::Other("execution failure".into()),
     }))
+}
+
+/// `redis.acl_check_cmd(...)`: whether the caller's user may run the command.
+fn acl_check_cmd(ctx: &Ctx<'_>, a: &[Value]) -> Result<bool, &'static str> {
+    if a.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    let mut base = Vec::new();
+    let mut spans = Vec::with_capacity(a.len());
+    for v in a {
+        let start = base.len();
+        match v {
+            Value::String(s) => base.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => base.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            Value::Number(n) => base.extend_from_slice(crate::util::num::format_g17(*n).as_bytes()),
+            _ => return Err("Lua redis lib command arguments must be strings or integers"),
+        }
+        spans.push(start..base.len());
+    }
+    let args = Args::new(&base, &spans);
+    let Ok(id) = resolve(args) else {
+        return Err("Invalid command passed to redis.acl_check_cmd()");
+    };
+    Ok(match &ctx.session.user {
+        None => true,
+        Some(user) => crate::acl::denied(user, id, args).is_none(),
+    })
 }
 
 fn first_line(s: &str) -> String {

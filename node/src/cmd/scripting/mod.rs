@@ -163,6 +163,7 @@ pub struct Scripting {
     pub errors: AtomicU64,
     pub kills: AtomicU64,
     pub time_us: AtomicU64,
+    pub(crate) lua_memory: AtomicU64,
     /// The script thread's queue (see `worker`); unset in in-process harnesses.
     pub worker: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<worker::Job>>>,
 }
@@ -178,6 +179,7 @@ impl Default for Scripting {
             errors: AtomicU64::new(0),
             kills: AtomicU64::new(0),
             time_us: AtomicU64::new(0),
+            lua_memory: AtomicU64::new(0),
             worker: std::sync::OnceLock::new(),
         }
     }
@@ -220,6 +222,25 @@ impl Scripting {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes the Lua VM holds, as of its last run (read without the VM lock,
+    /// which a running script holds).
+    pub fn lua_memory(&self) -> u64 {
+        self.lua_memory.load(Ordering::Relaxed)
+    }
+
+    pub fn refresh_metrics(&self, m: &crate::metrics::Metrics) {
+        use crate::metrics::Metrics;
+        Metrics::catch_up(&m.script_calls, self.calls.load(Ordering::Relaxed));
+        Metrics::catch_up(&m.script_errors, self.errors.load(Ordering::Relaxed));
+        Metrics::catch_up(&m.script_kills, self.kills.load(Ordering::Relaxed));
+        let seconds = self.time_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let counted = m.script_seconds.get();
+        if seconds > counted {
+            m.script_seconds.inc_by(seconds - counted);
+        }
+        m.scripts_cached.set(self.len() as i64);
     }
 
     /// The flags of a script an EVAL/EVALSHA request runs, when known before

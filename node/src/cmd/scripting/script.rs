@@ -11,9 +11,8 @@ pub fn load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
     let sha = sha1_hex(body);
     let scripts = &ctx.shared.scripts;
     if !scripts.exists(&sha) {
-        let (flags, len) = parse_shebang(body).map_err(CmdError::err)?;
+        let (_, len) = parse_shebang(body).map_err(CmdError::err)?;
         with_function(scripts, &sha, Some(body), len, |_, _| ())?;
-        scripts.store(sha.clone(), std::sync::Arc::from(body), flags);
     }
     ctx.out.bulk(sha.as_bytes());
     Ok(())

@@ -233,6 +233,7 @@ impl Vm {
         let _ = self.hooks.raw_set("pending", Value::Nil);
         let _ = self.redis.raw_set("call", Value::Nil);
         let _ = self.redis.raw_set("pcall", Value::Nil);
+        let _ = self.redis.raw_set("acl_check_cmd", Value::Nil);
     }
 }
 
