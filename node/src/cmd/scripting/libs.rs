@@ -1,13 +1,16 @@
-//! The libraries Redis loads besides Lua's own: `bit` (LuaBitOp's API) and
+//! The libraries Redis loads besides Lua's own: `bit` (LuaBitOp's API),
 //! `cjson` (lua-cjson's encode/decode with its defaults: 14 significant digits,
-//! `/` escaped, empty tables as objects, `cjson.null` for JSON null).
-//! `struct` and `cmsgpack` are not provided yet.
+//! `/` escaped, empty tables as objects, `cjson.null` for JSON null) and
+//! `cmsgpack` (lua-cmsgpack's pack/unpack: smallest integer and float
+//! encodings, tables with keys 1..n as arrays, 16 levels of nesting).
+//! `struct` is not provided yet.
 
 use mlua::{LightUserData, Lua, Table, Value, Variadic};
 
 pub fn load(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     globals.raw_set("bit", bit(lua)?)?;
     globals.raw_set("cjson", cjson(lua)?)?;
+    globals.raw_set("cmsgpack", cmsgpack(lua)?)?;
     Ok(())
 }
 
@@ -296,4 +299,275 @@ fn decode(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<Value>
             Value::Table(t)
         }
     })
+}
+
+// --- cmsgpack ---------------------------------------------------------------
+
+const MSGPACK_MAX_NESTING: usize = 16;
+
+fn mp_int(n: i64, out: &mut Vec<u8>) {
+    if n >= 0 {
+        let u = n as u64;
+        if u <= 127 {
+            out.push(u as u8);
+        } else if u <= 0xff {
+            out.extend_from_slice(&[0xcc, u as u8]);
+        } else if u <= 0xffff {
+            out.push(0xcd);
+            out.extend_from_slice(&(u as u16).to_be_bytes());
+        } else if u <= 0xffff_ffff {
+            out.push(0xce);
+            out.extend_from_slice(&(u as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&u.to_be_bytes());
+        }
+    } else if n >= -32 {
+        out.push(n as i8 as u8);
+    } else if n >= -128 {
+        out.extend_from_slice(&[0xd0, n as i8 as u8]);
+    } else if n >= -32768 {
+        out.push(0xd1);
+        out.extend_from_slice(&(n as i16).to_be_bytes());
+    } else if n >= i64::from(i32::MIN) {
+        out.push(0xd2);
+        out.extend_from_slice(&(n as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn mp_number(n: f64, out: &mut Vec<u8>) {
+    if n.is_finite() && (n as i64) as f64 == n {
+        return mp_int(n as i64, out);
+    }
+    let f = n as f32;
+    if f64::from(f) == n || n.is_nan() {
+        out.push(0xca);
+        out.extend_from_slice(&f.to_be_bytes());
+    } else {
+        out.push(0xcb);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn mp_len(len: usize, small: u8, small_max: usize, codes: [u8; 3], out: &mut Vec<u8>) {
+    if len <= small_max {
+        out.push(small | len as u8);
+    } else if codes[0] != 0 && len <= 0xff {
+        out.extend_from_slice(&[codes[0], len as u8]);
+    } else if len <= 0xffff {
+        out.push(codes[1]);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(codes[2]);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+}
+
+fn mp_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    match v {
+        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(i) => mp_int(*i, out),
+        Value::Number(n) => mp_number(*n, out),
+        Value::String(s) => {
+            let b = s.as_bytes();
+            mp_len(b.len(), 0xa0, 31, [0xd9, 0xda, 0xdb], out);
+            out.extend_from_slice(&b);
+        }
+        Value::Table(t) if depth < MSGPACK_MAX_NESTING => {
+            let pairs: Vec<(Value, Value)> =
+                t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
+            let mut max = 0.0f64;
+            let array = pairs.iter().all(|(k, _)| {
+                let n = match k {
+                    Value::Integer(i) => *i as f64,
+                    Value::Number(n) => *n,
+                    _ => return false,
+                };
+                if n >= 1.0 && n == n.floor() {
+                    max = max.max(n);
+                    true
+                } else {
+                    false
+                }
+            }) && max as usize == pairs.len();
+            if array {
+                mp_len(pairs.len(), 0x90, 15, [0, 0xdc, 0xdd], out);
+                for i in 1..=pairs.len() {
+                    mp_encode(&t.raw_get::<Value>(i)?, out, depth + 1)?;
+                }
+            } else {
+                mp_len(pairs.len(), 0x80, 15, [0, 0xde, 0xdf], out);
+                for (k, val) in &pairs {
+                    mp_encode(k, out, depth + 1)?;
+                    mp_encode(val, out, depth + 1)?;
+                }
+            }
+        }
+        _ => out.push(0xc0),
+    }
+    Ok(())
+}
+
+struct MpReader<'b> {
+    buf: &'b [u8],
+    pos: usize,
+}
+
+impl MpReader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], &'static str> {
+        if self.buf.len() - self.pos < n {
+            return Err("Missing bytes in input.");
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn uint(&mut self, n: usize) -> Result<u64, &'static str> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |a, &b| (a << 8) | u64::from(b)))
+    }
+}
+
+fn mp_decode(lua: &Lua, r: &mut MpReader<'_>, depth: usize) -> mlua::Result<Value> {
+    let err = |e: &str| script_error(lua, e);
+    if depth > 1000 {
+        return Err(err("Bad data format in input."));
+    }
+    let c = r.take(1).map_err(err)?[0];
+    let int = |n: i64| Value::Number(n as f64);
+    Ok(match c {
+        0x00..=0x7f => int(i64::from(c)),
+        0xe0..=0xff => int(i64::from(c as i8)),
+        0xc0 => Value::Nil,
+        0xc2 => Value::Boolean(false),
+        0xc3 => Value::Boolean(true),
+        0xcc => int(r.uint(1).map_err(err)? as i64),
+        0xcd => int(r.uint(2).map_err(err)? as i64),
+        0xce => int(r.uint(4).map_err(err)? as i64),
+        0xcf => Value::Number(r.uint(8).map_err(err)? as f64),
+        0xd0 => int(i64::from(r.uint(1).map_err(err)? as u8 as i8)),
+        0xd1 => int(i64::from(r.uint(2).map_err(err)? as u16 as i16)),
+        0xd2 => int(i64::from(r.uint(4).map_err(err)? as u32 as i32)),
+        0xd3 => int(r.uint(8).map_err(err)? as i64),
+        0xca => Value::Number(f64::from(f32::from_bits(r.uint(4).map_err(err)? as u32))),
+        0xcb => Value::Number(f64::from_bits(r.uint(8).map_err(err)?)),
+        0xa0..=0xbf | 0xd9 | 0xda | 0xdb | 0xc4 | 0xc5 | 0xc6 => {
+            let len = match c {
+                0xa0..=0xbf => usize::from(c & 0x1f),
+                0xd9 | 0xc4 => r.uint(1).map_err(err)? as usize,
+                0xda | 0xc5 => r.uint(2).map_err(err)? as usize,
+                _ => r.uint(4).map_err(err)? as usize,
+            };
+            Value::String(lua.create_string(r.take(len).map_err(err)?)?)
+        }
+        0x90..=0x9f | 0xdc | 0xdd => {
+            let len = match c {
+                0x90..=0x9f => usize::from(c & 0x0f),
+                0xdc => r.uint(2).map_err(err)? as usize,
+                _ => r.uint(4).map_err(err)? as usize,
+            };
+            let t = lua.create_table_with_capacity(len.min(1 << 16), 0)?;
+            for i in 1..=len {
+                t.raw_set(i, mp_decode(lua, r, depth + 1)?)?;
+            }
+            Value::Table(t)
+        }
+        0x80..=0x8f | 0xde | 0xdf => {
+            let len = match c {
+                0x80..=0x8f => usize::from(c & 0x0f),
+                0xde => r.uint(2).map_err(err)? as usize,
+                _ => r.uint(4).map_err(err)? as usize,
+            };
+            let t = lua.create_table_with_capacity(0, len.min(1 << 16))?;
+            for _ in 0..len {
+                let k = mp_decode(lua, r, depth + 1)?;
+                let v = mp_decode(lua, r, depth + 1)?;
+                if !k.is_nil() {
+                    t.raw_set(k, v)?;
+                }
+            }
+            Value::Table(t)
+        }
+        _ => return Err(err("Bad data format in input.")),
+    })
+}
+
+/// Decodes up to `limit` objects (0: all) from `offset`; returns the offset
+/// after the last one (-1 at the end of the input) and the objects.
+fn mp_unpack(lua: &Lua, s: &[u8], limit: usize, offset: usize) -> mlua::Result<mlua::MultiValue> {
+    let mut r = MpReader {
+        buf: s,
+        pos: offset.min(s.len()),
+    };
+    let mut values = Vec::new();
+    while r.pos < s.len() && (limit == 0 || values.len() < limit) {
+        values.push(mp_decode(lua, &mut r, 0)?);
+    }
+    Ok(values.into_iter().collect())
+}
+
+fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "pack",
+        lua.create_function(|lua, v: Variadic<Value>| {
+            if v.is_empty() {
+                return Err(script_error(lua, "MessagePack pack needs input."));
+            }
+            let mut out = Vec::new();
+            for item in v.iter() {
+                mp_encode(item, &mut out, 0)?;
+            }
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack",
+        lua.create_function(|lua, s: mlua::String| mp_unpack(lua, &s.as_bytes(), 0, 0))?,
+    )?;
+    let limited =
+        |lua: &Lua, s: &[u8], limit: usize, offset: usize| -> mlua::Result<mlua::MultiValue> {
+            // As lua-cmsgpack: the offset after the objects read first (-1 past the end).
+            let mut r = MpReader {
+                buf: s,
+                pos: offset.min(s.len()),
+            };
+            let mut values = vec![Value::Nil];
+            while r.pos < s.len() && (limit == 0 || values.len() <= limit) {
+                values.push(mp_decode(lua, &mut r, 0)?);
+            }
+            values[0] = Value::Number(if r.pos >= s.len() { -1.0 } else { r.pos as f64 });
+            Ok(values.into_iter().collect())
+        };
+    t.raw_set(
+        "unpack_one",
+        lua.create_function(move |lua, (s, offset): (mlua::String, Option<f64>)| {
+            limited(
+                lua,
+                &s.as_bytes(),
+                1,
+                offset.unwrap_or(0.0).max(0.0) as usize,
+            )
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_limit",
+        lua.create_function(
+            move |lua, (s, limit, offset): (mlua::String, f64, Option<f64>)| {
+                limited(
+                    lua,
+                    &s.as_bytes(),
+                    limit.max(0.0) as usize,
+                    offset.unwrap_or(0.0).max(0.0) as usize,
+                )
+            },
+        )?,
+    )?;
+    Ok(t)
 }
