@@ -245,6 +245,20 @@ SCENARIOS = {
         ["EVAL", "return tostring(cmsgpack.unpack(cmsgpack.pack(0.1)))", "0"],
         ["EVAL", "return {cmsgpack.unpack_one(cmsgpack.pack(7, 8))}", "0"],
         ["EVAL", "return {cmsgpack.unpack_limit(cmsgpack.pack(7, 8, 9), 2)}", "0"],
+        ["EVAL", "return struct.pack('>I2', 258)", "0"],
+        ["EVAL", "return struct.pack('<i4 h b B', -2, 513, -1, 255)", "0"],
+        ["EVAL", "return struct.pack('>l', -5)", "0"],
+        ["EVAL", "return struct.pack('!4 b i4', 1, 2)", "0"],
+        ["EVAL", "return struct.pack('c3 s', 'abcdef', 'z')", "0"],
+        ["EVAL", "return struct.pack('c0', 'whole')", "0"],
+        ["EVAL", "return struct.pack('>d f', 1.5, 0.25)", "0"],
+        ["EVAL", "return {struct.unpack('>I2 i2', struct.pack('>I2 i2', 65535, -2))}", "0"],
+        ["EVAL", "return {struct.unpack('<i4', struct.pack('<i4', -123456))}", "0"],
+        ["EVAL", "return {struct.unpack('s b', 'abc\\0' .. string.char(5))}", "0"],
+        ["EVAL", "return {struct.unpack('b c0', string.char(3) .. 'xyzw')}", "0"],
+        ["EVAL", "return {struct.unpack('>h', 'xx' .. struct.pack('>h', 7), 3)}", "0"],
+        ["EVAL", "return tostring(struct.unpack('>d', struct.pack('>d', 0.1)))", "0"],
+        ["EVAL", "return {struct.size('i4 h'), struct.size('!8 b d'), struct.size('>I3 c5 x')}", "0"],
         ["EVAL", "return string.len(string.rep('ab', 3))", "0"],
         ["EVAL", "return {string.byte('A'), string.char(66), string.upper('x'), ('abc'):sub(2)}", "0"],
         ["EVAL", "return string.gsub('hello world', 'o', '0')", "0"],
@@ -483,6 +497,8 @@ def test_busy_script_and_script_kill(shoal):
         busy = other.call("PING")
         assert busy == (b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL "
                         b"or SHUTDOWN NOSAVE.\r\n"), busy
+        # Another script is refused too, not queued behind the busy one.
+        assert other.call("EVAL", "return 1", "0").startswith(b"-BUSY ")
         assert other.call("SCRIPT", "KILL") == b"+OK\r\n"
         killed = runner.read_reply()
         assert killed.startswith(b"-ERR Script killed by user with SCRIPT KILL..."), killed
@@ -593,3 +609,32 @@ def test_script_metrics_and_info(shoal):
     assert values["shoal_script_kills_total"] == 0, values
     assert values["shoal_scripts_cached"] == 3, values
     assert values["shoal_script_run_seconds_total"] > 0, values
+
+
+def test_pipelined_scripts_keep_their_order(shoal):
+    """Pipelined scripts go to the script thread together; their replies and
+    those of the plain commands around them stay in order, in both protocols."""
+    for resp3 in (False, True):
+        c = RawClient(shoal.port)
+        try:
+            if resp3:
+                c.call("HELLO", "3")
+            c.call("DEL", "n")
+            reqs = [encode("SET", "n", "0")]
+            for i in range(150):
+                reqs.append(encode("EVAL", "return redis.call('INCR', KEYS[1])", "1", "n"))
+                if i % 40 == 0:
+                    reqs.append(encode("GET", "n"))
+            reqs.append(encode("EVAL", "return redis.call('GET', KEYS[1])", "1", "missing"))
+            c.send_raw(b"".join(reqs))
+            got = [c.read_reply() for _ in reqs]
+            want, n = [b"+OK\r\n"], 0
+            for i in range(150):
+                n += 1
+                want.append(b":%d\r\n" % n)
+                if i % 40 == 0:
+                    want.append(b"$%d\r\n%d\r\n" % (len(str(n)), n))
+            want.append(b"_\r\n" if resp3 else b"$-1\r\n")
+            assert got == want
+        finally:
+            c.close()

@@ -2,8 +2,9 @@
 //! `cjson` (lua-cjson's encode/decode with its defaults: 14 significant digits,
 //! `/` escaped, empty tables as objects, `cjson.null` for JSON null) and
 //! `cmsgpack` (lua-cmsgpack's pack/unpack: smallest integer and float
-//! encodings, tables with keys 1..n as arrays, 16 levels of nesting).
-//! `struct` is not provided yet.
+//! encodings, tables with keys 1..n as arrays, 16 levels of nesting) and
+//! `struct` (pack, unpack and size with its format language: `<` `>` `!n`,
+//! `b B h H l L T iN IN f d cN s x`).
 
 use mlua::{LightUserData, Lua, Table, Value, Variadic};
 
@@ -11,6 +12,7 @@ pub fn load(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     globals.raw_set("bit", bit(lua)?)?;
     globals.raw_set("cjson", cjson(lua)?)?;
     globals.raw_set("cmsgpack", cmsgpack(lua)?)?;
+    globals.raw_set("struct", structlib(lua)?)?;
     Ok(())
 }
 
@@ -568,6 +570,345 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
                 )
             },
         )?,
+    )?;
+    Ok(t)
+}
+
+// --- struct -------------------------------------------------------------------
+
+const STRUCT_MAXALIGN: usize = 8;
+const STRUCT_MAXINTSIZE: usize = 32;
+
+struct Format<'f> {
+    fmt: &'f [u8],
+    pos: usize,
+    big: bool,
+    align: usize,
+}
+
+impl Format<'_> {
+    fn num(&mut self, default: usize) -> usize {
+        let start = self.pos;
+        let mut n = 0usize;
+        while self.pos < self.fmt.len() && self.fmt[self.pos].is_ascii_digit() {
+            n = n
+                .saturating_mul(10)
+                .saturating_add(usize::from(self.fmt[self.pos] - b'0'));
+            self.pos += 1;
+        }
+        if self.pos == start {
+            default
+        } else {
+            n
+        }
+    }
+
+    /// The size of option `opt` (reading its count), 0 for control options.
+    fn size(&mut self, opt: u8) -> Result<usize, String> {
+        Ok(match opt {
+            b'b' | b'B' | b'x' => 1,
+            b'h' | b'H' => 2,
+            b'l' | b'L' | b'T' | b'd' => 8,
+            b'f' => 4,
+            b'c' => self.num(1),
+            b'i' | b'I' => {
+                let sz = self.num(4);
+                if sz > STRUCT_MAXINTSIZE {
+                    return Err(format!(
+                        "integral size {sz} is larger than limit of {STRUCT_MAXINTSIZE}"
+                    ));
+                }
+                sz
+            }
+            _ => 0,
+        })
+    }
+
+    fn to_align(&self, len: usize, opt: u8, size: usize) -> usize {
+        if size == 0 || opt == b'c' {
+            return 0;
+        }
+        let align = size.min(self.align);
+        if !align.is_power_of_two() {
+            return 0;
+        }
+        (align - (len & (align - 1))) & (align - 1)
+    }
+
+    fn control(&mut self, opt: u8, func: &str) -> Result<(), String> {
+        match opt {
+            b' ' => {}
+            b'>' => self.big = true,
+            b'<' | b'=' => self.big = false,
+            b'!' => {
+                let a = self.num(STRUCT_MAXALIGN);
+                if !a.is_power_of_two() {
+                    return Err(format!("alignment {a} is not a power of 2"));
+                }
+                self.align = a;
+            }
+            other => {
+                return Err(format!(
+                    "bad argument #1 to '{func}' (invalid format option '{}')",
+                    other as char
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+fn struct_number(v: Option<&Value>, arg: usize) -> Result<f64, String> {
+    match v {
+        Some(Value::Integer(i)) => Ok(*i as f64),
+        Some(Value::Number(n)) => Ok(*n),
+        Some(Value::String(s)) => crate::util::num::parse_f64(&s.as_bytes())
+            .ok_or_else(|| format!("bad argument #{arg} to 'pack' (number expected, got string)")),
+        other => Err(format!(
+            "bad argument #{arg} to 'pack' (number expected, got {})",
+            other.map_or("no value", |v| v.type_name())
+        )),
+    }
+}
+
+fn struct_pack(fmt: &[u8], args: &[Value]) -> Result<Vec<u8>, String> {
+    let mut f = Format {
+        fmt,
+        pos: 0,
+        big: false,
+        align: 1,
+    };
+    let mut out = Vec::new();
+    let mut arg = 0usize;
+    while f.pos < f.fmt.len() {
+        let opt = f.fmt[f.pos];
+        f.pos += 1;
+        let mut size = f.size(opt)?;
+        let pad = f.to_align(out.len(), opt, size);
+        out.resize(out.len() + pad, 0);
+        match opt {
+            b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
+                let n = struct_number(args.get(arg), arg + 2)?;
+                arg += 1;
+                let mut value: u64 = if n < 0.0 { n as i64 as u64 } else { n as u64 };
+                let mut bytes = vec![0u8; size];
+                for b in bytes.iter_mut() {
+                    *b = (value & 0xff) as u8;
+                    value = value.checked_shr(8).unwrap_or(0);
+                }
+                if f.big {
+                    bytes.reverse();
+                }
+                out.extend_from_slice(&bytes);
+            }
+            b'x' => out.push(0),
+            b'f' => {
+                let n = struct_number(args.get(arg), arg + 2)? as f32;
+                arg += 1;
+                out.extend_from_slice(&if f.big {
+                    n.to_be_bytes()
+                } else {
+                    n.to_le_bytes()
+                });
+            }
+            b'd' => {
+                let n = struct_number(args.get(arg), arg + 2)?;
+                arg += 1;
+                out.extend_from_slice(&if f.big {
+                    n.to_be_bytes()
+                } else {
+                    n.to_le_bytes()
+                });
+            }
+            b'c' | b's' => {
+                let s = match args.get(arg) {
+                    Some(Value::String(s)) => s.as_bytes().to_vec(),
+                    Some(Value::Integer(i)) => i.to_string().into_bytes(),
+                    Some(Value::Number(n)) => format_g14(*n).into_bytes(),
+                    other => {
+                        return Err(format!(
+                            "bad argument #{} to 'pack' (string expected, got {})",
+                            arg + 2,
+                            other.map_or("no value", |v| v.type_name())
+                        ))
+                    }
+                };
+                arg += 1;
+                if size == 0 {
+                    size = s.len();
+                }
+                if s.len() < size {
+                    return Err(format!(
+                        "bad argument #{} to 'pack' (string too short)",
+                        arg + 1
+                    ));
+                }
+                out.extend_from_slice(&s[..size]);
+                if opt == b's' {
+                    out.push(0);
+                }
+            }
+            other => f.control(other, "pack")?,
+        }
+    }
+    Ok(out)
+}
+
+fn struct_unpack(
+    lua: &Lua,
+    fmt: &[u8],
+    data: &[u8],
+    init: usize,
+) -> mlua::Result<mlua::MultiValue> {
+    let fail = |m: String| script_error(lua, &m);
+    let mut f = Format {
+        fmt,
+        pos: 0,
+        big: false,
+        align: 1,
+    };
+    let mut pos = init.saturating_sub(1);
+    if pos > data.len() {
+        return Err(fail(
+            "bad argument #3 to 'unpack' (offset must be 1 or greater)".into(),
+        ));
+    }
+    let mut out: Vec<Value> = Vec::new();
+    while f.pos < f.fmt.len() {
+        let opt = f.fmt[f.pos];
+        f.pos += 1;
+        let mut size = f.size(opt).map_err(fail)?;
+        pos += f.to_align(pos, opt, size);
+        if pos + size > data.len() {
+            return Err(fail(
+                "bad argument #2 to 'unpack' (data string too short)".into(),
+            ));
+        }
+        match opt {
+            b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
+                let mut bytes = data[pos..pos + size].to_vec();
+                if !f.big {
+                    bytes.reverse();
+                }
+                let mut l: u64 = 0;
+                for b in &bytes {
+                    l = l.checked_shl(8).unwrap_or(0) | u64::from(*b);
+                }
+                let v = if opt.is_ascii_lowercase() && size > 0 && size * 8 <= 64 {
+                    let mask = u64::MAX << (size * 8 - 1);
+                    if l & mask != 0 {
+                        l |= mask;
+                    }
+                    l as i64 as f64
+                } else {
+                    l as f64
+                };
+                out.push(Value::Number(v));
+            }
+            b'x' => {}
+            b'f' => {
+                let b: [u8; 4] = data[pos..pos + 4].try_into().expect("4 bytes");
+                let v = if f.big {
+                    f32::from_be_bytes(b)
+                } else {
+                    f32::from_le_bytes(b)
+                };
+                out.push(Value::Number(f64::from(v)));
+            }
+            b'd' => {
+                let b: [u8; 8] = data[pos..pos + 8].try_into().expect("8 bytes");
+                let v = if f.big {
+                    f64::from_be_bytes(b)
+                } else {
+                    f64::from_le_bytes(b)
+                };
+                out.push(Value::Number(v));
+            }
+            b'c' => {
+                if size == 0 {
+                    let n = match out.pop() {
+                        Some(Value::Number(n)) => n,
+                        Some(Value::Integer(i)) => i as f64,
+                        _ => return Err(fail("format 'c0' needs a previous size".into())),
+                    };
+                    size = n.max(0.0) as usize;
+                    if size > data.len() || pos > data.len() - size {
+                        return Err(fail(
+                            "bad argument #2 to 'unpack' (data string too short)".into(),
+                        ));
+                    }
+                }
+                out.push(Value::String(lua.create_string(&data[pos..pos + size])?));
+            }
+            b's' => {
+                let Some(end) = data[pos..].iter().position(|&b| b == 0) else {
+                    return Err(fail("unfinished string in data".into()));
+                };
+                out.push(Value::String(lua.create_string(&data[pos..pos + end])?));
+                size = end + 1;
+            }
+            other => f.control(other, "unpack").map_err(fail)?,
+        }
+        pos += size;
+    }
+    out.push(Value::Number((pos + 1) as f64));
+    Ok(out.into_iter().collect())
+}
+
+fn struct_size(fmt: &[u8]) -> Result<usize, String> {
+    let mut f = Format {
+        fmt,
+        pos: 0,
+        big: false,
+        align: 1,
+    };
+    let mut pos = 0usize;
+    while f.pos < f.fmt.len() {
+        let opt = f.fmt[f.pos];
+        f.pos += 1;
+        let size = f.size(opt)?;
+        pos += f.to_align(pos, opt, size);
+        if opt == b's' {
+            return Err("bad argument #1 to 'size' (option 's' has no fixed size)".into());
+        }
+        if opt == b'c' && size == 0 {
+            return Err("bad argument #1 to 'size' (option 'c0' has no fixed size)".into());
+        }
+        if !opt.is_ascii_alphanumeric() {
+            f.control(opt, "size")?;
+        }
+        pos += size;
+    }
+    Ok(pos)
+}
+
+fn structlib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "pack",
+        lua.create_function(|lua, (fmt, rest): (mlua::String, Variadic<Value>)| {
+            let out = struct_pack(&fmt.as_bytes(), &rest).map_err(|e| script_error(lua, &e))?;
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack",
+        lua.create_function(
+            |lua, (fmt, data, init): (mlua::String, mlua::String, Option<f64>)| {
+                struct_unpack(
+                    lua,
+                    &fmt.as_bytes(),
+                    &data.as_bytes(),
+                    init.unwrap_or(1.0).max(0.0) as usize,
+                )
+            },
+        )?,
+    )?;
+    t.raw_set(
+        "size",
+        lua.create_function(|lua, fmt: mlua::String| {
+            struct_size(&fmt.as_bytes()).map_err(|e| script_error(lua, &e))
+        })?,
     )?;
     Ok(t)
 }

@@ -14,9 +14,36 @@ use std::ops::Range;
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 
-pub struct Job {
+/// One request, owned: its arguments back to back and their spans.
+pub struct Request {
     base: Vec<u8>,
     spans: Vec<Range<usize>>,
+}
+
+impl Request {
+    pub fn new(args: Args<'_>) -> Request {
+        let mut base = Vec::with_capacity(args.byte_len());
+        let mut spans = Vec::with_capacity(args.len());
+        for a in args.iter() {
+            let start = base.len();
+            base.extend_from_slice(a);
+            spans.push(start..base.len());
+        }
+        Request { base, spans }
+    }
+
+    fn args(&self) -> Args<'_> {
+        Args::new(&self.base, &self.spans)
+    }
+}
+
+/// What the script thread answers: the replies' bytes, back to back, and
+/// what became of each request (a forward on the forwarding port).
+pub type Answer = (Vec<u8>, Vec<Dispatched>);
+
+/// Script requests of one connection, pipelined together (one hop for all).
+pub struct Job {
+    requests: Vec<Request>,
     client: Arc<crate::client::ClientInfo>,
     authenticated: bool,
     forwarding: bool,
@@ -26,8 +53,11 @@ pub struct Job {
     user: Option<Arc<crate::acl::User>>,
     resp3: bool,
     now: u64,
-    done: tokio::sync::oneshot::Sender<(Vec<u8>, Dispatched)>,
+    done: tokio::sync::oneshot::Sender<Answer>,
 }
+
+/// Most pipelined scripts sent as one job.
+pub const MAX_BATCH: usize = 64;
 
 thread_local! {
     /// Set on the script thread while it runs a job: its own busy mark must not
@@ -54,11 +84,13 @@ pub fn start(shared: &Arc<Shared>) {
     let spawned = std::thread::Builder::new()
         .name("shoal-scripts".into())
         .spawn(move || {
+            let mut out = Reply::new();
+            let mut stats = crate::metrics::LocalStats::new(table::all().len());
             while let Ok(job) = rx.recv() {
                 let Some(shared) = weak.upgrade() else {
                     break;
                 };
-                run(&shared, job);
+                run(&shared, job, &mut out, &mut stats);
             }
         });
     if let Err(e) = spawned {
@@ -82,25 +114,32 @@ pub fn offloaded(session: &Session, args: Args<'_>) -> bool {
     .any(|n| name.eq_ignore_ascii_case(n))
 }
 
-/// Sends a request to the script thread; None when there is none (in-process
-/// harnesses), and the caller dispatches it itself.
+/// Sends requests to the script thread; None when there is none (in-process
+/// harnesses) or a script is already past the threshold, and the caller
+/// dispatches them itself.
 pub fn submit(
     ctx: &mut Ctx<'_>,
-    args: Args<'_>,
-) -> Option<tokio::sync::oneshot::Receiver<(Vec<u8>, Dispatched)>> {
-    let worker = ctx.shared.scripts.worker.get()?;
-    let mut base = Vec::with_capacity(args.byte_len());
-    let mut spans = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        let start = base.len();
-        base.extend_from_slice(a);
-        spans.push(start..base.len());
+    requests: Vec<Request>,
+) -> Result<tokio::sync::oneshot::Receiver<Answer>, Vec<Request>> {
+    let Some(worker) = ctx.shared.scripts.worker.get() else {
+        return Err(requests);
+    };
+    // Past the threshold a script is refused with BUSY at once, as Redis
+    // does, rather than queued behind the busy one: dispatching it here does.
+    let threshold = ctx.settings.busy_reply_threshold;
+    if ctx
+        .shared
+        .scripts
+        .busy
+        .elapsed_ms()
+        .is_some_and(|e| e >= threshold)
+    {
+        return Err(requests);
     }
     let (done, rx) = tokio::sync::oneshot::channel();
     let s = &mut *ctx.session;
     let job = Job {
-        base,
-        spans,
+        requests,
         client: s.client.clone(),
         authenticated: s.authenticated,
         forwarding: s.forwarding,
@@ -112,41 +151,54 @@ pub fn submit(
         now: ctx.now,
         done,
     };
-    worker.lock().send(job).ok()?;
-    Some(rx)
+    match worker.lock().send(job) {
+        Ok(()) => Ok(rx),
+        Err(mpsc::SendError(job)) => Err(job.requests),
+    }
 }
 
-fn run(shared: &Shared, job: Job) {
-    let args = Args::new(&job.base, &job.spans);
+/// Runs requests here, in order (when the script thread cannot).
+pub fn run_here(ctx: &mut Ctx<'_>, requests: &[Request]) -> Vec<Dispatched> {
+    requests.iter().map(|r| dispatch(ctx, r.args())).collect()
+}
+
+fn run(shared: &Shared, job: Job, out: &mut Reply, stats: &mut crate::metrics::LocalStats) {
     let mut session = Session::new(job.client.clone(), job.authenticated, job.forwarding);
     session.forwarding_port = job.forwarding_port;
     session.asking = job.asking;
     session.readonly = job.readonly;
     session.user = job.user.clone();
-    let mut out = Reply::new();
+    out.clear();
     out.set_resp3(job.resp3);
-    let mut stats = crate::metrics::LocalStats::new(table::all().len());
-    // Mark the script busy from before its locks are taken: a command that
-    // would wait for them waits in check_busy (bounded), not in a lock.
-    let (shards, all) = script_shards(shared, args);
-    shared.scripts.busy.start(shards, all);
-    OWNS_BUSY.with(|o| o.set(true));
-    let outcome = {
-        let mut ctx = Ctx {
-            shared,
-            keys: shared.db.lock_none(),
-            settings: shared.settings(),
-            session: &mut session,
-            out: &mut out,
-            stats: &mut stats,
-            now: job.now,
+    let mut outcomes = Vec::with_capacity(job.requests.len());
+    for request in &job.requests {
+        let args = request.args();
+        // Mark the script busy from before its locks are taken: a command
+        // that would wait for them waits in check_busy (bounded), not in a lock.
+        let (shards, all) = script_shards(shared, args);
+        shared.scripts.busy.start(shards, all);
+        OWNS_BUSY.with(|o| o.set(true));
+        let outcome = {
+            let mut ctx = Ctx {
+                shared,
+                keys: shared.db.lock_none(),
+                settings: shared.settings(),
+                session: &mut session,
+                out: &mut *out,
+                stats: &mut *stats,
+                now: job.now,
+            };
+            dispatch(&mut ctx, args)
         };
-        dispatch(&mut ctx, args)
-    };
-    OWNS_BUSY.with(|o| o.set(false));
-    shared.scripts.busy.end();
+        OWNS_BUSY.with(|o| o.set(false));
+        shared.scripts.busy.end();
+        outcomes.push(outcome);
+    }
     stats.flush(&shared.metrics);
-    let _ = job.done.send((out.buffer().to_vec(), outcome));
+    let _ = job.done.send((out.buffer().to_vec(), outcomes));
+    if out.buffer().len() > 1 << 20 {
+        *out = Reply::new();
+    }
 }
 
 fn script_shards(shared: &Shared, args: Args<'_>) -> (Vec<usize>, bool) {
