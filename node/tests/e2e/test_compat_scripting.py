@@ -297,6 +297,12 @@ SCENARIOS = {
         ["SCRIPT"],
         ["SCRIPT", "EXISTS"],
         ["SCRIPT", "HELP"],
+        ["COMMAND", "GETKEYS", "EVAL", "return 1", "2", "a", "b", "c"],
+        ["COMMAND", "GETKEYS", "EVAL", "return 1", "0", "c"],
+        ["COMMAND", "GETKEYS", "EVALSHA_RO", "x", "1", "k"],
+        ["COMMAND", "GETKEYS", "EVAL", "return 1", "-1"],
+        ["COMMAND", "GETKEYS", "EVAL", "return 1", "x"],
+        ["COMMAND", "GETKEYS", "EVAL", "return 1", "3", "a"],
     ],
     "read_only_and_flags": [
         ["SET", "k", "v"],
