@@ -83,9 +83,15 @@ fn loops(args: &[&[u8]]) -> bool {
                 .iter()
                 .any(|w| a.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
         })
-        && [&b"eval"[..], b"evalsha", b"eval_ro", b"evalsha_ro", b"script"]
-            .iter()
-            .any(|n| args[0].eq_ignore_ascii_case(n))
+        && [
+            &b"eval"[..],
+            b"evalsha",
+            b"eval_ro",
+            b"evalsha_ro",
+            b"script",
+        ]
+        .iter()
+        .any(|n| args[0].eq_ignore_ascii_case(n))
 }
 
 fn show(args: &[&[u8]]) -> Vec<String> {
