@@ -321,6 +321,9 @@ pub struct Settings {
     pub save: String,
     /// Keyspace notification classes (`notify-keyspace-events`, see `notify`).
     pub notify_keyspace_events: u32,
+    /// busy-reply-threshold (alias lua-time-limit), ms: past it a running
+    /// script makes other clients' commands fail with BUSY.
+    pub busy_reply_threshold: u64,
 }
 
 /// Redis' encoding thresholds, accepted by CONFIG GET/SET (with their old
@@ -359,6 +362,7 @@ impl Default for EncodingLimits {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            busy_reply_threshold: 5000,
             maxmemory: 0,
             maxmemory_policy: Policy::NoEviction,
             maxmemory_samples: 5,
@@ -909,6 +913,22 @@ pub static PARAMS: &[Param] = &[
         get: |s, _| s.maxmemory_policy.name().into(),
         set: Some(|s, v| {
             s.maxmemory_policy = Policy::from_name(v).ok_or("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "busy-reply-threshold",
+        get: |s, _| s.busy_reply_threshold.to_string(),
+        set: Some(|s, v| {
+            s.busy_reply_threshold = parse_num(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "lua-time-limit",
+        get: |s, _| s.busy_reply_threshold.to_string(),
+        set: Some(|s, v| {
+            s.busy_reply_threshold = parse_num(v)?;
             Ok(())
         }),
     },

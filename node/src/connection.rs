@@ -7,6 +7,7 @@
 
 use crate::client::ClientInfo;
 use crate::cluster::link::{self, ForwardError, Forwarded};
+use crate::cmd::scripting::worker as script;
 use crate::cmd::{dispatch, Ctx, Dispatched, Session};
 use crate::config::Settings;
 use crate::metrics::LocalStats;
@@ -244,7 +245,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                     start += consumed;
                     if !args.is_empty() {
                         let mark = ctx.out.len();
-                        let dispatched = dispatch(&mut ctx, args);
+                        // Scripts run on the script thread, so this thread
+                        // keeps serving its other clients meanwhile; pipelined
+                        // ones go together, in one hop.
+                        if script::offloaded(ctx.session, args) && !ctx.session.forwarding {
+                            let mut batch = vec![script::Request::new(args)];
+                            while batch.len() < script::MAX_BATCH {
+                                match parser.parse(&buf[start..], &limits) {
+                                    Ok(Parsed::Request { consumed }) => {
+                                        let next = parser.args(&buf[start..]);
+                                        if next.is_empty() || !script::offloaded(ctx.session, next)
+                                        {
+                                            // Parsed again by the loop.
+                                            parser.reset();
+                                            break;
+                                        }
+                                        batch.push(script::Request::new(next));
+                                        start += consumed;
+                                    }
+                                    _ => {
+                                        parser.reset();
+                                        break;
+                                    }
+                                }
+                            }
+                            // Off the forwarding port every outcome is Done.
+                            run_scripts(&mut ctx, batch, shared).await?;
+                            if ctx.session.reply_off {
+                                ctx.out.truncate(mark);
+                            }
+                            if ctx.session.close || ctx.out.overflowed() {
+                                break;
+                            }
+                            continue;
+                        }
+                        let dispatched = if script::offloaded(ctx.session, args) {
+                            let outcomes =
+                                run_scripts(&mut ctx, vec![script::Request::new(args)], shared)
+                                    .await?;
+                            outcomes.into_iter().last().unwrap_or(Dispatched::Done)
+                        } else {
+                            dispatch(&mut ctx, args)
+                        };
                         // CLIENT REPLY OFF / SKIP: the client asked not to hear this
                         // one; (un)subscribe confirmations are pushed as messages
                         // are, and still go out (as Redis 7).
@@ -632,6 +674,39 @@ async fn write_replies<S: AsyncWrite + Unpin>(
         reply.clear();
     }
     Ok(())
+}
+
+/// Runs script requests on the script thread (this thread serves its other
+/// clients meanwhile), or here when there is none; their replies go to `out`.
+async fn run_scripts(
+    ctx: &mut Ctx<'_>,
+    batch: Vec<script::Request>,
+    shared: &Shared,
+) -> Result<Vec<Dispatched>, End> {
+    let n = batch.len();
+    Ok(match script::submit(ctx, batch) {
+        Ok(rx) => {
+            let client = ctx.session.client.clone();
+            let done = tokio::select! {
+                r = rx => r.ok(),
+                _ = client.killed() => return Err(End::Killed),
+            };
+            ctx.now = shared.clock.now_ms();
+            match done {
+                Some((bytes, outcomes)) => {
+                    ctx.out.raw(&bytes);
+                    outcomes
+                }
+                None => {
+                    for _ in 0..n {
+                        ctx.out.error("ERR the script thread stopped");
+                    }
+                    Vec::new()
+                }
+            }
+        }
+        Err(batch) => script::run_here(ctx, &batch),
+    })
 }
 
 #[cfg(test)]

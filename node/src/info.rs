@@ -141,6 +141,11 @@ pub fn render(
                 };
                 kv("mem_fragmentation_ratio", &format!("{frag:.2}"));
                 kv("mem_allocator", &"jemalloc-5.3.0");
+                let lua = shared.scripts.lua_memory();
+                kv("used_memory_lua", &lua);
+                kv("used_memory_lua_human", &human_bytes(lua));
+                kv("used_memory_vm_eval", &lua);
+                kv("number_of_cached_scripts", &shared.scripts.len());
             }
             "persistence" => {
                 kv("loading", &0);

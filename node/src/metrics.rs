@@ -37,6 +37,13 @@ pub struct Metrics {
     pub net_output_bytes: IntCounter,
     pub commands_processed: IntCounter,
     pub oom_rejections: IntCounter,
+    /// Lua scripts run (EVAL family), those that ended in an error, those
+    /// stopped by SCRIPT KILL, and the time spent running them (µs).
+    pub script_calls: IntCounter,
+    pub script_errors: IntCounter,
+    pub script_kills: IntCounter,
+    pub script_seconds: prometheus::Counter,
+    pub scripts_cached: IntGauge,
     pub protocol_errors: IntCounter,
     pub output_limit_disconnects: IntCounter,
     /// TLS handshakes that failed (bad or missing client certificate, wrong
@@ -316,6 +323,24 @@ impl Metrics {
                 "shoal_oom_rejections_total",
                 "Writes refused with -OOM at maxmemory.",
             ),
+            script_calls: counter(
+                "shoal_script_calls_total",
+                "Lua scripts run (EVAL, EVALSHA and their _RO forms).",
+            ),
+            script_errors: counter(
+                "shoal_script_errors_total",
+                "Lua scripts that ended in an error reply.",
+            ),
+            script_kills: counter(
+                "shoal_script_kills_total",
+                "Lua scripts stopped by SCRIPT KILL.",
+            ),
+            script_seconds: prometheus::Counter::new(
+                "shoal_script_run_seconds_total",
+                "Time spent running Lua scripts.",
+            )
+            .expect("valid metric"),
+            scripts_cached: gauge("shoal_scripts_cached", "Scripts in the script cache."),
             protocol_errors: counter(
                 "shoal_protocol_errors_total",
                 "Connections closed for a malformed request.",
@@ -346,6 +371,7 @@ impl Metrics {
         register(Box::new(latency));
         register(Box::new(m.command_errors.clone()));
         register(Box::new(m.tls_reloads.clone()));
+        register(Box::new(m.script_seconds.clone()));
         for c in [
             &m.keyspace_hits,
             &m.keyspace_misses,
@@ -357,6 +383,9 @@ impl Metrics {
             &m.net_output_bytes,
             &m.commands_processed,
             &m.oom_rejections,
+            &m.script_calls,
+            &m.script_errors,
+            &m.script_kills,
             &m.protocol_errors,
             &m.output_limit_disconnects,
             &m.tls_handshake_failures,
@@ -371,6 +400,7 @@ impl Metrics {
             &m.memory_dataset,
             &m.memory_rss,
             &m.connected_clients,
+            &m.scripts_cached,
         ] {
             register(Box::new(g.clone()));
         }

@@ -58,6 +58,8 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// Pub/sub subscriptions of this node's clients.
     pub pubsub: crate::pubsub::Hub,
+    /// Lua scripting: the VM, the script cache, the running script.
+    pub scripts: crate::cmd::scripting::Scripting,
 }
 
 impl Shared {
@@ -89,6 +91,7 @@ impl Shared {
             tls,
             active_expire: AtomicBool::new(true),
             pubsub: crate::pubsub::Hub::default(),
+            scripts: Default::default(),
             acl,
             cluster,
             db,
@@ -226,6 +229,7 @@ impl Shared {
         m.memory_rss
             .set(crate::store::memory::process_rss().unwrap_or(0) as i64);
         m.connected_clients.set(self.clients.len() as i64);
+        self.scripts.refresh_metrics(m);
         let end = self.db.journal().end();
         m.repl.offset.set(end as i64);
         m.repl.primary.set(i64::from(self.repl.is_primary()));
@@ -345,6 +349,7 @@ impl Node {
     }
 
     fn spawn(shared: Arc<Shared>, listeners: Listeners, serving: Serving) -> Node {
+        crate::cmd::scripting::worker::start(&shared);
         let Listeners {
             client: listener,
             tls,

@@ -110,6 +110,27 @@ const WORDS: &[&str] = &[
     "-",
     "+",
     "+inf",
+    // Scripts, for EVAL and SCRIPT LOAD (none loops forever: the harness has
+    // no SCRIPT KILL).
+    "return 1",
+    "return redis.call('GET', KEYS[1])",
+    "return redis.pcall('INCR', KEYS[1])",
+    "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('TYPE', KEYS[1])",
+    "return redis.call('HGETALL', KEYS[1])",
+    "redis.setresp(3) return redis.call('HGETALL', KEYS[1])",
+    "return redis.call(unpack(ARGV))",
+    "return {1, 'x', {ok='y'}, {err='z'}, true, false, 1.5}",
+    "return {map={a=1}, set={b=true}, double=2.5}",
+    "error('x')",
+    "return x",
+    "return cjson.encode(cjson.decode(ARGV[1]))",
+    "return bit.tohex(#KEYS)",
+    "#!lua flags=no-writes\nreturn redis.call('DEL', KEYS[1])",
+    "#!lua flags=allow-undeclared-keys\nreturn redis.call('DBSIZE')",
+    "return redis.call('GET', 'undeclared')",
+    "return string.rep('x', 100000)",
+    "return loadstring(ARGV[1])",
+    "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
 ];
 
 fn arg() -> impl Strategy<Value = Vec<u8>> {

@@ -503,3 +503,77 @@ async fn writes_during_a_full_sync_of_collections_converge() {
     replica.shutdown().await;
     primary.shutdown().await;
 }
+
+/// A script's writes reach replicas as their effects, in one batch: a script
+/// writing several keys of several types, and scripts whose writes depend on
+/// TIME and math.random (which a replica re-running the script would get
+/// differently), leave the replica with exactly the primary's data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_effects_replicate_and_converge() {
+    let primary = node().await;
+    let replica = node().await;
+    follow(&replica, primary.addr.port(), &primary).await;
+    let p = primary.addr.port();
+    let several = "redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], 'a', 'b') \
+                   redis.call('HSET', KEYS[3], 'f', ARGV[1]) redis.call('ZADD', KEYS[4], 1, 'm') \
+                   redis.call('INCRBY', KEYS[5], 7) return 1";
+    for i in 0..20 {
+        let (a, b, c, d, e) = (
+            format!("s{i}"),
+            format!("l{i}"),
+            format!("h{i}"),
+            format!("z{i}"),
+            format!("n{i}"),
+        );
+        let reply = call(
+            p,
+            &["EVAL", several, "5", &a, &b, &c, &d, &e, &i.to_string()],
+        )
+        .await;
+        assert_eq!(reply, ":1\r\n");
+    }
+    let random = "local t = redis.call('TIME') math.randomseed(tonumber(t[2])) \
+                  redis.call('SET', KEYS[1], t[1] .. '.' .. t[2]) \
+                  redis.call('SET', KEYS[2], tostring(math.random())) \
+                  redis.call('PEXPIRE', KEYS[2], 100000 + math.random(1000)) return 1";
+    for i in 0..20 {
+        let reply = call(
+            p,
+            &["EVAL", random, "2", &format!("t{i}"), &format!("r{i}")],
+        )
+        .await;
+        assert_eq!(reply, ":1\r\n");
+    }
+    // A script that fails halfway keeps the writes before the error, there too.
+    let half = "redis.call('SET', KEYS[1], 'kept') return redis.call('INCR', KEYS[1])";
+    assert!(call(p, &["EVAL", half, "1", "half"])
+        .await
+        .starts_with("-ERR"));
+    caught_up(&primary, &replica).await;
+    same_data(&primary, &replica);
+    assert_eq!(
+        call(replica.addr.port(), &["GET", "half"]).await,
+        "$4\r\nkept\r\n"
+    );
+    // Replicas refuse scripts' writes, and run read-only ones.
+    let r = replica.addr.port();
+    assert_eq!(
+        call(
+            r,
+            &["EVAL", "return redis.call('SET', KEYS[1], 'x')", "1", "k"]
+        )
+        .await,
+        "-READONLY You can't write against a read only replica. script: \
+         bd6f3018b28bbdb36260f19d3c44afed740db987, on @user_script:1.\r\n"
+    );
+    assert_eq!(
+        call(
+            r,
+            &["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "half"]
+        )
+        .await,
+        "$4\r\nkept\r\n"
+    );
+    replica.shutdown().await;
+    primary.shutdown().await;
+}

@@ -10,6 +10,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -396,6 +397,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
             }
         }
     }
+    // A script running past busy-reply-threshold makes commands fail with
+    // BUSY; before that, one that would wait for the script waits there.
+    if spec.flags & flags::ALLOW_BUSY == 0 && ctx.shared.scripts.busy.running() {
+        if let Err(msg) = scripting::check_busy(ctx.shared, spec, args) {
+            return refuse(ctx, args, msg);
+        }
+    }
     // A RESP2 connection with subscriptions only listens (RESP3 may do both).
     if !ctx.out.resp3()
         && pubsub::subscribed(ctx.session)
@@ -417,7 +425,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
         Ok(())
     };
     let has_keys = spec.keys.0 > 0 || spec.numkeys.is_some();
-    if spec.flags & flags::ALL_KEYS != 0 && runs_now && !is_exec {
+    let all_keys = spec.flags & flags::ALL_KEYS != 0
+        || (spec.numkeys.is_some() && ctx.shared.scripts.needs_all_keys(spec, args));
+    if all_keys && runs_now && !is_exec {
         ctx.keys.acquire_all();
     } else if has_keys {
         ctx.keys

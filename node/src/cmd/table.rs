@@ -325,7 +325,7 @@ pub static TABLE: &[CommandSpec] = &[
 
 /// Every top-level command: this table's and each command group's own.
 pub fn top_level() -> impl Iterator<Item = &'static CommandSpec> {
-    let groups: [&'static [CommandSpec]; 7] = [
+    let groups: [&'static [CommandSpec]; 8] = [
         TABLE,
         super::pubsub::COMMANDS,
         super::lists::COMMANDS,
@@ -333,6 +333,7 @@ pub fn top_level() -> impl Iterator<Item = &'static CommandSpec> {
         super::sets::COMMANDS,
         super::zsets::COMMANDS,
         super::tx::COMMANDS,
+        super::scripting::COMMANDS,
     ];
     groups.into_iter().flatten()
 }

@@ -248,7 +248,13 @@ fn run(ctx: &mut Ctx<'_>, m: &Multi) -> Result<(), CmdError> {
         .as_ref()
         .map(|w| w.keys.clone())
         .unwrap_or_default();
-    if specs().any(|s| s.flags & flags::ALL_KEYS != 0) {
+    // A script flagged allow-undeclared-keys needs the whole keyspace too.
+    let scripts = &ctx.shared.scripts;
+    let needs_all = (0..m.cmds.len()).any(|i| {
+        let spec = table::spec(m.cmds[i].0);
+        spec.flags & flags::ALL_KEYS != 0 || scripts.needs_all_keys(spec, m.args(i))
+    });
+    if needs_all {
         ctx.keys.acquire_all();
     } else {
         ctx.keys

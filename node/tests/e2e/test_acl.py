@@ -17,6 +17,7 @@ user reader on >readpw ~* -@all +@read +ping
 user sess on >sesspw ~session:* +@all
 user rw on >rwpw %R~r:* %W~w:* +@all
 user off off >offpw +@all ~*
+user scripter on >scriptpw ~* +@all -set
 """
 
 
@@ -163,3 +164,23 @@ def test_acl_file_changes_apply_without_acl_load_and_masteruser_is_added(tmp_pat
         c2.close()
     finally:
         node.close()
+
+
+def test_scripts_run_with_the_callers_permissions(pair):
+    ours, theirs = both(
+        pair,
+        ("AUTH", "scripter", "scriptpw"),
+        ("EVAL", "return redis.call('SET', KEYS[1], 'x')", "1", "k"),
+        ("EVAL", "return redis.pcall('SET', KEYS[1], 'x')", "1", "k"),
+        ("EVAL", "return redis.call('GET', KEYS[1])", "1", "k"),
+        ("EVAL", "return redis.acl_check_cmd('set', 'k', 'v')", "0"),
+        ("EVAL", "return redis.acl_check_cmd('get', 'k')", "0"),
+        ("EVAL", "return redis.acl_check_cmd('nosuch')", "0"),
+        ("AUTH", "reader", "readpw"),
+        ("EVAL", "return 1", "0"),
+        ("AUTH", "sess", "sesspw"),
+        ("EVAL", "return redis.call('GET', KEYS[1])", "1", "other"),
+        ("EVAL", "return redis.call('GET', KEYS[1])", "1", "session:1"),
+        ("EVAL", "return redis.acl_check_cmd('get', 'other')", "0"),
+    )
+    assert ours == theirs

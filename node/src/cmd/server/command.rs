@@ -149,6 +149,13 @@ pub fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
         let n = (nk.at < inner.len())
             .then(|| crate::util::num::parse_i64(inner.get(nk.at)))
             .flatten();
+        // EVAL and friends may declare no keys at all, and Redis answers
+        // their bad counts with no keys rather than an error.
+        let valid = n.is_some_and(|n| n > 0 && (n as usize) < inner.len() - nk.at);
+        if !valid && spec.flags & crate::cmd::flags::NO_MANDATORY_KEYS != 0 {
+            ctx.out.array(0);
+            return Ok(());
+        }
         if !n.is_some_and(|n| n > 0 && (n as usize) < inner.len() - nk.at) {
             return Err(CmdError::err("Invalid arguments specified for command"));
         }
