@@ -297,10 +297,8 @@ def same(line, a, b):
     return a == b
 
 
-@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_matches_redis(name, resp3, shoal, redis_server):
-    commands = SCENARIOS[name]
+def assert_same_replies(commands, resp3, shoal, redis_server):
+    """Runs `commands` on both servers and fails on every reply that differs."""
     got = run(shoal.port, commands, resp3)
     want = run(redis_server.port, commands, resp3)
     diffs = [
@@ -309,6 +307,12 @@ def test_matches_redis(name, resp3, shoal, redis_server):
         if not same(line, w, g)
     ]
     assert not diffs, f"{len(diffs)} replies differ from redis-server:\n" + "\n".join(diffs)
+
+
+@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_matches_redis(name, resp3, shoal, redis_server):
+    assert_same_replies(SCENARIOS[name], resp3, shoal, redis_server)
 
 
 @pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import RawClient
-from test_compat import run, same
+from test_compat import assert_same_replies
 
 SCENARIOS = {
     "blocking_with_data": [
@@ -78,15 +78,7 @@ SCENARIOS = {
 @pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_matches_redis(name, resp3, shoal, redis_server):
-    commands = SCENARIOS[name]
-    got = run(shoal.port, commands, resp3)
-    want = run(redis_server.port, commands, resp3)
-    diffs = [
-        f"  {line!r}\n    redis: {w!r}\n    shoal: {g!r}"
-        for line, w, g in zip(commands, want, got)
-        if not same(line, w, g)
-    ]
-    assert not diffs, f"{len(diffs)} replies differ from redis-server:\n" + "\n".join(diffs)
+    assert_same_replies(SCENARIOS[name], resp3, shoal, redis_server)
 
 
 def blocked_count(c):
