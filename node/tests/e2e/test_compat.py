@@ -209,7 +209,8 @@ SCENARIOS = {
         # and dooms the transaction; reads still queue; DISCARD still works.
         "SET pad x", "CONFIG SET maxmemory 1", "MULTI", "SET x 1", "GET pad", "EXEC", "EXISTS x",
         "MULTI", "LPUSH l a", "DISCARD", "MULTI", "GET pad", "DEL pad", "EXEC",
-        "CONFIG SET maxmemory 0",
+        "CONFIG SET maxmemory 0", "MULTI", "SET y 1", "GET y", "CONFIG SET maxmemory 1",
+        "EXEC", "CONFIG SET maxmemory 0", "EXEC", "GET y",
     ],
     "config_encodings": [
         "CONFIG SET zset-max-ziplist-entries 64", "CONFIG GET zset-max-listpack-entries",
