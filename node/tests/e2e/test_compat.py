@@ -337,3 +337,25 @@ def test_encodings_follow_the_thresholds_as_redis(resp3, shoal, redis_server):
     want = run(redis_server.port, commands, resp3)
     diffs = [f"  {c!r}\n    redis: {w!r}\n    shoal: {g!r}" for c, w, g in zip(commands, want, got) if w != g]
     assert not diffs, "\n".join(diffs)
+
+
+def test_exec_refused_for_memory_discards_the_block_as_redis(shoal, redis_server):
+    """Memory runs out between MULTI and EXEC (another client lowers maxmemory):
+    EXEC answers EXECABORT with the OOM reason and runs nothing."""
+    def scenario(port):
+        a, b = RawClient(port), RawClient(port)
+        try:
+            a.call("FLUSHALL")
+            a.call("SET", "pad", "x")
+            seen = [a.call("MULTI"), a.call("SET", "x", "1"), a.call("GET", "x")]
+            seen.append(b.call("CONFIG", "SET", "maxmemory", "1"))
+            seen.append(a.call("EXEC"))
+            seen.append(b.call("CONFIG", "SET", "maxmemory", "0"))
+            seen += [a.call("EXISTS", "x"), a.call("EXEC")]
+            return seen
+        finally:
+            b.call("CONFIG", "SET", "maxmemory", "0")
+            a.close()
+            b.close()
+
+    assert scenario(shoal.port) == scenario(redis_server.port)
