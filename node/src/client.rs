@@ -33,6 +33,8 @@ pub struct ClientInfo {
     kill: Notify,
     /// The blocking command this client waits in, for CLIENT UNBLOCK.
     pub blocked: Mutex<Option<std::sync::Weak<crate::store::Waiter>>>,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST).
+    pub subscriptions: Mutex<[usize; 3]>,
 }
 
 impl ClientInfo {
@@ -54,6 +56,7 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             blocked: Mutex::new(None),
+            subscriptions: Mutex::new([0; 3]),
         }
     }
 

@@ -233,9 +233,8 @@ fn run(ctx: &mut Ctx<'_>, m: &Multi) -> Result<(), CmdError> {
         ));
     }
     // Refused for memory, EXEC discards the block, as Redis' execCommandAbort.
-    check_memory_for(ctx, specs().any(|s| s.flags & flags::DENYOOM != 0)).map_err(|e| {
-        CmdError::Other(format!("EXECABORT Transaction discarded because of: {e}"))
-    })?;
+    check_memory_for(ctx, specs().any(|s| s.flags & flags::DENYOOM != 0))
+        .map_err(|e| CmdError::Other(format!("EXECABORT Transaction discarded because of: {e}")))?;
     let mut keys: Vec<&[u8]> = Vec::new();
     for i in 0..m.cmds.len() {
         let args = m.args(i);

@@ -140,3 +140,31 @@ def test_slow_subscriber_is_cut_at_the_pubsub_output_limit(shoal_factory):
     finally:
         sub.close()
         pub.close()
+
+
+def client_fields(port):
+    """CLIENT LIST's flags and subscription counts for a subscribed client and
+    a blocked one, as another client sees them."""
+    sub, blocked, c = RawClient(port), RawClient(port), RawClient(port)
+    try:
+        ids = [int(x.call("CLIENT", "ID")[1:-2]) for x in (sub, blocked)]
+        sub.call("SUBSCRIBE", "a", "b")
+        read_all(sub, first=0.2)
+        sub.send_raw(encode("PSUBSCRIBE", "p*"))
+        sub.send_raw(encode("SSUBSCRIBE", "s"))
+        read_all(sub, first=0.3)
+        blocked.send_raw(encode("BLPOP", "nothing-here", "0"))
+        time.sleep(0.2)
+        out = []
+        for line in c.call("CLIENT", "LIST").decode().split("\n"):
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if fields.get("id") in {str(i) for i in ids}:
+                out.append(tuple(fields[k] for k in ("flags", "sub", "psub", "ssub")))
+        return sorted(out)
+    finally:
+        for x in (sub, blocked, c):
+            x.close()
+
+
+def test_client_list_shows_subscriptions_and_blocking_as_redis(shoal, redis_server):
+    assert client_fields(shoal.port) == client_fields(redis_server.port)

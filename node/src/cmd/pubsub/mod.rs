@@ -64,6 +64,12 @@ impl Subscriptions {
     fn total(&self) -> usize {
         self.channels.len() + self.patterns.len() + self.shard.len()
     }
+
+    /// Shows the counts in CLIENT LIST.
+    fn publish_counts(&self) {
+        *self.sub.client.subscriptions.lock() =
+            [self.channels.len(), self.patterns.len(), self.shard.len()];
+    }
 }
 
 /// Whether the session has any subscription (RESP2 then only takes pub/sub
@@ -142,6 +148,7 @@ fn add(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Result<(), CmdError> {
     if was == 0 && subs.total() > 0 {
         hub.client_subscribed(true);
     }
+    subs.publish_counts();
     Ok(())
 }
 
@@ -190,6 +197,7 @@ fn remove(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Result<(), CmdError>
     if was > 0 && subs.total() == 0 {
         hub.client_subscribed(false);
     }
+    subs.publish_counts();
     Ok(())
 }
 
@@ -211,6 +219,7 @@ pub fn end(session: &mut Session, hub: &Hub) {
     if subs.total() > 0 {
         hub.client_subscribed(false);
     }
+    *subs.sub.client.subscriptions.lock() = [0; 3];
 }
 
 pub fn subscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {

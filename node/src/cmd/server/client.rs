@@ -77,10 +77,26 @@ pub fn describe(c: &ClientInfo, now_ms: u64) -> String {
     let name = c.name.lock().clone().unwrap_or_default();
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let obuf = c.obuf.load(Ordering::Relaxed);
+    let [sub, psub, ssub] = *c.subscriptions.lock();
+    // Redis' letters: b blocked in a command, P subscribed, N neither.
+    let mut flags = String::new();
+    if c.blocked
+        .lock()
+        .as_ref()
+        .is_some_and(|w| w.strong_count() > 0)
+    {
+        flags.push('b');
+    }
+    if sub + psub + ssub > 0 {
+        flags.push('P');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     let mut s = String::with_capacity(256);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 \
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi=-1 \
          qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} \
          events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -89,6 +105,10 @@ pub fn describe(c: &ClientInfo, now_ms: u64) -> String {
         name,
         now_ms.saturating_sub(c.created_ms) / 1000,
         now_ms.saturating_sub(c.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
+        flags,
+        sub,
+        psub,
+        ssub,
         qbuf,
         qbuf,
         obuf,
