@@ -123,7 +123,7 @@ fn end(arg: &[u8], left: &'static str, right: &'static str) -> &'static str {
 
 /// The events a write of `key` by command `name` (a table name) emits, in
 /// order, with their classes.
-fn written(name: &str, args: Args<'_>, key: &[u8]) -> Vec<(u32, &'static str)> {
+fn written(name: &'static str, args: Args<'_>, key: &[u8]) -> Vec<(u32, &'static str)> {
     let src = args.len() > 1 && args.get(1) == key;
     let one = |class, e| vec![(class, e)];
     match name {
@@ -174,12 +174,10 @@ fn written(name: &str, args: Args<'_>, key: &[u8]) -> Vec<(u32, &'static str)> {
                 one(LIST, "lpush")
             }
         }
-        "linsert" | "lset" | "ltrim" | "lrem" => one(LIST, static_name(name)),
+        "linsert" | "lset" | "ltrim" | "lrem" => one(LIST, name),
         "hset" | "hmset" | "hsetnx" => one(HASH, "hset"),
-        "hdel" | "hincrby" | "hincrbyfloat" => one(HASH, static_name(name)),
-        "sadd" | "srem" | "spop" | "sinterstore" | "sunionstore" | "sdiffstore" => {
-            one(SET, static_name(name))
-        }
+        "hdel" | "hincrby" | "hincrbyfloat" => one(HASH, name),
+        "sadd" | "srem" | "spop" | "sinterstore" | "sunionstore" | "sdiffstore" => one(SET, name),
         "smove" => {
             if src {
                 one(SET, "srem")
@@ -210,7 +208,7 @@ fn written(name: &str, args: Args<'_>, key: &[u8]) -> Vec<(u32, &'static str)> {
             }
         }
         "zrem" | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex" | "zunionstore"
-        | "zinterstore" | "zdiffstore" | "zrangestore" => one(ZSET, static_name(name)),
+        | "zinterstore" | "zdiffstore" | "zrangestore" => one(ZSET, name),
         _ => Vec::new(),
     }
 }
@@ -230,21 +228,14 @@ fn arg(args: Args<'_>, i: usize) -> &[u8] {
     }
 }
 
-/// Command names are table names, which live for the whole program.
-fn static_name(name: &str) -> &'static str {
-    crate::cmd::table::all()
-        .iter()
-        .find(|s| s.name == name)
-        .map_or("", |s| s.name)
-}
-
-/// Publishes the events of one command. `events` is what the shards recorded
-/// while it ran, in order.
+/// Publishes the events of one command (`name` as the command table spells
+/// it, which is also most events' name). `events` is what the shards
+/// recorded while it ran, in order.
 pub fn emit(
     hub: &Hub,
     flags: u32,
     limit: u64,
-    name: &str,
+    name: &'static str,
     args: Args<'_>,
     events: &[(Box<[u8]>, Touch, u64)],
 ) {

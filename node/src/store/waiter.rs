@@ -104,12 +104,6 @@ impl Waiter {
         self.done.notify_one();
     }
 
-    /// Claims a waiting waiter to end its wait with `reply` (CLIENT UNBLOCK);
-    /// false if it was claimed or cancelled first. Then [`Waiter::finish`].
-    pub fn interrupt(&self) -> bool {
-        self.claim()
-    }
-
     /// Cancels a waiter nobody claimed; false if it is being or was served
     /// (its reply then comes through [`Waiter::take_reply`]).
     pub fn cancel(&self) -> bool {

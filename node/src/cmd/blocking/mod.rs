@@ -159,7 +159,8 @@ pub fn unblock_client(ctx: &mut Ctx<'_>, client: &crate::client::ClientInfo, err
     else {
         return false;
     };
-    if !w.interrupt() {
+    // Claimed like a served waiter, then finished with the UNBLOCK reply.
+    if !w.claim() {
         return false;
     }
     unregister(ctx, &w);
