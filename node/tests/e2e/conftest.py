@@ -75,6 +75,10 @@ class Proc:
 
 def start_shoal(*extra, env=None):
     port, admin = free_port(), free_port()
+    # Two calls may hand out the same just-freed port: the node then fails to
+    # bind its second listener.
+    while admin == port:
+        admin = free_port()
     args = [node_binary(), "--port", str(port), "--admin-port", str(admin), *extra]
     full_env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
     full_env.update(env or {})
