@@ -10,6 +10,7 @@ use crate::cluster::link::{self, ForwardError, Forwarded};
 use crate::cmd::scripting::worker as script;
 use crate::cmd::{dispatch, Ctx, Dispatched, Session};
 use crate::config::Settings;
+use crate::config::SettingsExt;
 use crate::metrics::LocalStats;
 use crate::resp::request::Parsed;
 use crate::resp::{Reply, RequestLimits, RequestParser};

@@ -16,7 +16,7 @@ pub mod config;
 pub mod connection;
 pub mod harness;
 pub mod info;
-pub mod logging;
+pub use shoal_core::logging;
 pub mod metrics;
 pub mod notify;
 pub mod pubsub;
@@ -24,7 +24,7 @@ pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod store;
-pub mod tls;
+pub use shoal_core::tls;
 pub mod util;
 
 pub use config::Config;

@@ -163,7 +163,7 @@ fn main() -> anyhow::Result<()> {
         Some(path) => Options::from_yaml_file(path)?,
         None => Options::default(),
     };
-    let mut config = Config::from_options(cli.options.over(file))?;
+    let mut config = Config::from_options(&cli.options.over(file))?;
     config.config_file = cli.config;
     shoal_node::logging::init(config.log_json);
     // Let jemalloc return freed pages to the OS in the background, as Redis does

@@ -7,8 +7,8 @@
 
 use prometheus::local::LocalHistogram;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 use std::sync::OnceLock;
 
@@ -450,14 +450,7 @@ impl Metrics {
     }
 }
 
-/// A registry in Prometheus' text format (shared with the operator).
-pub fn render(registry: &Registry) -> String {
-    let mut buf = Vec::new();
-    TextEncoder::new()
-        .encode(&registry.gather(), &mut buf)
-        .expect("text encoding cannot fail");
-    String::from_utf8(buf).expect("exposition is UTF-8")
-}
+pub use shoal_core::metrics::render;
 
 /// Per-connection counters, flushed to [`Metrics`] once per batch.
 pub struct LocalStats {

@@ -4,6 +4,7 @@
 use crate::client::{ClientInfo, Clients};
 use crate::clock::Clock;
 use crate::cmd::table;
+use crate::config::SettingsExt;
 use crate::config::{Config, Settings};
 use crate::metrics::Metrics;
 use crate::store::Db;
@@ -75,6 +76,8 @@ impl Shared {
         let db = Db::new(config.shards);
         let started_ms = clock.now_ms();
         db.set_access_mode(config.settings.access_mode(), started_ms);
+        db.journal()
+            .set_capacity(config.settings.repl_backlog_size as usize);
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("digit < 16"))
             .collect();
@@ -173,6 +176,11 @@ impl Shared {
             keys.set_notify(notify);
         }
         apply_encoding(&next);
+        if old.repl_backlog_size != next.repl_backlog_size {
+            self.db
+                .journal()
+                .set_capacity(next.repl_backlog_size as usize);
+        }
     }
 
     /// Evicts until memory is under `maxmemory` (after the limit was lowered).

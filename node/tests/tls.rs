@@ -485,44 +485,24 @@ async fn forwarding_links_use_tls_and_refuse_an_untrusted_peer() {
 #[test]
 fn tls_options_are_checked_together() {
     use shoal_node::config::Options;
-    let err = |o: Options| Config::from_options(o).unwrap_err().to_string();
-    let files = |o: Options| Options {
-        tls_cert_file: Some("c.pem".into()),
-        tls_key_file: Some("k.pem".into()),
-        ..o
+    let err = |o: Options| Config::from_options(&o).unwrap_err().to_string();
+    let files = |o: Options| {
+        o.with("tls-cert-file", "c.pem")
+            .with("tls-key-file", "k.pem")
     };
-    assert!(err(Options {
-        port: Some(0),
-        ..Options::default()
-    })
-    .contains("set tls-port"));
-    assert!(err(Options {
-        tls_port: Some(6380),
-        ..Options::default()
-    })
-    .contains("needs tls-cert-file"));
-    assert!(err(Options {
-        tls_cert_file: Some("c.pem".into()),
-        ..Options::default()
-    })
-    .contains("tls-key-file"));
-    assert!(err(files(Options {
-        tls_auth_clients: Some("maybe".into()),
-        ..Options::default()
-    }))
-    .contains("yes, no or optional"));
-    assert!(err(Options {
-        tls_replication: Some("yes".into()),
-        ..Options::default()
-    })
-    .contains("tls-cert-file"));
-    let c = Config::from_options(files(Options {
-        port: Some(0),
-        tls_port: Some(6380),
-        tls_auth_clients: Some("no".into()),
-        tls_cluster: Some("yes".into()),
-        ..Options::default()
-    }))
+    let none = Options::default;
+    assert!(err(none().with("port", "0")).contains("set tls-port"));
+    assert!(err(none().with("tls-port", "6380")).contains("needs tls-cert-file"));
+    assert!(err(none().with("tls-cert-file", "c.pem")).contains("tls-key-file"));
+    assert!(err(files(none().with("tls-auth-clients", "maybe"))).contains("yes, no or optional"));
+    assert!(err(none().with("tls-replication", "yes")).contains("tls-cert-file"));
+    let c = Config::from_options(&files(
+        none()
+            .with("port", "0")
+            .with("tls-port", "6380")
+            .with("tls-auth-clients", "no")
+            .with("tls-cluster", "yes"),
+    ))
     .unwrap();
     let tls = c.tls.unwrap();
     assert_eq!((c.port, c.tls_port), (0, 6380));

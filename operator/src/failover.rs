@@ -1,7 +1,7 @@
 //! Failover in Kubernetes. While it leads, the operator probes every node of
 //! each cluster that has replicas (`INFO replication` on the client port),
 //! feeds what it saw to the decision `local-cluster`'s supervisor also makes
-//! ([`shoal_node::cluster::failover`]), and publishes a promotion by writing
+//! ([`shoal_core::cluster::failover`]), and publishes a promotion by writing
 //! the topology ConfigMap at the next epoch. Nodes watch that ConfigMap: the
 //! promoted replica serves its shard's slots, the old primary is fenced by the
 //! epoch, and when its pod comes back it follows the new primary.
@@ -25,8 +25,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
-use shoal_node::cluster::failover::{Health, Policy, Tracker};
-use shoal_node::cluster::{probe, Topology};
+use shoal_core::cluster::failover::{Health, Policy, Tracker};
+use shoal_core::cluster::{probe, Topology};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -282,7 +282,7 @@ struct Credentials {
     /// Who to log in as: the links' user when the cluster has ACL users.
     user: &'static str,
     password: Option<String>,
-    tls: Option<Arc<shoal_node::tls::ClientConfig>>,
+    tls: Option<Arc<shoal_core::tls::ClientConfig>>,
 }
 
 struct CachedCredentials {

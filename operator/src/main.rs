@@ -9,7 +9,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, CustomResourceExt};
-use shoal_node::cluster::failover::Policy;
+use shoal_core::cluster::failover::Policy;
 use shoal_operator::crd::CacheCluster;
 use shoal_operator::failover::{self, Failover};
 use shoal_operator::metrics::Metrics;
@@ -176,7 +176,7 @@ fn render_file(file: &PathBuf, namespace: &str, service_monitor_api: bool) -> an
 use serde::Deserialize;
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    shoal_node::logging::init(args.log_format == "json");
+    shoal_core::logging::init(args.log_format == "json");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -80,6 +80,6 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn render(&self) -> String {
-        shoal_node::metrics::render(&self.registry)
+        shoal_core::metrics::render(&self.registry)
     }
 }

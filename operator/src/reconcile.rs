@@ -290,7 +290,7 @@ async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inp
             name: acl.name.clone(),
             key: acl.key.clone(),
         })?;
-        shoal_node::acl::Acl::parse(&String::from_utf8_lossy(&text)).map_err(|e| {
+        shoal_core::acl::Acl::parse(&String::from_utf8_lossy(&text)).map_err(|e| {
             Error::InvalidSpec(format!("ACL Secret {} key {}: {e}", acl.name, acl.key))
         })?;
     }
@@ -308,7 +308,7 @@ async fn read_inputs(client: &Client, cc: &CacheCluster, ns: &str) -> Result<Inp
             .data
             .as_ref()
             .and_then(|d| d.get(crate::topology::TOPOLOGY_KEY))
-            .and_then(|text| shoal_node::cluster::Topology::parse(text).ok());
+            .and_then(|text| shoal_core::cluster::Topology::parse(text).ok());
     }
     if cc.spec.metrics.service_monitor.enabled {
         inputs.service_monitor_api = match client

@@ -76,25 +76,25 @@ async fn tls_value(api: &Api<Secret>, name: &str, key: &str) -> Result<Vec<u8>, 
 pub async fn tls_client(
     api: &Api<Secret>,
     tls: &TlsSpec,
-) -> Result<Arc<shoal_node::tls::ClientConfig>, Error> {
+) -> Result<Arc<shoal_core::tls::ClientConfig>, Error> {
     let cert_secret = &tls.secret_ref.name;
     let cert = tls_value(api, cert_secret, TLS_CERT_KEY).await?;
     let key = tls_value(api, cert_secret, TLS_KEY_KEY).await?;
     let ca = tls_value(api, tls.ca_secret(), CA_KEY).await?;
     let invalid = |name: &str| {
         let name = name.to_string();
-        move |e: shoal_node::tls::TlsError| Error::TlsSecret {
+        move |e: shoal_core::tls::TlsError| Error::TlsSecret {
             name,
             reason: e.to_string(),
         }
     };
     // Both checked whether or not the identity is presented: a node would
     // refuse to start with either unusable.
-    shoal_node::tls::client_config(&ca, std::path::Path::new(CA_KEY), Some((&cert, &key)))
+    shoal_core::tls::client_config(&ca, std::path::Path::new(CA_KEY), Some((&cert, &key)))
         .map_err(invalid(cert_secret))?;
     let identity = tls
         .auth_clients
         .then_some((cert.as_slice(), key.as_slice()));
-    shoal_node::tls::client_config(&ca, std::path::Path::new(CA_KEY), identity)
+    shoal_core::tls::client_config(&ca, std::path::Path::new(CA_KEY), identity)
         .map_err(invalid(tls.ca_secret()))
 }

@@ -6,7 +6,7 @@ use crate::render::Names;
 use crate::topology::shard_slots;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use shoal_node::cluster::Topology;
+use shoal_core::cluster::Topology;
 
 /// What reconcile observed, besides the cluster itself.
 #[derive(Default)]
@@ -366,7 +366,7 @@ mod tests {
         );
         assert_eq!(cond(&changed, "Available").last_transition_time, later);
         let first = crate::topology::document(&cc, "apps", 1, None);
-        let promoted = shoal_node::cluster::failover::promote(&first, 0, "cache-shard-0-1");
+        let promoted = shoal_core::cluster::failover::promote(&first, 0, "cache-shard-0-1");
         let promoted = promoted.expect("shard 0 has a replica");
         let published = Observed {
             topology: Some(&promoted),

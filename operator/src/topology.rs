@@ -12,10 +12,10 @@
 
 use crate::crd::CacheCluster;
 use crate::render::{Names, CLIENT_PORT};
-use shoal_node::cluster::{NodeAddr, Topology};
+use shoal_core::cluster::{NodeAddr, Topology};
 
-pub use shoal_node::cluster::kubernetes::TOPOLOGY_KEY;
-pub use shoal_node::cluster::slot::{SlotRange, SLOTS};
+pub use shoal_core::cluster::slot::{SlotRange, SLOTS};
+pub use shoal_core::cluster::TOPOLOGY_KEY;
 
 /// The DNS name of a pod behind the cluster's headless Service: stable across
 /// restarts and reschedules, unlike its IP.
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(first.shards[0].primary.name, "cache-shard-0-0");
         // A failover promoted shard 1's pod 2: the old primary went last.
         let promoted =
-            shoal_node::cluster::failover::promote(&first, 1, "cache-shard-1-2").unwrap();
+            shoal_core::cluster::failover::promote(&first, 1, "cache-shard-1-2").unwrap();
         let names = |t: &Topology, s: usize| -> Vec<String> {
             std::iter::once(&t.shards[s].primary)
                 .chain(&t.shards[s].replicas)

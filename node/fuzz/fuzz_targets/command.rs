@@ -12,6 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 use shoal_node::resp::request::{Parsed, RequestParser};
 use shoal_node::resp::Frame;
+use shoal_node::config::SettingsExt;
 use shoal_node::{Config, Harness};
 use std::sync::OnceLock;
 

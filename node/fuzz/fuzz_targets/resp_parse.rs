@@ -14,7 +14,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use shoal_node::config::Settings;
+use shoal_node::config::{Settings, SettingsExt};
 use shoal_node::resp::frame::{Frame, FrameError, Scanner};
 use shoal_node::resp::request::{Parsed, ProtocolError, RequestLimits, RequestParser, MAX_LINE};
 

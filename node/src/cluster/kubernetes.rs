@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// The ConfigMap key holding the topology document.
-pub const TOPOLOGY_KEY: &str = "topology.yaml";
+pub use shoal_core::cluster::TOPOLOGY_KEY;
 
 /// Where the namespace of an in-cluster pod is mounted.
 const NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";

@@ -5,15 +5,12 @@
 //! feed documents into [`Cluster::offer`], and [`link`] carries forwarded
 //! commands.
 
-pub mod failover;
 pub mod file;
 pub mod kubernetes;
 pub mod link;
 pub mod local;
-pub mod probe;
-pub mod slot;
 pub mod supervisor;
-pub mod topology;
+pub use shoal_core::cluster::{failover, probe, slot, topology};
 
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;

@@ -5,7 +5,7 @@
 //! ([`reply`]). [`Frame`] is the general value type used where a whole reply must be
 //! held: by clients of other nodes and by tests.
 
-pub mod frame;
+pub use shoal_core::frame;
 pub mod reply;
 pub mod request;
 

@@ -11,8 +11,8 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The default backlog: a few seconds of heavy writes.
-pub const DEFAULT_CAPACITY: usize = 64 * 1024 * 1024;
+/// The default backlog (`repl-backlog-size`): a few seconds of heavy writes.
+pub const DEFAULT_CAPACITY: usize = shoal_core::config::DEFAULT_REPL_BACKLOG as usize;
 
 /// The requested offset is no longer (or not yet) in the backlog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,20 @@ impl Journal {
         self.ring.lock().cap
     }
 
+    /// Resizes the backlog (`repl-backlog-size`, CONFIG SET): shrinking drops
+    /// the oldest bytes, as appending past the capacity would, and gives their
+    /// memory back.
+    pub fn set_capacity(&self, cap: usize) {
+        let mut r = self.ring.lock();
+        r.cap = cap.max(1);
+        let over = r.buf.len().saturating_sub(r.cap);
+        if over > 0 {
+            r.buf.drain(..over);
+            r.start += over as u64;
+            r.buf.shrink_to_fit();
+        }
+    }
+
     /// Copies up to `max` bytes from offset `from` into `out`; returns how many.
     pub fn read(&self, from: u64, max: usize, out: &mut Vec<u8>) -> Result<usize, Gone> {
         let r = self.ring.lock();
@@ -146,6 +160,20 @@ mod tests {
         j.reset(100);
         assert_eq!(j.bounds(), (100, 100));
         assert_eq!(j.read(100, 10, &mut out), Ok(0));
+    }
+
+    #[test]
+    fn resizing_keeps_the_newest_bytes() {
+        let j = Journal::new(8);
+        j.append(b"abcdefgh");
+        j.set_capacity(3);
+        assert_eq!((j.capacity(), j.bounds()), (3, (5, 8)));
+        let mut out = Vec::new();
+        assert_eq!(j.read(5, 10, &mut out), Ok(3));
+        assert_eq!(out, b"fgh");
+        j.set_capacity(100);
+        j.append(b"ijklmnop");
+        assert_eq!(j.bounds(), (5, 16), "a larger backlog keeps more");
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ pub mod memory;
 pub mod rdb;
 pub mod set;
 pub mod shard;
-pub mod slot;
+pub use shoal_core::keyslot as slot;
 pub mod table;
 pub mod waiter;
 pub mod zset;
@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 /// Enough shards that two worker threads rarely meet on one lock, few enough that
 /// whole-keyspace walks stay cheap.
-pub const DEFAULT_SHARDS: usize = 64;
+pub use shoal_core::config::DEFAULT_SHARDS;
 
 /// Most keys evicted to make room for one command, so a write never stalls long.
 const MAX_EVICTIONS_PER_CALL: usize = 4096;

@@ -1,6 +1,4 @@
 //! Small pure helpers shared by the protocol, the store and the commands.
 
-pub mod glob;
-pub mod num;
+pub use shoal_core::util::{glob, num, size};
 pub mod range;
-pub mod size;

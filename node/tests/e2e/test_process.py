@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from conftest import node_binary, start_shoal
+from conftest import RawClient, node_binary, start_shoal
 
 
 def config_get(port, name):
@@ -35,10 +35,45 @@ def test_flags_env_and_file_layer_in_that_order(tmp_path):
         assert p.close() == 0
 
 
+def test_repl_backlog_size_from_every_source_and_config_set(tmp_path):
+    """repl-backlog-size is an option like any other (the replication error
+    names it): flag, environment, YAML, CONFIG GET/SET, and INFO shows it."""
+    conf = tmp_path / "shoal.yaml"
+    conf.write_text("repl-backlog-size: 2mb\n")
+    for extra, env, want in [
+        (["--config", str(conf)], None, 2 << 20),
+        (["--config", str(conf)], {"SHOAL_REPL_BACKLOG_SIZE": "3mb"}, 3 << 20),
+        (["--config", str(conf), "--repl-backlog-size", "4mb"], {"SHOAL_REPL_BACKLOG_SIZE": "3mb"}, 4 << 20),
+        ([], None, 64 << 20),
+    ]:
+        p = start_shoal(*extra, env=env)
+        try:
+            r = redis.Redis(port=p.port, decode_responses=True)
+            assert config_get(p.port, "repl-backlog-size") == str(want), extra
+            assert r.info("replication")["repl_backlog_size"] == want
+            r.config_set("repl-backlog-size", "1mb")
+            assert r.info("replication")["repl_backlog_size"] == 1 << 20
+            r.close()
+        finally:
+            assert p.close() == 0
+    out = subprocess.run([node_binary(), "--admin-port", "0", "--repl-backlog-size", "0"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "invalid repl-backlog-size" in out.stderr
+
+
+def test_repl_backlog_size_answers_as_redis(shoal, redis_server):
+    # Redis raises sizes under 16kb to 16kb and refuses 0, with these bytes.
+    for args in [("CONFIG", "SET", "repl-backlog-size", "1"), ("CONFIG", "GET", "repl-backlog-size"),
+                 ("CONFIG", "SET", "repl-backlog-size", "0"), ("CONFIG", "SET", "repl-backlog-size", "2mb"),
+                 ("CONFIG", "GET", "repl-backlog-size"), ("CONFIG", "SET", "repl-backlog-size", "x")]:
+        ours, theirs = RawClient(shoal.port).call(*args), RawClient(redis_server.port).call(*args)
+        assert ours == theirs, (args, ours, theirs)
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--maxmemory", "lots"], "not a memory size"),
+        (["--maxmemory", "lots"], "invalid maxmemory: argument must be a memory value"),
         (["--maxmemory-policy", "lru"], "maxmemory-policy"),
         (["--threads", "0"], "threads"),
         (["--port", "0"], "set tls-port to serve clients over TLS"),
@@ -55,7 +90,7 @@ def test_bad_config_file_fails_clearly(tmp_path):
     conf.write_text("max-memory: 1mb\n")
     out = subprocess.run([node_binary(), "--config", str(conf)], capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
-    assert "unknown field" in out.stderr and "bad.yaml" in out.stderr
+    assert "unknown option 'max-memory'" in out.stderr and "bad.yaml" in out.stderr
 
 
 def test_port_in_use_fails_clearly():

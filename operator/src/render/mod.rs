@@ -45,7 +45,7 @@ pub struct Inputs {
     /// Whether the monitoring.coreos.com/v1 ServiceMonitor API is served.
     pub service_monitor_api: bool,
     /// The topology published now, if any (its epoch is the base of the next).
-    pub published_topology: Option<shoal_node::cluster::Topology>,
+    pub published_topology: Option<shoal_core::cluster::Topology>,
     /// The resourceVersion of the topology ConfigMap read, if it exists: the
     /// apply is conditional on it, so a promotion the failover loop published
     /// in between is never overwritten with the roles read before it.
@@ -73,7 +73,7 @@ pub struct Desired {
     pub auth_secret: Option<Secret>,
     pub config_map: ConfigMap,
     /// The topology document nodes watch, and the ConfigMap carrying it.
-    pub topology: shoal_node::cluster::Topology,
+    pub topology: shoal_core::cluster::Topology,
     pub topology_config_map: ConfigMap,
     pub headless_service: Service,
     pub client_service: Service,

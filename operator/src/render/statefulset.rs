@@ -137,22 +137,36 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
         None => {}
     }
     for (k, v) in &cc.spec.config {
+        // The API server's CEL rule refuses these names as written; here any
+        // spelling of them (CONFIG names are case-insensitive) is refused too,
+        // so that the spec's own fields always win.
+        if let Some(p) =
+            shoal_core::config::param(k).filter(|p| p.owner == shoal_core::config::Owner::Operator)
+        {
+            return Err(RenderError::InvalidSpec(format!(
+                "config: {k} is set by the operator ({}); use the spec's own fields",
+                p.name
+            )));
+        }
         // Typed as YAML reads it: "300" is a number, "allkeys-lru" a string.
         let value: Value = serde_yaml::from_str(v).unwrap_or_else(|_| Value::String(v.clone()));
         m.insert(Value::String(k.clone()), value);
     }
     let text = serde_yaml::to_string(&m).map_err(|e| RenderError::InvalidSpec(e.to_string()))?;
     // The node reads this file; refuse here what it would refuse at startup.
-    let options: shoal_node::config::Options = serde_yaml::from_str(&text)
+    let mut check = shoal_core::config::Options::from_yaml(&text)
         .map_err(|e| RenderError::InvalidSpec(format!("config: {e}")))?;
-    let mut check = options;
-    // Files exist only inside the pod.
-    check.requirepass_file = None;
-    check.aclfile = None;
-    check.masteruser = None;
-    check.masterauth_file = None;
-    check.cluster_node_name = Some("pod".into()); // Set from the pod's name.
-    shoal_node::config::Config::from_options(check)
+    // Files exist only inside the pod; the node's name comes from the pod.
+    for name in [
+        "requirepass-file",
+        "aclfile",
+        "masteruser",
+        "masterauth-file",
+    ] {
+        check.remove(name);
+    }
+    let check = check.with("cluster-node-name", "pod");
+    shoal_core::config::Config::from_options(&check)
         .map_err(|e| RenderError::InvalidSpec(format!("config: {e}")))?;
     Ok(text)
 }

@@ -195,11 +195,11 @@ fn node_config_merges_user_settings_and_is_valid_for_the_node() {
         json!({"shards": 1, "evictionPolicy": "volatile-ttl", "config": {"timeout": "300", "hz": "20"}}),
     );
     let text = &d.config_map.data.as_ref().unwrap()["shoal.yaml"];
-    let opts: shoal_node::config::Options = serde_yaml::from_str(text).unwrap();
-    assert_eq!(opts.timeout, Some(300));
-    assert_eq!(opts.hz, Some(20));
-    assert_eq!(opts.maxmemory_policy.as_deref(), Some("volatile-ttl"));
-    assert_eq!(opts.port, Some(CLIENT_PORT as u16));
+    let opts = shoal_core::config::Options::from_yaml(text).unwrap();
+    assert_eq!(opts.get("timeout"), Some("300"));
+    assert_eq!(opts.get("hz"), Some("20"));
+    assert_eq!(opts.get("maxmemory-policy"), Some("volatile-ttl"));
+    assert_eq!(opts.get("port"), Some(CLIENT_PORT.to_string().as_str()));
 }
 
 #[test]
@@ -230,7 +230,7 @@ fn bad_specs_are_refused_with_reasons() {
     let cases = [
         (
             json!({"shards": 1, "config": {"nosuchsetting": "1"}}),
-            "unknown field",
+            "unknown option 'nosuchsetting'",
         ),
         (json!({"shards": 1, "config": {"hz": "0"}}), "hz"),
         (
@@ -311,9 +311,9 @@ fn secret_volume(d: &Desired, shard: usize, name: &str) -> (String, Vec<String>)
 }
 
 /// The node configuration in the rendered ConfigMap, parsed as the node does.
-fn node_options(d: &Desired) -> shoal_node::config::Options {
+fn node_options(d: &Desired) -> shoal_core::config::Options {
     let text = d.config_map.data.as_ref().unwrap().values().next().unwrap();
-    serde_yaml::from_str(text).unwrap()
+    shoal_core::config::Options::from_yaml(text).unwrap()
 }
 
 #[test]
@@ -321,22 +321,16 @@ fn tls_serves_the_client_port_over_tls_with_mounted_secrets() {
     let d = render(json!({"shards": 2, "replicasPerShard": 1,
         "tls": {"secretRef": {"name": "cache-tls"}}}));
     let o = node_options(&d);
-    assert_eq!((o.port, o.tls_port), (Some(0), Some(6379)));
     assert_eq!(
-        o.tls_cert_file.unwrap().to_str(),
-        Some("/etc/shoal/tls/tls.crt")
+        (o.get("port"), o.get("tls-port")),
+        (Some("0"), Some("6379"))
     );
-    assert_eq!(
-        o.tls_key_file.unwrap().to_str(),
-        Some("/etc/shoal/tls/tls.key")
-    );
-    assert_eq!(
-        o.tls_ca_cert_file.unwrap().to_str(),
-        Some("/etc/shoal/tls/ca.crt")
-    );
-    assert_eq!(o.tls_auth_clients.as_deref(), Some("no"));
-    assert_eq!(o.tls_replication.as_deref(), Some("yes"));
-    assert_eq!(o.tls_cluster.as_deref(), Some("yes"));
+    assert_eq!(o.get("tls-cert-file"), Some("/etc/shoal/tls/tls.crt"));
+    assert_eq!(o.get("tls-key-file"), Some("/etc/shoal/tls/tls.key"));
+    assert_eq!(o.get("tls-ca-cert-file"), Some("/etc/shoal/tls/ca.crt"));
+    assert_eq!(o.get("tls-auth-clients"), Some("no"));
+    assert_eq!(o.get("tls-replication"), Some("yes"));
+    assert_eq!(o.get("tls-cluster"), Some("yes"));
     let (secret, keys) = secret_volume(&d, 1, "tls");
     assert_eq!(secret, "cache-tls");
     assert_eq!(keys, ["tls.crt", "tls.key", "ca.crt"]);
@@ -365,11 +359,8 @@ fn tls_with_a_separate_ca_and_client_certificates() {
         "caSecretRef": {"name": "cache-ca"}, "authClients": true}}),
     );
     let o = node_options(&d);
-    assert_eq!(
-        o.tls_ca_cert_file.unwrap().to_str(),
-        Some("/etc/shoal/tls-ca/ca.crt")
-    );
-    assert_eq!(o.tls_auth_clients.as_deref(), Some("yes"));
+    assert_eq!(o.get("tls-ca-cert-file"), Some("/etc/shoal/tls-ca/ca.crt"));
+    assert_eq!(o.get("tls-auth-clients"), Some("yes"));
     let secret_of = |name: &str| secret_volume(&d, 0, name);
     assert_eq!(
         secret_of("tls"),
@@ -568,16 +559,10 @@ fn acl_users_come_from_their_secret_and_links_log_in_as_the_internal_user() {
     let d = render(json!({"shards": 1, "replicasPerShard": 1,
         "auth": {"enabled": true, "aclSecretRef": {"name": "cache-users"}}}));
     let o = node_options(&d);
-    assert_eq!(
-        o.aclfile.unwrap().to_str(),
-        Some("/etc/shoal/acl/users.acl")
-    );
-    assert_eq!(o.masteruser.as_deref(), Some("shoal-internal"));
-    assert_eq!(
-        o.masterauth_file.unwrap().to_str(),
-        Some("/etc/shoal/auth/password")
-    );
-    assert!(o.requirepass_file.is_none(), "the node refuses both");
+    assert_eq!(o.get("aclfile"), Some("/etc/shoal/acl/users.acl"));
+    assert_eq!(o.get("masteruser"), Some("shoal-internal"));
+    assert_eq!(o.get("masterauth-file"), Some("/etc/shoal/auth/password"));
+    assert!(o.get("requirepass-file").is_none(), "the node refuses both");
     let (secret, keys) = secret_volume(&d, 0, "acl");
     assert_eq!(
         (secret.as_str(), keys.as_slice()),
@@ -587,4 +572,42 @@ fn acl_users_come_from_their_secret_and_links_log_in_as_the_internal_user() {
     let cc = cluster(json!({"shards": 1,
         "auth": {"enabled": false, "aclSecretRef": {"name": "cache-users"}}}));
     assert!(cc.validate_cel().is_err());
+}
+
+#[test]
+fn config_may_set_none_of_what_the_operator_sets() {
+    // Every operator-owned option, from the one declaration in shoal-core: the
+    // API server's CEL rule refuses it, and so does render, in any spelling.
+    let owned: Vec<&str> = shoal_core::config::operator_owned()
+        .map(|p| p.name)
+        .collect();
+    assert!(owned.len() >= 25, "{owned:?}");
+    for name in owned {
+        let cc = cluster(json!({"shards": 1, "config": {name: "1"}}));
+        let errs = cc.validate_cel().expect_err(name);
+        assert!(
+            format!("{errs:?}").contains("config may not set"),
+            "{name}: {errs:?}"
+        );
+        for spelling in [name.to_string(), name.to_ascii_uppercase()] {
+            let cc = cluster(json!({"shards": 1, "config": {spelling.clone(): "1"}}));
+            let err = statefulset::config_file(&cc).unwrap_err().to_string();
+            assert!(err.contains("is set by the operator"), "{spelling}: {err}");
+        }
+    }
+    // The two the issue found: an ACL file beside the operator's password file
+    // (a crash loop), and a user value beating spec.tls.authClients.
+    for spec in [
+        json!({"shards": 1, "auth": {"enabled": true}, "config": {"aclfile": "/etc/passwd"}}),
+        json!({"shards": 1, "tls": {"secretRef": {"name": "t"}, "authClients": true},
+               "config": {"tls-auth-clients": "no"}}),
+    ] {
+        let err = desired(&cluster(spec.clone()), &Inputs::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("config may not set"),
+            "{spec}: {err}"
+        );
+    }
+    // What the user owns still passes.
+    render(json!({"shards": 1, "config": {"repl-backlog-size": "128mb", "hz": "20"}}));
 }

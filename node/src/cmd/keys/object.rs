@@ -2,6 +2,7 @@
 //! count as accesses.
 
 use crate::cmd::{CmdError, Ctx};
+use crate::config::SettingsExt;
 use crate::resp::Args;
 use crate::store::{Entry, ValueRef};
 use crate::util::num::parse_i64;

@@ -48,7 +48,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
             return Err(failed(p.name, "duplicate parameter"));
         }
         seen.push(p.name);
-        let Some(setter) = p.set else {
+        let crate::config::Kind::Runtime(setter) = p.kind else {
             return Err(failed(p.name, "can't set immutable config"));
         };
         let value = String::from_utf8_lossy(args.get(i + 1));

@@ -3,6 +3,7 @@
 //! test compare a replica with its primary (`store::digest`).
 
 use crate::cmd::{is, CmdError, Ctx};
+use crate::config::SettingsExt;
 use crate::resp::Args;
 use crate::store::digest;
 use crate::util::num::parse_f64;

@@ -2,7 +2,7 @@
 //! multi-key command hashes to. The key → slot function itself lives with the
 //! keyspace, which shards by it ([`crate::store::slot`]).
 
-pub use crate::store::slot::{hash_tag, key_slot, SLOTS};
+pub use crate::keyslot::{hash_tag, key_slot, SLOTS};
 
 /// Keys of one request that hash to different slots (Redis' CROSSSLOT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

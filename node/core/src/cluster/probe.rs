@@ -3,7 +3,7 @@
 //! topology's writers (its supervisor, and the operator in Kubernetes).
 
 use super::failover::Health;
-use crate::resp::frame::Frame;
+use crate::frame::Frame;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;

@@ -40,6 +40,17 @@ pub enum ClientAuth {
     Yes,
 }
 
+impl ClientAuth {
+    /// As `tls-auth-clients` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::No => "no",
+            ClientAuth::Optional => "optional",
+            ClientAuth::Yes => "yes",
+        }
+    }
+}
+
 impl FromStr for ClientAuth {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
