@@ -19,8 +19,9 @@ against each server in turn, alternating which goes first every round, so noise
 hits both alike, and prints medians and shoal/redis ratios: requests per second
 (higher is better), p99 latency (lower is better) and requests per CPU-second of
 the server process (per-core efficiency, higher is better). Then it loads
-1,000,000 keys with 100-byte values into fresh servers and prints their RSS once
-it has settled (both free memory through jemalloc background threads).
+1,000,000 keys with 100-byte values into fresh servers and prints their RSS 1, 5,
+10 and 15 s after the load (what a pod's memory limit sees) and once it has
+settled (both free memory through jemalloc background threads).
 
 --tests picks redis-benchmark's tests (`-t`), e.g. the collection types':
 lpush,rpush,lpop,rpop,sadd,spop,zadd,zpopmin,lrange_100,lrange_600,mset.
@@ -220,7 +221,7 @@ def main():
           f"{args.rounds} alternating rounds; medians\n")
     print(f"{'test':<18}{'redis rps':>11}{'shoal rps':>11}{'ratio':>7}{'redis p99':>11}{'shoal p99':>11}{'ratio':>7}"
           f"{'redis req/cpu-s':>16}{'shoal req/cpu-s':>16}{'ratio':>7}")
-    for keyspace in [int(k) for k in args.keyspaces.split(",")]:
+    for keyspace in [int(k) for k in args.keyspaces.split(",") if k]:
         servers = {w: start(w, args, server_cpu) for w in ("redis", "shoal")}
         try:
             for pipeline in (1, 16):
@@ -266,9 +267,12 @@ def memory(args, kind):
         try:
             load(s, dataset(kind, args.keys))
             # Both allocators return freed pages in the background (jemalloc
-            # background threads); measure once RSS has settled.
-            # jemalloc's decay takes about 10 s, so wait that long, then until flat.
-            time.sleep(12)
+            # background threads). A pod's memory limit sees the peak, so show
+            # RSS over the first 15 s after the load, then once it has settled.
+            loaded, timeline = time.time(), []
+            for at in (1, 5, 10, 15):
+                time.sleep(max(0.0, loaded + at - time.time()))
+                timeline.append(f"{at}s {s.rss() / 2**20:.0f}")
             last, deadline = s.rss(), time.time() + 60
             while time.time() < deadline:
                 time.sleep(3)
@@ -279,7 +283,8 @@ def memory(args, kind):
             keys = int(s.cli("DBSIZE").strip() or 0)
             used = [l for l in s.cli("INFO", "memory").splitlines() if l.startswith("used_memory:")]
             rss[w] = s.rss()
-            print(f"  {w:<6} keys={keys:,}  RSS={rss[w] / 2**20:8.1f} MiB  {used[0] if used else ''}")
+            print(f"  {w:<6} keys={keys:,}  RSS={rss[w] / 2**20:8.1f} MiB  {used[0] if used else ''}"
+                  f"  (after the load, MiB: {', '.join(timeline)})")
         finally:
             s.stop()
     print(f"  RSS ratio shoal/redis: {ratio(rss['shoal'], rss['redis']):.2f}")

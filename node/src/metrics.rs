@@ -192,7 +192,7 @@ impl ClusterMetrics {
             .expect("valid metric"),
             refused_topologies: IntCounter::new(
                 "shoal_cluster_topologies_refused_total",
-                "Topology documents refused (older epoch, or conflicting).",
+                "Topology documents refused (unreadable, invalid, an older epoch, or conflicting).",
             )
             .expect("valid metric"),
         };

@@ -698,9 +698,7 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
     /// Keys expired per shard per pass; a pass that hits it runs again at once.
     const EXPIRE_BUDGET: usize = 200;
     let mut last_idle_check = 0;
-    let mut password = PasswordFile::new(&shared);
-    let mut certs = CertFiles::default();
-    let mut acl_file = AclFile::new(&shared);
+    let mut watched = Watched::new(&shared);
     loop {
         let hz = shared.settings.load().hz.max(1);
         let tick = Duration::from_millis(1000 / u64::from(hz));
@@ -737,9 +735,7 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
         }
         let now = shared.clock.now_ms();
         let timeout = shared.settings.load().timeout;
-        password.check(&shared, now);
-        certs.check(&shared, now);
-        acl_file.check(&shared, now);
+        watched.check(&shared, now);
         if timeout > 0 && now.saturating_sub(last_idle_check) >= 1000 {
             last_idle_check = now;
             let n = shared.clients.kill_idle(now, timeout * 1000);
@@ -750,146 +746,170 @@ async fn cron(shared: Arc<Shared>, stop: CancellationToken) {
     }
 }
 
-/// The default user's password file (a mounted Secret), re-read every second:
-/// when its content changes, new authentications use the new password, and
-/// connections already authenticated stay so (as after CONFIG SET requirepass).
-/// A password set with CONFIG SET stays until the file itself changes.
-struct PasswordFile {
-    path: Option<std::path::PathBuf>,
-    last: Option<String>,
+/// A mounted file (a Secret: password, ACL users, TLS material) re-read once a
+/// second by the cron. `reload` says whether what it read changed and was
+/// installed, or why it cannot be used; a change is logged, a failure once
+/// until its reason changes, and the previous value stays in use meanwhile.
+struct Watch {
+    what: &'static str,
+    /// What a change does, for the log.
+    effect: &'static str,
     checked_ms: u64,
-    warned: bool,
+    failing: Option<String>,
 }
 
-impl PasswordFile {
-    fn new(shared: &Shared) -> PasswordFile {
-        PasswordFile {
-            path: shared.config.requirepass_file.clone(),
-            last: shared.settings.load().requirepass.clone(),
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Nothing,
+    Changed,
+    Failed,
+}
+
+impl Watch {
+    fn new(what: &'static str, effect: &'static str) -> Watch {
+        Watch {
+            what,
+            effect,
             checked_ms: 0,
-            warned: false,
+            failing: None,
+        }
+    }
+
+    fn poll(&mut self, now_ms: u64, reload: impl FnOnce() -> Result<bool, String>) -> Seen {
+        if now_ms.saturating_sub(self.checked_ms) < 1000 {
+            return Seen::Nothing;
+        }
+        self.checked_ms = now_ms;
+        match reload() {
+            Ok(changed) => {
+                self.failing = None;
+                if !changed {
+                    return Seen::Nothing;
+                }
+                info!(file = self.what, "{} changed; {}", self.what, self.effect);
+                Seen::Changed
+            }
+            Err(why) if self.failing.as_deref() != Some(why.as_str()) => {
+                warn!(error = %why, "{} does not load; keeping the current one", self.what);
+                self.failing = Some(why);
+                Seen::Failed
+            }
+            Err(_) => Seen::Nothing,
+        }
+    }
+}
+
+/// The files the cron watches: the default user's password (new
+/// authentications use a new one; connections already authenticated stay so,
+/// as after CONFIG SET requirepass, and a password set with CONFIG SET stays
+/// until the file itself changes), the ACL file (replaces the users as ACL LOAD
+/// would) and the TLS material (see [`crate::tls::Tls::reload`]).
+struct Watched {
+    password: Watch,
+    password_last: Option<String>,
+    acl: Watch,
+    acl_last: Option<Vec<u8>>,
+    tls: Watch,
+}
+
+impl Watched {
+    fn new(shared: &Shared) -> Watched {
+        Watched {
+            password: Watch::new("password file", "new authentications use the new password"),
+            password_last: shared.settings.load().requirepass.clone(),
+            acl: Watch::new("ACL file", "users reloaded"),
+            acl_last: shared
+                .config
+                .aclfile
+                .as_ref()
+                .and_then(|p| std::fs::read(p).ok()),
+            tls: Watch::new("TLS certificate files", "new connections use them"),
         }
     }
 
     fn check(&mut self, shared: &Shared, now_ms: u64) {
-        let Some(path) = &self.path else {
-            return;
-        };
-        if now_ms.saturating_sub(self.checked_ms) < 1000 {
-            return;
-        }
-        self.checked_ms = now_ms;
-        match crate::config::read_password_file(path) {
-            Ok(pw) => {
-                self.warned = false;
-                if self.last.as_deref() == Some(pw.as_str()) {
-                    return;
+        if let Some(path) = &shared.config.requirepass_file {
+            let last = &mut self.password_last;
+            self.password.poll(now_ms, || {
+                let pw = crate::config::read_password_file(path).map_err(|e| e.to_string())?;
+                if last.as_deref() == Some(pw.as_str()) {
+                    return Ok(false);
                 }
                 let mut next = (**shared.settings.load()).clone();
                 next.requirepass = Some(pw.clone());
                 shared.apply_settings(Arc::new(next), now_ms, &mut shared.db.lock_all());
-                self.last = Some(pw);
-                info!(file = %path.display(), "password file changed; new authentications use the new password");
-            }
-            Err(e) if !self.warned => {
-                self.warned = true;
-                warn!(error = %e, "password file unreadable; keeping the current password");
-            }
-            Err(_) => {}
+                *last = Some(pw);
+                Ok(true)
+            });
         }
-    }
-}
-
-/// TLS certificate files, re-read every second (see [`crate::tls::Tls::reload`]).
-#[derive(Default)]
-struct CertFiles {
-    checked_ms: u64,
-    /// The last failure, logged once rather than every second.
-    failing: Option<String>,
-}
-
-impl CertFiles {
-    fn check(&mut self, shared: &Shared, now_ms: u64) {
-        let Some(tls) = &shared.tls else {
-            return;
-        };
-        if now_ms.saturating_sub(self.checked_ms) < 1000 {
-            return;
-        }
-        self.checked_ms = now_ms;
-        match tls.reload() {
-            Ok(false) => self.failing = None,
-            Ok(true) => {
-                self.failing = None;
-                shared.metrics.tls_reloads.with_label_values(&["ok"]).inc();
-                info!("TLS certificate files changed; new connections use them");
-            }
-            Err(e) => {
-                let why = e.to_string();
-                if self.failing.as_deref() != Some(why.as_str()) {
-                    shared
-                        .metrics
-                        .tls_reloads
-                        .with_label_values(&["error"])
-                        .inc();
-                    warn!(error = %why, "TLS certificate files do not load; keeping the previous ones");
-                    self.failing = Some(why);
+        if let Some(path) = &shared.config.aclfile {
+            let last = &mut self.acl_last;
+            self.acl.poll(now_ms, || {
+                let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                if last.as_ref() == Some(&text) {
+                    return Ok(false);
                 }
-            }
-        }
-    }
-}
-
-/// The ACL file (a mounted Secret), re-read every second: when its content
-/// changes and parses, it replaces the users, as ACL LOAD would; a file that
-/// does not parse changes nothing and is reported once.
-struct AclFile {
-    last: Option<Vec<u8>>,
-    checked_ms: u64,
-    warned: bool,
-}
-
-impl AclFile {
-    fn new(shared: &Shared) -> AclFile {
-        let last = shared
-            .config
-            .aclfile
-            .as_ref()
-            .and_then(|p| std::fs::read(p).ok());
-        AclFile {
-            last,
-            checked_ms: 0,
-            warned: false,
-        }
-    }
-
-    fn check(&mut self, shared: &Shared, now_ms: u64) {
-        let Some(path) = &shared.config.aclfile else {
-            return;
-        };
-        if now_ms.saturating_sub(self.checked_ms) < 1000 {
-            return;
-        }
-        self.checked_ms = now_ms;
-        let Ok(text) = std::fs::read(path) else {
-            return;
-        };
-        if self.last.as_ref() == Some(&text) {
-            return;
-        }
-        match crate::acl::Acl::parse(&String::from_utf8_lossy(&text)) {
-            Ok(mut acl) => {
+                let mut acl = crate::acl::Acl::parse(&String::from_utf8_lossy(&text))
+                    .map_err(|e| e.to_string())?;
                 acl.ensure_link_user(shared.config.link_login.as_ref());
                 shared.acl.store(Some(Arc::new(acl)));
-                self.last = Some(text);
-                self.warned = false;
-                info!(file = %path.display(), "ACL file changed; users reloaded");
-            }
-            Err(e) if !self.warned => {
-                self.warned = true;
-                warn!(error = %e, "ACL file does not load; keeping the current users");
-            }
-            Err(_) => {}
+                *last = Some(text);
+                Ok(true)
+            });
         }
+        if let Some(tls) = &shared.tls {
+            let outcome = match self
+                .tls
+                .poll(now_ms, || tls.reload().map_err(|e| e.to_string()))
+            {
+                Seen::Nothing => return,
+                Seen::Changed => "ok",
+                Seen::Failed => "error",
+            };
+            shared
+                .metrics
+                .tls_reloads
+                .with_label_values(&[outcome])
+                .inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Seen, Watch};
+
+    #[test]
+    fn a_watch_reads_once_a_second_and_reports_a_failure_once() {
+        let mut w = Watch::new("test file", "applied");
+        let mut reads = 0;
+        let mut poll = |w: &mut Watch, at: u64, r: Result<bool, &str>| {
+            w.poll(at, || {
+                reads += 1;
+                r.map_err(str::to_string)
+            })
+        };
+        assert_eq!(poll(&mut w, 1000, Ok(true)), Seen::Changed);
+        assert_eq!(poll(&mut w, 1500, Ok(true)), Seen::Nothing, "too soon");
+        assert_eq!(poll(&mut w, 2000, Ok(false)), Seen::Nothing);
+        assert_eq!(poll(&mut w, 3000, Err("bad")), Seen::Failed);
+        assert_eq!(
+            poll(&mut w, 4000, Err("bad")),
+            Seen::Nothing,
+            "reported once"
+        );
+        assert_eq!(
+            poll(&mut w, 5000, Err("worse")),
+            Seen::Failed,
+            "a new reason"
+        );
+        assert_eq!(poll(&mut w, 6000, Ok(false)), Seen::Nothing);
+        assert_eq!(
+            poll(&mut w, 7000, Err("worse")),
+            Seen::Failed,
+            "failing again"
+        );
+        drop(poll);
+        assert_eq!(reads, 7);
     }
 }

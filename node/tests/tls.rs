@@ -286,7 +286,8 @@ async fn rotated_certificates_are_picked_up_without_a_restart() {
     let mut before = connect(port, &old_ca, None).await.unwrap();
 
     // Rotation as a Secret update does it: every file changes.
-    let _ = new_ca.leaf(HOST).write(&dir, "server");
+    let rotated = new_ca.leaf(HOST);
+    let _ = rotated.write(&dir, "server");
     std::fs::write(files.ca_cert_file.as_ref().unwrap(), &new_ca.pem).unwrap();
     eventually("the new certificate is served", || async {
         ping(port, &new_ca, None).await.is_ok()
@@ -317,8 +318,22 @@ async fn rotated_certificates_are_picked_up_without_a_restart() {
     })
     .await;
     ping(port, &new_ca, None).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(reloads("error"), 1, "a failure is reported once");
+    // (That a failure repeated is reported once is the watcher's unit test.)
+    // Completing the rotation is picked up, and nothing failed again meanwhile.
+    let ok_before = reloads("ok");
+    std::fs::write(&files.cert_file, &rotated.cert).unwrap();
+    // (Back to the installed files: no change. A new byte in the CA file is one,
+    // and every state on the way is valid.)
+    std::fs::write(
+        files.ca_cert_file.as_ref().unwrap(),
+        format!("{}\n", new_ca.pem),
+    )
+    .unwrap();
+    eventually("the completed rotation loads", || async {
+        reloads("ok") > ok_before
+    })
+    .await;
+    assert_eq!(reloads("error"), 1, "no failure since the refused pair");
     node.shutdown().await;
 }
 

@@ -370,10 +370,18 @@ async fn resp3_reply_shapes() {
         b"%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n",
     )
     .await;
-    // Drain the rest of the HELLO map.
-    let mut rest = vec![0u8; 4096];
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let _ = c.read(&mut rest).await.unwrap();
+    // The rest of the HELLO map, read a byte at a time to its exact end (one
+    // whole RESP value), so the next reply starts right after it.
+    let mut reply = b"%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n".to_vec();
+    while shoal_node::resp::Frame::parse(&reply).unwrap().is_none() {
+        let mut byte = [0u8; 1];
+        timeout(WAIT, c.read_exact(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        reply.push(byte[0]);
+    }
+    assert!(reply.ends_with(b"$7\r\nmodules\r\n*0\r\n"), "{reply:?}");
     roundtrip(&mut c, &cmd(&[b"GET", b"missing"]), b"_\r\n").await;
     roundtrip(&mut c, &cmd(&[b"HSET", b"h", b"f", b"v"]), b":1\r\n").await;
     roundtrip(

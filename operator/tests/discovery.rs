@@ -153,14 +153,17 @@ async fn older_epochs_are_refused_and_a_restarted_watch_recovers() {
         watches >= 2,
         "the watcher listed again after the failure ({watches} lists)"
     );
-    // A document that is not a topology changes nothing.
+    // A document that is not a topology changes nothing: once the watcher has
+    // seen and refused it, the topology is the one before.
+    let refused = || shared.metrics.cluster.refused_topologies.get();
+    let refused_before = refused();
     api.insert(
         TOPOLOGY,
         json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "cache-topology", "namespace": "apps"},
             "data": {"topology.yaml": "epoch: [not a number"}}),
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("the bad document is refused", || refused() > refused_before).await;
     assert_eq!(epoch(&shared), 4);
     stop.cancel();
 }

@@ -39,6 +39,7 @@ pub async fn watch(shared: Arc<Shared>, path: PathBuf, stop: CancellationToken) 
                     Err(e) => {
                         let msg = e.to_string();
                         if reported.as_deref() != Some(msg.as_str()) {
+                            shared.metrics.cluster.refused_topologies.inc();
                             warn!(file = %path.display(), error = %msg, "topology file not usable; keeping the current topology");
                             reported = Some(msg);
                         }

@@ -86,6 +86,7 @@ async fn watch_topology(shared: Arc<Shared>, client: Client, w: Watch) {
         if let Err(e) =
             crate::cluster::Topology::parse(text).and_then(|t| cluster.offer(t, &shared.metrics))
         {
+            shared.metrics.cluster.refused_topologies.inc();
             warn!(error = %e, "topology from the API not usable; keeping the current one");
         }
     }

@@ -22,7 +22,7 @@ def test_config_parameters(shoal):
     assert r.config_set("maxmemory-policy", "allkeys-lfu")
     assert r.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lfu"
     r.set("k", "v")
-    assert r.object("freq", "k") >= 0
+    assert r.object("freq", "k") == 5  # Redis' LFU_INIT_VAL
     try:
         r.config_set("port", "1234")
         raise AssertionError("immutable parameter changed")
@@ -40,3 +40,28 @@ def test_float_range_is_f64(shoal):
     except redis.ResponseError as e:
         assert "NaN or Infinity" in str(e)
     r.close()
+
+
+def test_lfu_counter_starts_at_five_and_counts_accesses_as_redis(shoal, redis_server):
+    def counts(port):
+        r = redis.Redis(port=port)
+        try:
+            r.config_set("maxmemory-policy", "allkeys-lfu")
+            # Growth factor 0 counts every access; no decay while the test runs.
+            r.config_set("lfu-log-factor", "0")
+            r.config_set("lfu-decay-time", "0")
+            r.delete("lfu:k")
+            r.set("lfu:k", "v")
+            seen = [r.object("freq", "lfu:k")]
+            for _ in range(10):
+                r.get("lfu:k")
+            seen.append(r.object("freq", "lfu:k"))
+            return seen
+        finally:
+            r.config_set("maxmemory-policy", "noeviction")
+            r.config_set("lfu-log-factor", "10")
+            r.config_set("lfu-decay-time", "1")
+            r.delete("lfu:k")
+            r.close()
+
+    assert counts(shoal.port) == counts(redis_server.port) == [5, 15]
