@@ -882,10 +882,10 @@ mod tests {
     #[test]
     fn a_watch_reads_once_a_second_and_reports_a_failure_once() {
         let mut w = Watch::new("test file", "applied");
-        let mut reads = 0;
-        let mut poll = |w: &mut Watch, at: u64, r: Result<bool, &str>| {
+        let reads = std::cell::Cell::new(0);
+        let poll = |w: &mut Watch, at: u64, r: Result<bool, &str>| {
             w.poll(at, || {
-                reads += 1;
+                reads.set(reads.get() + 1);
                 r.map_err(str::to_string)
             })
         };
@@ -909,7 +909,6 @@ mod tests {
             Seen::Failed,
             "failing again"
         );
-        drop(poll);
-        assert_eq!(reads, 7);
+        assert_eq!(reads.get(), 7);
     }
 }
