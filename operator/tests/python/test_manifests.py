@@ -87,11 +87,13 @@ def test_rendered_objects_are_valid_kubernetes(name, operator_bin, validate, tmp
 
 def test_render_refuses_bad_specs(operator_bin):
     for spec, why in [
-        ({"shards": 1, "config": {"nosuch": "1"}}, "unknown field"),
+        ({"shards": 1, "config": {"nosuch": "1"}}, "unknown option 'nosuch'"),
+        ({"shards": 1, "config": {"repl-backlog-size": "0"}}, "invalid repl-backlog-size"),
         ({"shards": 1, "podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}, "not both"),
         ({"shards": 0}, "shards must be between 1 and 512"),
-        ({"shards": 1, "tls": {"secretRef": {"name": "tls"}}, "config": {"tls-auth-clients": "maybe"}},
-         "yes, no or optional"),
+        # The operator sets it from spec.tls.authClients.
+        ({"shards": 1, "tls": {"secretRef": {"name": "tls"}}, "config": {"tls-auth-clients": "no"}},
+         "config may not set"),
     ]:
         doc = copy.deepcopy(BASE)
         doc["spec"] = spec
