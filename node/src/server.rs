@@ -158,6 +158,13 @@ impl Shared {
         self.ready.load(Ordering::Acquire) && self.cluster.as_ref().is_none_or(|c| c.serving())
     }
 
+    /// Installs ACL users (ACL LOAD, a changed ACL file), keeping the user this
+    /// node's links log in as.
+    pub fn install_acl(&self, mut acl: crate::acl::Acl) {
+        acl.ensure_link_user(self.config.link_login.as_ref());
+        self.acl.store(Some(Arc::new(acl)));
+    }
+
     /// Installs new settings (CONFIG SET) and applies how access is stamped;
     /// `keys` holds every shard. Eviction down to a lowered limit follows with
     /// [`Shared::evict_to_limit`] once the locks are released.
@@ -849,10 +856,9 @@ impl Watched {
                 if last.as_ref() == Some(&text) {
                     return Ok(false);
                 }
-                let mut acl = crate::acl::Acl::parse(&String::from_utf8_lossy(&text))
+                let acl = crate::acl::Acl::parse(&String::from_utf8_lossy(&text))
                     .map_err(|e| e.to_string())?;
-                acl.ensure_link_user(shared.config.link_login.as_ref());
-                shared.acl.store(Some(Arc::new(acl)));
+                shared.install_acl(acl);
                 *last = Some(text);
                 Ok(true)
             });

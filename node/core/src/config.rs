@@ -73,6 +73,22 @@ impl Param {
         !matches!(self.kind, Kind::Fixed)
     }
 
+    /// Whether the operator sets this option itself (a CacheCluster's `config`
+    /// may not).
+    pub fn is_operator_owned(&self) -> bool {
+        self.owner == Owner::Operator && self.is_option()
+    }
+
+    /// Validates `value` and stores it where this option lives: the startup
+    /// configuration, or its runtime settings.
+    pub fn apply(&self, c: &mut Config, value: &str) -> Result<(), String> {
+        match self.kind {
+            Kind::Startup(set) => set(c, value),
+            Kind::Runtime(set) => set(&mut c.settings, value),
+            Kind::Fixed => Err("not an option".into()),
+        }
+    }
+
     /// The environment variable: `SHOAL_MAXMEMORY_POLICY` for `maxmemory-policy`.
     pub fn env(&self) -> String {
         format!("SHOAL_{}", self.name.to_ascii_uppercase().replace('-', "_"))
@@ -86,9 +102,7 @@ pub fn param(name: &str) -> Option<&'static Param> {
 
 /// The options the operator sets itself and a CacheCluster's `config` may not.
 pub fn operator_owned() -> impl Iterator<Item = &'static Param> {
-    PARAMS
-        .iter()
-        .filter(|p| p.owner == Owner::Operator && p.is_option())
+    PARAMS.iter().filter(|p| p.is_operator_owned())
 }
 
 /// Raw option values by parameter name, before validation: what flags, the
@@ -541,12 +555,8 @@ impl Config {
         let mut c = Config::default();
         for (name, value) in o.iter() {
             let p = param(name).expect("options hold declared names");
-            match p.kind {
-                Kind::Startup(set) => set(&mut c, value),
-                Kind::Runtime(set) => set(&mut c.settings, value),
-                Kind::Fixed => Err("not an option".into()),
-            }
-            .map_err(|reason| invalid(p.name, reason))?;
+            p.apply(&mut c, value)
+                .map_err(|reason| invalid(p.name, reason))?;
         }
         c.check()?;
         Ok(c)
@@ -1081,12 +1091,8 @@ mod tests {
         for p in PARAMS.iter().filter(|p| p.is_option()) {
             let mut c = Config::default();
             let v = sample(p);
-            match p.kind {
-                Kind::Startup(set) => set(&mut c, v),
-                Kind::Runtime(set) => set(&mut c.settings, v),
-                Kind::Fixed => unreachable!(),
-            }
-            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            p.apply(&mut c, v)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
             let shown = (p.get)(&c.settings, &c);
             let expected = if p.name == "notify-keyspace-events" {
                 "AKE"

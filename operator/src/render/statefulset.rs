@@ -140,9 +140,7 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
         // The API server's CEL rule refuses these names as written; here any
         // spelling of them (CONFIG names are case-insensitive) is refused too,
         // so that the spec's own fields always win.
-        if let Some(p) =
-            shoal_core::config::param(k).filter(|p| p.owner == shoal_core::config::Owner::Operator)
-        {
+        if let Some(p) = shoal_core::config::param(k).filter(|p| p.is_operator_owned()) {
             return Err(RenderError::InvalidSpec(format!(
                 "config: {k} is set by the operator ({}); use the spec's own fields",
                 p.name

@@ -148,10 +148,8 @@ pub fn load(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
         return Err(CmdError::err("This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."));
     };
     // A file that does not parse changes nothing.
-    let mut acl =
-        Acl::load(&path).map_err(|e| CmdError::err(format!("Error loading ACLs: {e}")))?;
-    acl.ensure_link_user(ctx.shared.config.link_login.as_ref());
-    ctx.shared.acl.store(Some(Arc::new(acl)));
+    let acl = Acl::load(&path).map_err(|e| CmdError::err(format!("Error loading ACLs: {e}")))?;
+    ctx.shared.install_acl(acl);
     ctx.out.ok();
     Ok(())
 }
