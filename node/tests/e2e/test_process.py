@@ -61,13 +61,18 @@ def test_repl_backlog_size_from_every_source_and_config_set(tmp_path):
     assert out.returncode != 0 and "invalid repl-backlog-size" in out.stderr
 
 
-def test_repl_backlog_size_answers_as_redis(shoal, redis_server):
+@pytest.mark.parametrize("resp3", [False, True])
+def test_repl_backlog_size_answers_as_redis(shoal, redis_server, resp3):
     # Redis raises sizes under 16kb to 16kb and refuses 0, with these bytes.
+    ours, theirs = RawClient(shoal.port), RawClient(redis_server.port)
+    if resp3:
+        ours.call("HELLO", "3")
+        theirs.call("HELLO", "3")
     for args in [("CONFIG", "SET", "repl-backlog-size", "1"), ("CONFIG", "GET", "repl-backlog-size"),
                  ("CONFIG", "SET", "repl-backlog-size", "0"), ("CONFIG", "SET", "repl-backlog-size", "2mb"),
                  ("CONFIG", "GET", "repl-backlog-size"), ("CONFIG", "SET", "repl-backlog-size", "x")]:
-        ours, theirs = RawClient(shoal.port).call(*args), RawClient(redis_server.port).call(*args)
-        assert ours == theirs, (args, ours, theirs)
+        a, b = ours.call(*args), theirs.call(*args)
+        assert a == b, (args, a, b)
 
 
 @pytest.mark.parametrize(
