@@ -47,7 +47,7 @@ enum End {
     OutputBufferLimit,
     Io(std::io::Error),
     /// PSYNC: the connection becomes a replication link.
-    Replicate(crate::repl::SyncRequest),
+    Replicate(crate::repl::Takeover),
 }
 
 struct Conn<'s, S> {
@@ -59,7 +59,7 @@ struct Conn<'s, S> {
     pending: Vec<Pending>,
     /// PSYNC arrived: once this batch's replies are out, the connection
     /// becomes a replication link.
-    replicate: Option<crate::repl::SyncRequest>,
+    replicate: Option<crate::repl::Takeover>,
     /// Input read while a blocking command waited, processed after it.
     carry: BytesMut,
 }
@@ -96,9 +96,16 @@ where
     let end = conn.run(&mut session).await;
     session.end(shared);
     conn.stats.flush(&shared.metrics);
-    if let End::Replicate(req) = end {
-        let addr = session.client.addr.ip().to_string();
-        crate::repl::primary::serve(shared, conn.stream, req, addr).await;
+    if let End::Replicate(takeover) = end {
+        match takeover {
+            crate::repl::Takeover::Replica(req) => {
+                let addr = session.client.addr.ip().to_string();
+                crate::repl::primary::serve(shared, conn.stream, req, addr).await;
+            }
+            crate::repl::Takeover::Slots(ranges) => {
+                crate::cluster::migrate::export(shared, conn.stream, ranges).await;
+            }
+        }
         return;
     }
     match end {

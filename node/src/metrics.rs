@@ -144,6 +144,19 @@ pub struct ClusterMetrics {
     pub forward_errors: IntCounter,
     pub redirects: IntCounterVec,
     pub refused_topologies: IntCounter,
+    /// Commands told to retry because their slot's hand-over was not complete.
+    pub import_waits: IntCounter,
+    /// Keys copied in by slot imports (snapshots and the writes that followed).
+    pub imported_keys: IntCounter,
+    /// Slot ranges whose import completed, and imports restarted after a failure.
+    pub imports_done: IntCounter,
+    pub imports_restarted: IntCounter,
+    /// Keys of slots this node no longer holds, deleted after a resize.
+    pub cleaned_keys: IntCounter,
+    /// Slot ranges this node handed over (its last write sent), and the time
+    /// from the cutover document to the last byte.
+    pub exports_released: IntCounter,
+    pub handover_seconds: prometheus::Histogram,
 }
 
 impl ClusterMetrics {
@@ -195,8 +208,58 @@ impl ClusterMetrics {
                 "Topology documents refused (unreadable, invalid, an older epoch, or conflicting).",
             )
             .expect("valid metric"),
+            import_waits: IntCounter::new(
+                "shoal_cluster_import_waits_total",
+                "Commands answered TRYAGAIN because their slot was still being handed over to this node.",
+            )
+            .expect("valid metric"),
+            imported_keys: IntCounter::new(
+                "shoal_cluster_imported_keys_total",
+                "Keys copied into this node by slot migrations (snapshot keys and streamed changes).",
+            )
+            .expect("valid metric"),
+            imports_done: IntCounter::new(
+                "shoal_cluster_imports_done_total",
+                "Slot ranges whose migration into this node completed.",
+            )
+            .expect("valid metric"),
+            imports_restarted: IntCounter::new(
+                "shoal_cluster_imports_restarted_total",
+                "Slot migrations into this node restarted from a new snapshot after a failure.",
+            )
+            .expect("valid metric"),
+            cleaned_keys: IntCounter::new(
+                "shoal_cluster_cleaned_keys_total",
+                "Keys deleted because this node no longer holds their slot (after a resize, or an aborted one).",
+            )
+            .expect("valid metric"),
+            exports_released: IntCounter::new(
+                "shoal_cluster_exports_released_total",
+                "Slot ranges this node handed over to a new owner.",
+            )
+            .expect("valid metric"),
+            handover_seconds: prometheus::Histogram::with_opts(
+                prometheus::HistogramOpts::new(
+                    "shoal_cluster_handover_seconds",
+                    "From applying a cutover document to sending the new owner the last write to the slots.",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            )
+            .expect("valid metric"),
         };
         m.peers.set(-1);
+        for c in [
+            &m.import_waits,
+            &m.imported_keys,
+            &m.imports_done,
+            &m.imports_restarted,
+            &m.cleaned_keys,
+            &m.exports_released,
+        ] {
+            r.register(Box::new(c.clone())).expect("unique metric");
+        }
+        r.register(Box::new(m.handover_seconds.clone()))
+            .expect("unique metric");
         for c in [&m.forwarded, &m.forward_errors, &m.refused_topologies] {
             r.register(Box::new(c.clone())).expect("unique metric");
         }

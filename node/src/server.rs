@@ -387,6 +387,14 @@ impl Node {
                 shared.clone(),
                 stop.clone(),
             ));
+            tokio::spawn(crate::cluster::migrate::run_imports(
+                shared.clone(),
+                stop.clone(),
+            ));
+            tokio::spawn(crate::cluster::migrate::run_cleanup(
+                shared.clone(),
+                stop.clone(),
+            ));
         }
         if let Some(admin) = admin {
             let stopped = stop.clone();

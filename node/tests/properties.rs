@@ -179,7 +179,7 @@ proptest! {
 mod topology {
     use proptest::prelude::*;
     use shoal_node::cluster::slot::{SlotRange, SLOTS};
-    use shoal_node::cluster::topology::{decide, Decision, Presence, Route, Shard};
+    use shoal_node::cluster::topology::{decide, Decision, Route, Shard};
     use shoal_node::cluster::{NodeAddr, Topology, View};
 
     fn node(i: usize) -> NodeAddr {
@@ -211,6 +211,7 @@ mod topology {
                             primary: node(i),
                             replicas: vec![],
                             migrating: vec![],
+                            importing: vec![],
                         })
                         .collect(),
                 };
@@ -238,7 +239,7 @@ mod topology {
             let view = View::new(t.clone(), &format!("n{me}")).unwrap();
             for slot in probes {
                 let owner = t.shards.iter().position(|s| s.slots.iter().any(|r| r.contains(slot)));
-                let route = view.route(slot, false, false, false, || Presence::All);
+                let route = view.route(slot, false);
                 match owner {
                     None => prop_assert_eq!(route, Route::Down),
                     Some(o) if o == me => prop_assert_eq!(route, Route::Local),

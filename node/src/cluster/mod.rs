@@ -9,6 +9,7 @@ pub mod file;
 pub mod kubernetes;
 pub mod link;
 pub mod local;
+pub mod migrate;
 pub mod supervisor;
 pub use shoal_core::cluster::{failover, probe, slot, topology};
 
@@ -68,6 +69,8 @@ pub struct Cluster {
     /// The epoch of the last topology applied, for those that follow changes
     /// (replication roles).
     applied: tokio::sync::watch::Sender<u64>,
+    /// Slot ranges being copied in by a resize.
+    pub imports: migrate::Imports,
 }
 
 impl Cluster {
@@ -78,6 +81,7 @@ impl Cluster {
             offering: Mutex::new(()),
             peers: AtomicI64::new(-1),
             applied: tokio::sync::watch::channel(0).0,
+            imports: migrate::Imports::default(),
         }
     }
 

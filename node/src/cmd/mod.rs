@@ -158,7 +158,7 @@ pub struct Session {
     /// Set by WAIT, taken by `dispatch` ([`Dispatched::Wait`]).
     pub wait: Option<Wait>,
     /// Set by PSYNC, taken by `dispatch` ([`Dispatched::Replicate`]).
-    pub sync: Option<crate::repl::SyncRequest>,
+    pub sync: Option<crate::repl::Takeover>,
     /// MULTI was sent: commands are queued until EXEC or DISCARD.
     pub multi: Option<tx::Multi>,
     /// Keys this client WATCHes, and the flag their changes set.
@@ -256,7 +256,7 @@ pub enum Dispatched {
     /// WAIT: the connection waits for acknowledgements, then replies.
     Wait(Wait),
     /// PSYNC: the connection becomes a replication link.
-    Replicate(crate::repl::SyncRequest),
+    Replicate(crate::repl::Takeover),
     /// A blocking command parked: the connection waits for its reply.
     Block(blocking::Blocked),
 }
@@ -370,8 +370,9 @@ fn unknown_command(args: Args<'_>) -> CmdError {
 /// or, inside MULTI, queues it. Replies (including errors) go to `ctx.out`,
 /// unless the request is to be forwarded.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
-    // ASKING holds for the one command that follows it.
-    let asking = std::mem::take(&mut ctx.session.asking);
+    // ASKING holds for the one command that follows it; slots move whole at
+    // cutover (no ASK is ever sent), so nothing depends on it.
+    ctx.session.asking = false;
     let queueing = ctx.session.multi.is_some();
     // As in Redis, unknown commands and arity errors are reported before NOAUTH.
     let id = match resolve(args) {
@@ -437,7 +438,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Dispatched {
     // at EXEC (which forwards the block to the owner), not on its own.
     let routed_later = queueing && !runs_now && ctx.session.forwarding;
     if ctx.shared.cluster.is_some() && has_keys && !routed_later {
-        if let Some(mut elsewhere) = route(ctx, spec, args, asking) {
+        if let Some(mut elsewhere) = route(ctx, spec, args) {
             if matches!(elsewhere, Dispatched::Forward { .. }) && spec.name == "watch" {
                 // A watch must live where its keys do, and a forwarding link
                 // is shared by many clients.
@@ -565,37 +566,26 @@ pub fn execute(ctx: &mut Ctx<'_>, id: usize, args: Args<'_>) {
 
 /// Decides where a keyed command runs in a cluster: None to run it here, or
 /// what became of it (an error or redirection written, or a forward).
-fn route(
-    ctx: &mut Ctx<'_>,
-    spec: &CommandSpec,
-    args: Args<'_>,
-    asking: bool,
-) -> Option<Dispatched> {
+fn route(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> Option<Dispatched> {
     let keys: Vec<&[u8]> = spec.key_positions(args).map(|i| args.get(i)).collect();
     // Inside MULTI on the forwarding port, the block goes to the owner whole at
     // EXEC: each queued command is only checked here, never forwarded alone.
     let forward = ctx.session.forwarding && ctx.session.multi.is_none();
-    route_keys(
-        ctx,
-        &keys,
-        spec.flags & flags::READONLY != 0,
-        asking,
-        forward,
-    )
+    route_keys(ctx, &keys, spec.flags & flags::READONLY != 0, forward)
 }
 
 /// Where a command (or a transaction) on `keys` runs: None here, else what
 /// became of it (an error or redirection written, or a forward when `forward`).
-/// Runs under the locks of `keys`, which ASK's presence check reads.
+/// Runs under the locks of `keys`, so a node that gives a slot away at a
+/// resize's cutover (which it does holding every shard) has journaled every
+/// write it took to the slot before it stops taking them.
 pub fn route_keys(
     ctx: &mut Ctx<'_>,
     keys: &[&[u8]],
     readonly: bool,
-    asking: bool,
     forward: bool,
 ) -> Option<Dispatched> {
     use crate::cluster::slot::common_slot;
-    use crate::cluster::topology::Presence;
     use crate::cluster::Route;
     let cluster = ctx.shared.cluster.as_ref()?;
     let slot = match common_slot(keys.iter().copied()) {
@@ -611,41 +601,29 @@ pub fn route_keys(
         ctx.out.error("CLUSTERDOWN Hash slot not served");
         return Some(Dispatched::Done);
     };
-    let now = ctx.now;
-    let locked = &mut ctx.keys;
-    let presence = || {
-        let here = keys
-            .iter()
-            .filter(|k| locked.shard(k).peek(k, now).is_some())
-            .count();
-        match here {
-            0 => Presence::None,
-            n if n == keys.len() => Presence::All,
-            _ => Presence::Some,
-        }
-    };
-    let multi = keys.len() > 1;
     // READONLY clients read from a replica that holds a complete copy.
     let replica_read = ctx.session.readonly && readonly && ctx.shared.repl.serves_reads();
-    let (kind, slot, node) = match view.route(slot, asking, multi, replica_read, presence) {
+    let (slot, node) = match view.route(slot, replica_read) {
         Route::Local => return None,
+        Route::Importing(slot) if ctx.shared.db.imported(slot) => return None,
+        Route::Importing(slot) => {
+            ctx.shared.metrics.cluster.import_waits.inc();
+            ctx.out.error(&format!(
+                "TRYAGAIN Slot {slot} is being handed over to this node; retry shortly"
+            ));
+            return Some(Dispatched::Done);
+        }
         Route::Down => {
             ctx.out.error("CLUSTERDOWN Hash slot not served");
             return Some(Dispatched::Done);
         }
-        Route::TryAgain => {
-            ctx.out
-                .error("TRYAGAIN Multiple keys request during rehashing of slot");
-            return Some(Dispatched::Done);
-        }
-        Route::Moved(slot, node) => ("MOVED", slot, node),
-        Route::Ask(slot, node) => ("ASK", slot, node),
+        Route::Moved(slot, node) => (slot, node),
     };
     if forward {
         return Some(Dispatched::Forward {
             host: node.host.clone(),
             port: node.port,
-            asking: kind == "ASK",
+            asking: false,
             block: None,
         });
     }
@@ -653,9 +631,9 @@ pub fn route_keys(
         .metrics
         .cluster
         .redirects
-        .with_label_values(&[if kind == "ASK" { "ask" } else { "moved" }])
+        .with_label_values(&["moved"])
         .inc();
-    ctx.out.error(&format!("{kind} {slot} {}", node.endpoint()));
+    ctx.out.error(&format!("MOVED {slot} {}", node.endpoint()));
     Some(Dispatched::Done)
 }
 

@@ -262,6 +262,7 @@ pub static TABLE: &[CommandSpec] = &[
     c!("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), "admin fast dangerous", "server", "2.8.12", "Return the role of the instance in the context of replication", s::replication::role),
     c!("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING | ALL_KEYS, (0, 0, 0), "admin slow dangerous", "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", s::replication::replicaof),
     c!("psync", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, (0, 0, 0), "admin slow dangerous", "server", "2.8.0", "Internal command used for replication", s::replication::psync),
+    c!("syncslots", -2, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, (0, 0, 0), "admin slow dangerous", "server", "7.0.0", "Internal command used to migrate slots between primaries", s::replication::syncslots),
     c!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), "admin slow dangerous", "server", "3.0.0", "An internal command for configuring the replication stream", s::replication::replconf),
     c!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ALL_KEYS, (0, 0, 0), "admin slow dangerous", "server", "1.0.0", "A container for debugging commands", s::debug::debug),
     c!("time", 1, CONN, (0, 0, 0), "fast", "server", "2.6.0", "Return the current server time", s::time::time),

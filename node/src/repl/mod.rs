@@ -201,6 +201,15 @@ pub struct SyncRequest {
     pub resume: Option<(u64, u64)>,
 }
 
+/// What a connection becomes when it stops taking commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Takeover {
+    /// PSYNC: a replication link to a replica.
+    Replica(SyncRequest),
+    /// SYNCSLOTS: a slot migration link to a resize's target.
+    Slots(Vec<crate::cluster::slot::SlotRange>),
+}
+
 /// The primary's decision for `req`, given its history and backlog `bounds`
 /// (first offset held, next offset). Pure, so every case is unit-tested.
 pub fn answer(state: &State, bounds: (u64, u64), req: &SyncRequest) -> Answer {

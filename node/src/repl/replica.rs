@@ -184,6 +184,7 @@ async fn sync(
             }
             info!(primary = %target.name, offset = off, "full resync");
             shared.db.flush(true);
+            shared.db.set_imported(0, crate::cluster::slot::SLOTS - 1, false);
             shared.db.journal().reset(off);
             skips.clear();
             *resume = Some(Resume {

@@ -44,6 +44,12 @@ pub struct Chunk {
 /// returns the effects and the cursor to continue from (0: done).
 pub fn read(db: &Db, mut cursor: u64) -> (Vec<u8>, u64) {
     let mut raw = Vec::new();
+    if cursor == 0 {
+        // Slots handed over to this shard are part of its data.
+        for (start, end) in db.imported_runs() {
+            effect::encode_imported(start, end, &mut raw);
+        }
+    }
     let mut marked = None;
     loop {
         cursor = db.scan_at(cursor, STEP_KEYS, 0, |e, at| {

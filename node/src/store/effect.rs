@@ -27,6 +27,8 @@
 //!   of a sorted set, then members no longer in it (state, like HPATCH);
 //! - `DEL key` — the key is gone;
 //! - `FLUSHSHARD idx of` — every key whose slot is `idx` modulo `of` is gone;
+//! - `IMPORTED start end` — slots `start..=end` were handed over to this
+//!   shard by a resize, and the keys before this effect are their data;
 //! - `BATCH n` — the next `n` effects are one unit (a transaction, a multi-key
 //!   command): a replica applies them under the locks of all their keys at once,
 //!   so its readers never see part of it.
@@ -373,10 +375,31 @@ fn ttl(at: u64) -> Ttl {
     }
 }
 
-/// The key an effect changes (None: FLUSHSHARD, which changes shards).
+/// Appends the effect saying slots `start..=end` were handed over here.
+pub fn encode_imported(start: u16, end: u16, out: &mut Vec<u8>) {
+    header(3, out);
+    bulk(b"IMPORTED", out);
+    number(u64::from(start), out);
+    number(u64::from(end), out);
+}
+
+/// How many key states a stream of effects holds (markers not counted).
+pub fn count_keys(stream: &[u8]) -> u64 {
+    let mut n = 0;
+    let _ = for_each_effect(stream, |args| {
+        if !matches!(args.first().copied(), Some(b"AT" | b"IMPORTED" | b"BATCH")) {
+            n += 1;
+        }
+        Ok(())
+    });
+    n
+}
+
+/// The key an effect changes (None: FLUSHSHARD and IMPORTED, which change
+/// shards).
 fn effect_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     match args.first().copied() {
-        Some(b"FLUSHSHARD") | None => None,
+        Some(b"FLUSHSHARD" | b"IMPORTED") | None => None,
         Some(_) => args.get(1).copied(),
     }
 }
@@ -562,6 +585,13 @@ fn apply_locked(locked: &mut Locked<'_>, args: &[&[u8]]) -> Result<(), EffectErr
                 return Err(EffectError(format!("FLUSHSHARD {idx} of {of}")));
             }
             locked.remove_slot_class(idx as usize, of as usize);
+        }
+        b"IMPORTED" if args.len() == 3 => {
+            let (start, end) = (num(args[1])?, num(args[2])?);
+            if start > end || end >= u64::from(crate::cluster::slot::SLOTS) {
+                return Err(EffectError(format!("IMPORTED {start} {end}")));
+            }
+            locked.db().set_imported(start as u16, end as u16, true);
         }
         _ => return Err(bad()),
     }

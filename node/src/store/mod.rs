@@ -55,6 +55,11 @@ pub struct Db {
     journal: Journal,
     /// Clients blocked on keys now (INFO `blocked_clients`).
     pub blocked_clients: std::sync::atomic::AtomicUsize,
+    /// Slots whose import into this shard of the cluster is complete (see
+    /// `cluster::migrate`): part of the data, so replicated with it (the
+    /// `IMPORTED` effect), and a replica promoted after a hand-over knows its
+    /// copy is the one to serve.
+    imported: Box<[AtomicU64]>,
 }
 
 /// A locked shard. When it is released, the changes made under the lock go to
@@ -133,7 +138,54 @@ impl Db {
             evicted: AtomicU64::new(0),
             journal: Journal::new(journal::DEFAULT_CAPACITY),
             blocked_clients: std::sync::atomic::AtomicUsize::new(0),
+            imported: (0..usize::from(slot::SLOTS) / 64)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         }
+    }
+
+    /// Whether `slot`'s import is complete here.
+    pub fn imported(&self, slot: u16) -> bool {
+        let s = usize::from(slot & (slot::SLOTS - 1));
+        self.imported[s / 64].load(Ordering::Acquire) & (1 << (s % 64)) != 0
+    }
+
+    /// Marks slots `start..=end` imported (or not).
+    pub fn set_imported(&self, start: u16, end: u16, on: bool) {
+        for s in start..=end.min(slot::SLOTS - 1) {
+            let s = usize::from(s);
+            let bit = 1u64 << (s % 64);
+            if on {
+                self.imported[s / 64].fetch_or(bit, Ordering::AcqRel);
+            } else {
+                self.imported[s / 64].fetch_and(!bit, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// The imported slots, as inclusive runs.
+    pub fn imported_runs(&self) -> Vec<(u16, u16)> {
+        let mut runs: Vec<(u16, u16)> = Vec::new();
+        for s in 0..slot::SLOTS {
+            if self.imported(s) {
+                match runs.last_mut() {
+                    Some(r) if r.1 + 1 == s => r.1 = s,
+                    _ => runs.push((s, s)),
+                }
+            }
+        }
+        runs
+    }
+
+    /// Marks `start..=end` imported and journals it for replicas, ordered
+    /// with every key change (all shards are held).
+    pub fn record_imported(&self, start: u16, end: u16) {
+        let locked = self.lock_all();
+        self.set_imported(start, end, true);
+        let mut buf = Vec::new();
+        effect::encode_imported(start, end, &mut buf);
+        self.journal.append(&buf);
+        drop(locked);
     }
 
     pub fn journal(&self) -> &Journal {

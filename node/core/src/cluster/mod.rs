@@ -1,9 +1,10 @@
 //! The pure half of clustering: hash slot ranges ([`slot`]), the topology
-//! document and routing ([`topology`]), the failover decision ([`failover`]) and
+//! document and routing ([`topology`]), the failover decision ([`failover`]), resize plans ([`reshard`]) and
 //! the health probe that feeds it ([`probe`]).
 
 pub mod failover;
 pub mod probe;
+pub mod reshard;
 pub mod slot;
 pub mod topology;
 

@@ -39,15 +39,26 @@ impl NodeAddr {
     }
 }
 
-/// Slots of a shard being handed to another shard: while they move, the source
-/// answers ASK for keys it no longer has, and the target accepts them after
-/// ASKING.
+/// Slots of a shard being copied to another shard (step 2 of a resize, see
+/// `reshard`): the source keeps serving them while the target copies a
+/// snapshot and follows the writes; the copy is invisible until cutover.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Migration {
     pub slots: SlotRange,
     /// Index of the receiving shard.
     pub to: usize,
+}
+
+/// Slots a shard owns since the cutover of a resize (step 3), and the shard
+/// they came from: the new owner serves them once the old one has said where
+/// its last write to them is in its stream, and has sent everything before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Import {
+    pub slots: SlotRange,
+    /// Index of the shard that owned them.
+    pub from: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +70,8 @@ pub struct Shard {
     pub replicas: Vec<NodeAddr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub migrating: Vec<Migration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub importing: Vec<Import>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +109,12 @@ pub enum TopologyError {
         shard: usize,
         slots: SlotRange,
         to: usize,
+    },
+    #[error("shard {shard} imports slots {slots} it does not own, or from shard {from} that does not exist or is itself")]
+    BadImport {
+        shard: usize,
+        slots: SlotRange,
+        from: usize,
     },
 }
 
@@ -162,6 +181,17 @@ impl Topology {
                     });
                 }
             }
+            for m in &s.importing {
+                let owned =
+                    (m.slots.start..=m.slots.end).all(|slot| owners[usize::from(slot)] == i as u16);
+                if !owned || m.from >= self.shards.len() || m.from == i {
+                    return Err(TopologyError::BadImport {
+                        shard: i,
+                        slots: m.slots,
+                        from: m.from,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -205,6 +235,7 @@ impl Topology {
                     primary: node(s, 0),
                     replicas: (1..=replicas).map(|r| node(s, r)).collect(),
                     migrating: Vec::new(),
+                    importing: Vec::new(),
                 })
                 .collect(),
         }
@@ -252,12 +283,12 @@ pub struct Me {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route<'a> {
     Local,
+    /// Owned here since a resize's cutover: served once the previous owner's
+    /// last writes to the slot have arrived (the node knows; the view does not).
+    Importing(u16),
     Moved(u16, &'a NodeAddr),
-    Ask(u16, &'a NodeAddr),
     /// The slot has no owner.
     Down,
-    /// Keys of a migrating slot are partly here, partly moved.
-    TryAgain,
 }
 
 /// A topology compiled for lookups, as one node sees it.
@@ -267,6 +298,8 @@ pub struct View {
     owners: Box<[u16]>,
     /// Per slot, the shard it is migrating to ([`UNOWNED`] when stable).
     migrating_to: Box<[u16]>,
+    /// Per slot, the shard its owner imports it from ([`UNOWNED`] when stable).
+    importing_from: Box<[u16]>,
     pub me: Option<Me>,
     pub my_name: String,
 }
@@ -276,10 +309,16 @@ impl View {
         topology.check()?;
         let owners = topology.owners()?;
         let mut migrating_to = vec![UNOWNED; usize::from(SLOTS)].into_boxed_slice();
+        let mut importing_from = vec![UNOWNED; usize::from(SLOTS)].into_boxed_slice();
         for s in &topology.shards {
             for m in &s.migrating {
                 for slot in m.slots.start..=m.slots.end {
                     migrating_to[usize::from(slot)] = m.to as u16;
+                }
+            }
+            for m in &s.importing {
+                for slot in m.slots.start..=m.slots.end {
+                    importing_from[usize::from(slot)] = m.from as u16;
                 }
             }
         }
@@ -291,6 +330,7 @@ impl View {
             topology,
             owners,
             migrating_to,
+            importing_from,
             me,
             my_name: my_name.to_string(),
         })
@@ -307,6 +347,37 @@ impl View {
         }
     }
 
+    /// The shard `slot` is being copied to (step 2 of a resize).
+    pub fn migrating_to(&self, slot: u16) -> Option<usize> {
+        match self.migrating_to[usize::from(slot & (SLOTS - 1))] {
+            UNOWNED => None,
+            o => Some(usize::from(o)),
+        }
+    }
+
+    /// The shard `slot`'s owner imports it from (step 3 of a resize).
+    pub fn importing_from(&self, slot: u16) -> Option<usize> {
+        match self.importing_from[usize::from(slot & (SLOTS - 1))] {
+            UNOWNED => None,
+            o => Some(usize::from(o)),
+        }
+    }
+
+    /// Whether a primary should hold keys of `slot`: it owns the slot, copies
+    /// it in (a migration to its shard), or its shard gave it away and the new
+    /// owner has not finished importing it. Everything else is left over from
+    /// a resize (or an aborted one) and may be deleted. None when this node is
+    /// not a primary the topology names: it then deletes nothing.
+    pub fn keeps(&self, slot: u16) -> Option<bool> {
+        let me = self.me.filter(|m| m.primary)?;
+        let mine = |s: Option<usize>| s == Some(me.shard);
+        Some(
+            mine(self.owner(slot))
+                || mine(self.migrating_to(slot))
+                || mine(self.importing_from(slot)),
+        )
+    }
+
     /// Slots with an owner.
     pub fn assigned(&self) -> usize {
         self.owners.iter().filter(|&&o| o != UNOWNED).count()
@@ -320,64 +391,32 @@ impl View {
             .find(|n| n.name == self.my_name)
     }
 
-    /// Whether this node can serve: the topology names it, and every slot has an
+    /// Whether the node can serve: the topology names it, and every slot has an
     /// owner.
     pub fn serving(&self) -> bool {
         self.me.is_some() && self.assigned() == usize::from(SLOTS)
     }
 
-    /// Where a command whose keys all hash to `slot` runs. `asking`: the client
-    /// sent ASKING just before. `multi`: it has several keys. `replica_read`: a
+    /// Where a command whose keys all hash to `slot` runs. `replica_read`: a
     /// read a replica of the slot's shard may answer (READONLY client, synced
-    /// replica). `presence` tells which of the keys are here; it is consulted
-    /// only for a migrating slot.
-    pub fn route(
-        &self,
-        slot: u16,
-        asking: bool,
-        multi: bool,
-        replica_read: bool,
-        presence: impl FnOnce() -> Presence,
-    ) -> Route<'_> {
+    /// replica). A slot being copied elsewhere is still served whole by its
+    /// owner (the copy follows its writes), so there is no ASK: clients only
+    /// ever see MOVED, once, at cutover.
+    pub fn route(&self, slot: u16, replica_read: bool) -> Route<'_> {
         let Some(owner) = self.owner(slot) else {
             return Route::Down;
         };
         let shards = &self.topology.shards;
-        let target = self.migrating_to[usize::from(slot)];
+        let importing = self.importing_from(slot).is_some();
         match self.me {
-            Some(me) if me.primary && me.shard == owner => {
-                if target == UNOWNED {
-                    return Route::Local;
-                }
-                match presence() {
-                    Presence::All => Route::Local,
-                    Presence::None => Route::Ask(slot, &shards[usize::from(target)].primary),
-                    Presence::Some => Route::TryAgain,
-                }
-            }
-            // The importing side takes the slot's keys after ASKING; a multi-key
-            // command whose keys are not all here yet must wait, as in Redis.
-            Some(me) if me.primary && asking && usize::from(target) == me.shard => {
-                if multi && presence() != Presence::All {
-                    Route::TryAgain
-                } else {
-                    Route::Local
-                }
-            }
-            Some(me) if !me.primary && me.shard == owner && replica_read && target == UNOWNED => {
+            Some(me) if me.primary && me.shard == owner && importing => Route::Importing(slot),
+            Some(me) if me.primary && me.shard == owner => Route::Local,
+            Some(me) if !me.primary && me.shard == owner && replica_read && !importing => {
                 Route::Local
             }
             _ => Route::Moved(slot, &shards[owner].primary),
         }
     }
-}
-
-/// Which of a command's keys are present on this node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Presence {
-    All,
-    None,
-    Some,
 }
 
 #[cfg(test)]
@@ -429,6 +468,12 @@ mod tests {
             bad.check(),
             Err(TopologyError::BadMigration { .. })
         ));
+        let mut bad = t.clone();
+        bad.shards[0].importing.push(Import {
+            slots: SlotRange::new(0, 1),
+            from: 0,
+        });
+        assert!(matches!(bad.check(), Err(TopologyError::BadImport { .. })));
     }
 
     #[test]
@@ -469,68 +514,57 @@ mod tests {
         );
         assert_eq!(replica.my_addr().map(|n| n.port), Some(7011));
         assert!(primary.serving() && replica.serving() && !stranger.serving());
-        let all = || Presence::All;
-        assert_eq!(primary.route(6000, false, false, false, all), Route::Local);
+        assert_eq!(primary.route(6000, false), Route::Local);
         let moved = Route::Moved(6000, &primary.topology.shards[1].primary);
-        assert_eq!(replica.route(6000, false, false, false, all), moved);
+        assert_eq!(replica.route(6000, false), moved);
         // A synced replica answers READONLY reads for its own shard only.
-        assert_eq!(replica.route(6000, false, false, true, all), Route::Local);
-        assert_eq!(stranger.route(6000, false, false, true, all), moved);
-        assert_eq!(stranger.route(6000, false, false, false, all), moved);
-        assert!(
-            matches!(primary.route(100, false, false, false, all), Route::Moved(100, n) if n.name == "n0-0")
-        );
+        assert_eq!(replica.route(6000, true), Route::Local);
+        assert_eq!(stranger.route(6000, true), moved);
+        assert_eq!(stranger.route(6000, false), moved);
+        assert!(matches!(primary.route(100, false), Route::Moved(100, n) if n.name == "n0-0"));
     }
 
     #[test]
-    fn migrating_slots_ask_for_missing_keys() {
-        let mut t = Topology::even(4, 2, 0, node);
+    fn a_resize_moves_a_slot_with_one_moved_and_keeps_copies_until_done() {
+        let mut t = Topology::even(4, 2, 1, node);
         t.shards[0].migrating.push(Migration {
             slots: SlotRange::new(10, 20),
             to: 1,
         });
         let source = View::new(t.clone(), "n0-0").unwrap();
         let target = View::new(t.clone(), "n1-0").unwrap();
-        assert_eq!(
-            source.route(15, false, false, false, || Presence::All),
-            Route::Local
-        );
-        assert!(
-            matches!(source.route(15, false, false, false, || Presence::None), Route::Ask(15, n) if n.name == "n1-0")
-        );
-        assert_eq!(
-            source.route(15, false, false, false, || Presence::Some),
-            Route::TryAgain
-        );
-        assert!(
-            matches!(target.route(15, false, false, false, || Presence::None), Route::Moved(15, n) if n.name == "n0-0")
-        );
-        assert_eq!(
-            target.route(15, true, false, false, || Presence::None),
-            Route::Local
-        );
-        // Several keys after ASKING: all must have arrived.
-        assert_eq!(
-            target.route(15, true, true, false, || Presence::Some),
-            Route::TryAgain
-        );
-        assert_eq!(
-            target.route(15, true, true, false, || Presence::None),
-            Route::TryAgain
-        );
-        assert_eq!(
-            target.route(15, true, true, false, || Presence::All),
-            Route::Local
-        );
-        assert!(matches!(
-            target.route(30, true, false, false, || Presence::None),
-            Route::Moved(30, _)
-        ));
-        // Presence is only asked about for migrating slots.
-        assert_eq!(
-            source.route(30, false, false, false, || unreachable!()),
-            Route::Local
-        );
+        let target_replica = View::new(t.clone(), "n1-1").unwrap();
+        // While the copy is made, the source serves the whole slot.
+        assert_eq!(source.route(15, false), Route::Local);
+        assert!(matches!(target.route(15, false), Route::Moved(15, n) if n.name == "n0-0"));
+        assert_eq!((source.keeps(15), target.keeps(15)), (Some(true), Some(true)));
+        assert_eq!(target.keeps(30), Some(false), "slot 30 is not coming here");
+        assert_eq!(target_replica.keeps(15), None, "replicas follow their primary");
+        // Cutover: the target owns it and imports it; the source keeps its
+        // copy until the import is done.
+        let mut t = t;
+        t.epoch = 5;
+        t.shards[0].migrating.clear();
+        t.shards[0].slots = vec![SlotRange::new(0, 9), SlotRange::new(21, 8191)];
+        t.shards[1].slots.push(SlotRange::new(10, 20));
+        t.shards[1].importing.push(Import {
+            slots: SlotRange::new(10, 20),
+            from: 0,
+        });
+        let source = View::new(t.clone(), "n0-0").unwrap();
+        let target = View::new(t.clone(), "n1-0").unwrap();
+        let target_replica = View::new(t.clone(), "n1-1").unwrap();
+        assert!(matches!(source.route(15, false), Route::Moved(15, n) if n.name == "n1-0"));
+        assert_eq!(target.route(15, false), Route::Importing(15));
+        assert!(matches!(target_replica.route(15, true), Route::Moved(15, n) if n.name == "n1-0"));
+        assert_eq!((source.keeps(15), target.keeps(15)), (Some(true), Some(true)));
+        // Done: only the owner keeps it.
+        t.epoch = 6;
+        t.shards[1].importing.clear();
+        let source = View::new(t.clone(), "n0-0").unwrap();
+        let target = View::new(t, "n1-0").unwrap();
+        assert_eq!(target.route(15, false), Route::Local);
+        assert_eq!((source.keeps(15), target.keeps(15)), (Some(false), Some(true)));
     }
 
     #[test]
@@ -539,9 +573,6 @@ mod tests {
         t.shards[1].slots.clear();
         let v = View::new(t, "n0-0").unwrap();
         assert!(!v.serving());
-        assert_eq!(
-            v.route(16000, false, false, false, || Presence::All),
-            Route::Down
-        );
+        assert_eq!(v.route(16000, false), Route::Down);
     }
 }

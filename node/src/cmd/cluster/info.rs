@@ -25,6 +25,13 @@ pub fn info(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
         None => ("fail", 0, 1, 0, 0, 0),
     };
     let m = &ctx.shared.metrics.cluster;
+    // Where this node's slot imports stand, for the resize coordinator.
+    let imports = ctx
+        .shared
+        .cluster
+        .as_ref()
+        .map(|c| c.imports.counts())
+        .unwrap_or_default();
     let text = format!(
         "cluster_state:{state}\r\n\
          cluster_slots_assigned:{assigned}\r\n\
@@ -45,9 +52,21 @@ pub fn info(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
          total_cluster_links_buffer_limit_exceeded:0\r\n\
          shoal_topology_epoch:{epoch}\r\n\
          shoal_unassigned_slots:{}\r\n\
-         shoal_forwarded_commands:{}\r\n",
+         shoal_forwarded_commands:{}\r\n\
+         shoal_imports_connecting:{}\r\n\
+         shoal_imports_snapshot:{}\r\n\
+         shoal_imports_streaming:{}\r\n\
+         shoal_imports_released:{}\r\n\
+         shoal_imports_done:{}\r\n\
+         shoal_imported_keys:{}\r\n",
         usize::from(SLOTS) - assigned,
         m.forwarded.get(),
+        imports[0],
+        imports[1],
+        imports[2],
+        imports[3],
+        imports[4],
+        m.imported_keys.get(),
     );
     ctx.out.verbatim(&text);
     Ok(())

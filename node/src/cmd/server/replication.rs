@@ -130,7 +130,22 @@ pub fn psync(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
             return Err(CmdError::Syntax);
         }
     }
-    ctx.session.sync = Some(req);
+    ctx.session.sync = Some(crate::repl::Takeover::Replica(req));
+    Ok(())
+}
+
+/// `SYNCSLOTS range…` (internal): the connection becomes the source's side of
+/// a slot migration (see `cluster::migrate`), sent by the target of a resize.
+pub fn syncslots(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<(), CmdError> {
+    if ctx.shared.cluster.is_none() {
+        return Err(CmdError::err("This instance has cluster support disabled"));
+    }
+    if !ctx.shared.repl.is_primary() {
+        return Err(CmdError::err("SYNCSLOTS is served by primaries only"));
+    }
+    let ranges: Vec<&[u8]> = args.iter().skip(1).collect();
+    let ranges = crate::cluster::migrate::parse_ranges(&ranges).map_err(CmdError::err)?;
+    ctx.session.sync = Some(crate::repl::Takeover::Slots(ranges));
     Ok(())
 }
 
