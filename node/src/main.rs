@@ -58,6 +58,10 @@ struct LocalCluster {
     /// Stop the cluster running in --dir.
     #[arg(long)]
     stop: bool,
+    /// Resize the cluster running in --dir to --shards shards, moving slots
+    /// with their keys while it serves (continues an interrupted resize).
+    #[arg(long, conflicts_with = "stop")]
+    reshard: bool,
     /// Seconds to wait for every slot to be served.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -96,12 +100,29 @@ fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
         _ => None,
     };
     if a.supervise {
-        let (_, nodes) = local::plan(a.shards, a.replicas, a.base_port)?;
         let dir = a.dir.canonicalize()?;
         let policy = shoal_node::cluster::failover::Policy {
             down_after_ms: a.down_after_ms,
         };
-        shoal_node::cluster::supervisor::run(&dir, &nodes, &a.node_options, tls.as_ref(), policy)?;
+        shoal_node::cluster::supervisor::run(&dir, &a.node_options, tls.as_ref(), policy)?;
+        return Ok(());
+    }
+    if a.reshard {
+        let start = std::time::Instant::now();
+        let done = local::reshard(
+            &a.dir,
+            a.shards,
+            std::time::Duration::from_secs(a.timeout),
+            tls.as_ref(),
+            |step| println!("[{:>7.3}s] {step}", start.elapsed().as_secs_f64()),
+        )?;
+        println!(
+            "resharded to {} shards: {} slots moved, {} keys and changes copied, in {:.3} s",
+            done.shards,
+            done.slots_moved,
+            done.keys_copied,
+            done.elapsed.as_secs_f64()
+        );
         return Ok(());
     }
     let nodes = local::start(

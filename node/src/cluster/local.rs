@@ -162,6 +162,51 @@ pub fn plan(
     Ok((topology, (0..count).map(node).collect()))
 }
 
+/// The node a topology entry stands for (ports follow the layout above).
+pub fn local_node(n: &NodeAddr) -> LocalNode {
+    LocalNode {
+        name: n.name.clone(),
+        port: n.port,
+        forward_port: n.port + FORWARD_OFFSET,
+        admin_port: n.port + ADMIN_OFFSET,
+    }
+}
+
+/// Every node a topology names, as local nodes.
+pub fn nodes_of(t: &Topology) -> Vec<LocalNode> {
+    t.nodes().map(|(_, n, _)| local_node(n)).collect()
+}
+
+/// Runs `f` holding the cluster directory's topology lock: the supervisor
+/// (failovers) and `--reshard` both rewrite the document, each from what it
+/// just read.
+pub fn with_topology_lock<R>(dir: &Path, f: impl FnOnce() -> R) -> Result<R, LocalError> {
+    let path = dir.join("topology.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    file.lock().map_err(io(&path))?;
+    let r = f();
+    let _ = file.unlock();
+    Ok(r)
+}
+
+/// The options every node of the cluster in `dir` was started with.
+const OPTIONS_FILE: &str = "node-options";
+
+fn read_options(dir: &Path) -> Result<Vec<String>, LocalError> {
+    let path = dir.join(OPTIONS_FILE);
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    Ok(text
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 /// Writes `text` to `path` through a temporary file and a rename, so a watcher
 /// never reads half a document.
 pub fn write_atomically(path: &Path, text: &str) -> Result<(), LocalError> {
@@ -252,6 +297,7 @@ pub fn start(o: &Options, dir: &Path) -> Result<Vec<LocalNode>, LocalError> {
     }
     let topology_path = dir.join(TOPOLOGY_FILE);
     write_atomically(&topology_path, &topology.to_yaml())?;
+    write_atomically(&dir.join(OPTIONS_FILE), &extra.join("\0"))?;
     let exe = std::env::current_exe().map_err(io(Path::new("current executable")))?;
     let probe_tls = o.tls.as_ref().map(LocalTls::probe_config).transpose()?;
     let started = spawn_all(&exe, &nodes, &dir, &topology_path, extra, o.tls.as_ref());
@@ -415,6 +461,246 @@ fn held(target: Target<'_>) -> bool {
         },
     )
     .unwrap_or(true)
+}
+
+/// What `--reshard` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resharded {
+    pub shards: usize,
+    pub slots_moved: usize,
+    /// Keys and changes the targets copied in (their `shoal_imported_keys`).
+    pub keys_copied: u64,
+    pub elapsed: Duration,
+}
+
+/// A node's `CLUSTER INFO` text.
+fn cluster_info(target: Target<'_>) -> Option<String> {
+    super::probe::query(target, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n", |reply| {
+        reply
+            .ends_with(b"\r\n\r\n")
+            .then(|| String::from_utf8_lossy(reply).into_owned())
+    })
+}
+
+fn info_field(info: &str, name: &str) -> Option<u64> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Resizes the running cluster in `dir` to `shards` shards by live slot
+/// migration (see `shoal_core::cluster::reshard`), continuing a resize that
+/// was interrupted. `progress` hears about each step.
+pub fn reshard(
+    dir: &Path,
+    shards: usize,
+    timeout: Duration,
+    tls: Option<&LocalTls>,
+    mut progress: impl FnMut(&str),
+) -> Result<Resharded, LocalError> {
+    use super::reshard::{self as plan, Step};
+    let began = Instant::now();
+    let dir = &dir.canonicalize().map_err(io(dir))?;
+    let topology_path = dir.join(TOPOLOGY_FILE);
+    let extra = read_options(dir)?;
+    let exe = std::env::current_exe().map_err(io(Path::new("current executable")))?;
+    let probe_tls = tls.map(LocalTls::probe_config).transpose()?;
+    let target = |port: u16| Target {
+        host: "127.0.0.1",
+        port,
+        tls: probe_tls.as_ref(),
+    };
+    let read = || -> Result<Topology, LocalError> {
+        let text = std::fs::read_to_string(&topology_path).map_err(io(&topology_path))?;
+        Topology::parse(&text).map_err(|e| LocalError::Invalid(e.to_string()))
+    };
+    // Publishes `next` if the document is still `seen` (the supervisor may
+    // have published a failover meanwhile); false: look again.
+    let publish = |seen: &Topology, next: &Topology| -> Result<bool, LocalError> {
+        with_topology_lock(dir, || {
+            if read()? != *seen {
+                return Ok(false);
+            }
+            write_atomically(&topology_path, &next.to_yaml())?;
+            Ok(true)
+        })?
+    };
+    let mut report = Resharded {
+        shards,
+        slots_moved: 0,
+        keys_copied: 0,
+        elapsed: Duration::ZERO,
+    };
+    // Waits until `ready` holds for every target shard's primary.
+    let wait_targets = |t: &Topology,
+                        moves: &[plan::Move],
+                        what: &str,
+                        ready: &dyn Fn(&str, usize) -> bool|
+     -> Result<(), LocalError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let all = t.shards.iter().enumerate().all(|(i, s)| {
+                let expected = moves.iter().filter(|m| m.to == i).count();
+                expected == 0
+                    || cluster_info(target(s.primary.port)).is_some_and(|info| ready(&info, expected))
+            });
+            if all {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(LocalError::Invalid(format!(
+                    "the targets did not finish {what} within {timeout:?}; logs are in {}",
+                    dir.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    loop {
+        let t = read()?;
+        let step = plan::next_step(&t, shards).map_err(|e| LocalError::Invalid(e.to_string()))?;
+        match step {
+            Step::Done => break,
+            Step::AddShards(n) => {
+                let replicas = t.shards[0].replicas.len();
+                let mut port = t.nodes().map(|(_, n, _)| n.port).max().unwrap_or(0) + 1;
+                let mut groups = Vec::new();
+                let mut started = Vec::new();
+                for _ in 0..n {
+                    let mut group = Vec::new();
+                    for _ in 0..=replicas {
+                        let node = NodeAddr {
+                            name: format!("node-{port}"),
+                            host: "127.0.0.1".into(),
+                            port,
+                        };
+                        let local = local_node(&node);
+                        spawn_node(&exe, &local, dir, &topology_path, &extra, tls, false)?;
+                        started.push(local);
+                        group.push(node);
+                        port += 1;
+                    }
+                    groups.push(group);
+                }
+                let next = plan::add_shards(&t, groups);
+                if !publish(&t, &next)? {
+                    continue;
+                }
+                progress(&format!(
+                    "epoch {}: {n} new shard(s) joined with no slots ({} nodes)",
+                    next.epoch,
+                    started.len()
+                ));
+                let deadline = Instant::now() + timeout;
+                for node in &started {
+                    while !(cluster_ok(target(node.port)) && !held(target(node.port))) {
+                        if Instant::now() > deadline {
+                            return Err(LocalError::Timeout(timeout, dir.to_path_buf()));
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            Step::Begin(moves) => {
+                let next = plan::begin(&t, &moves);
+                if !publish(&t, &next)? {
+                    continue;
+                }
+                let slots: usize = moves.iter().map(|m| m.slots.len()).sum();
+                report.slots_moved += slots;
+                progress(&format!(
+                    "epoch {}: copying {slots} slots in {} range(s)",
+                    next.epoch,
+                    moves.len()
+                ));
+            }
+            Step::Copying(moves) => {
+                let copied = wait_targets(&t, &moves, "copying", &|info, n| {
+                    let f = |k| info_field(info, k).unwrap_or(0) as usize;
+                    f("shoal_imports_connecting") + f("shoal_imports_snapshot") == 0
+                        && f("shoal_imports_streaming") + f("shoal_imports_released") + f("shoal_imports_done") >= n
+                });
+                if let Err(e) = copied {
+                    let back = plan::abort(&t);
+                    publish(&t, &back)?;
+                    progress(&format!("epoch {}: aborted, no slot moved", back.epoch));
+                    return Err(e);
+                }
+                let next = plan::cutover(&t);
+                if !publish(&t, &next)? {
+                    continue;
+                }
+                progress(&format!("epoch {}: cutover", next.epoch));
+            }
+            Step::Importing(moves) => {
+                wait_targets(&t, &moves, "importing", &|info, n| {
+                    info_field(info, "shoal_imports_done").unwrap_or(0) as usize >= n
+                })?;
+                report.keys_copied += t
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| moves.iter().any(|m| m.to == *i))
+                    .filter_map(|(_, s)| cluster_info(target(s.primary.port)))
+                    .filter_map(|info| info_field(&info, "shoal_imported_keys"))
+                    .sum::<u64>();
+                let next = plan::finish(&t);
+                if !publish(&t, &next)? {
+                    continue;
+                }
+                progress(&format!("epoch {}: slots handed over", next.epoch));
+            }
+            Step::RemoveShards => {
+                let Some(next) = plan::remove_empty(&t, shards) else {
+                    return Err(LocalError::Invalid("the shards to remove still own slots".into()));
+                };
+                if !publish(&t, &next)? {
+                    continue;
+                }
+                let leaving: Vec<NodeAddr> = t.shards[shards..]
+                    .iter()
+                    .flat_map(|s| std::iter::once(s.primary.clone()).chain(s.replicas.clone()))
+                    .collect();
+                stop_nodes(dir, &leaving);
+                progress(&format!(
+                    "epoch {}: {} shard(s) removed, {} nodes stopped",
+                    next.epoch,
+                    t.shards.len() - shards,
+                    leaving.len()
+                ));
+            }
+        }
+    }
+    report.elapsed = began.elapsed();
+    Ok(report)
+}
+
+/// Stops the named nodes of the cluster in `dir` and removes their pid files.
+fn stop_nodes(dir: &Path, nodes: &[NodeAddr]) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let pids: Vec<(PathBuf, i32)> = nodes
+        .iter()
+        .map(|n| pid_file(dir, &n.name))
+        .filter_map(|p| {
+            let pid = std::fs::read_to_string(&p).ok()?.trim().parse().ok()?;
+            Some((p, pid))
+        })
+        .filter(|&(_, pid)| is_node_of(pid, dir))
+        .collect();
+    for &(_, pid) in &pids {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|&(_, pid)| is_node_of(pid, dir)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (path, pid) in pids {
+        if is_node_of(pid, dir) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Stops every node recorded in `dir` (SIGTERM, then SIGKILL after 10 s) and

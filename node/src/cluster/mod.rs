@@ -11,7 +11,7 @@ pub mod link;
 pub mod local;
 pub mod migrate;
 pub mod supervisor;
-pub use shoal_core::cluster::{failover, probe, slot, topology};
+pub use shoal_core::cluster::{failover, probe, reshard, slot, topology};
 
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;

@@ -23,18 +23,17 @@ fn log(start: Instant, msg: impl std::fmt::Display) {
     eprintln!("[{:>9.3}s] {msg}", start.elapsed().as_secs_f64());
 }
 
-/// Runs until killed. `nodes`, `extra` and `tls` are what the cluster was
-/// started with.
+/// Runs until killed. `extra` and `tls` are what the cluster was started
+/// with; the nodes are those the topology names (a resize adds and removes
+/// some).
 pub fn run(
     dir: &Path,
-    nodes: &[LocalNode],
     extra: &[String],
     tls: Option<&LocalTls>,
     policy: Policy,
 ) -> Result<(), LocalError> {
     let start = Instant::now();
     let probe_tls = tls.map(LocalTls::probe_config).transpose()?;
-    let topology_path = dir.join(local::TOPOLOGY_FILE);
     let password = extra
         .windows(2)
         .find(|w| w[0] == "--requirepass")
@@ -45,27 +44,56 @@ pub fn run(
     })?;
     let mut dead_since: HashMap<String, Instant> = HashMap::new();
     let mut tracker = Tracker::new(policy);
-    log(
-        start,
-        format!("supervising {} nodes in {}", nodes.len(), dir.display()),
-    );
+    log(start, format!("supervising the nodes in {}", dir.display()));
     loop {
         std::thread::sleep(TICK);
+        // Held from reading the document to publishing the next one.
+        local::with_topology_lock(dir, || {
+            tick(
+                dir,
+                extra,
+                tls,
+                &mut tracker,
+                &mut dead_since,
+                start,
+                &exe,
+                probe_tls.as_ref(),
+                password.as_deref(),
+            )
+        })??;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tick(
+    dir: &Path,
+    extra: &[String],
+    tls: Option<&LocalTls>,
+    tracker: &mut Tracker,
+    dead_since: &mut HashMap<String, Instant>,
+    start: Instant,
+    exe: &Path,
+    probe_tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+    password: Option<&str>,
+) -> Result<(), LocalError> {
+    let topology_path = dir.join(local::TOPOLOGY_FILE);
+    {
         let Ok(text) = std::fs::read_to_string(&topology_path) else {
-            continue;
+            return Ok(());
         };
         let Ok(topology) = Topology::parse(&text) else {
-            continue;
+            return Ok(());
         };
+        let nodes: Vec<LocalNode> = local::nodes_of(&topology);
         let probes = nodes
             .iter()
             .map(|n| {
                 let target = probe::Target {
                     host: "127.0.0.1",
                     port: n.port,
-                    tls: probe_tls.as_ref(),
+                    tls: probe_tls,
                 };
-                let h = probe::health(target, password.as_deref().map(|pw| ("default", pw)));
+                let h = probe::health(target, password.map(|pw| ("default", pw)));
                 (n.name.clone(), h)
             })
             .collect();
@@ -91,7 +119,7 @@ pub fn run(
         let stuck = round.stuck;
         // Restart dead processes; a primary only once it is no longer one, or
         // when nothing could replace it.
-        for n in nodes {
+        for n in &nodes {
             if local::node_alive(dir, &n.name) {
                 dead_since.remove(&n.name);
                 continue;
@@ -106,11 +134,12 @@ pub fn run(
             if replaceable {
                 continue;
             }
-            match local::spawn_node(&exe, n, dir, &topology_path, extra, tls, true) {
+            match local::spawn_node(exe, n, dir, &topology_path, extra, tls, true) {
                 Ok(_) => log(start, format!("restarted {}", n.name)),
                 Err(e) => log(start, format!("could not restart {}: {e}", n.name)),
             }
             dead_since.remove(&n.name);
         }
     }
+    Ok(())
 }
