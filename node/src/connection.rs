@@ -293,7 +293,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                     .await?;
                             outcomes.into_iter().last().unwrap_or(Dispatched::Done)
                         } else {
-                            dispatch(&mut ctx, args)
+                            dispatch_waiting(&mut ctx, args, shared).await
                         };
                         // CLIENT REPLY OFF / SKIP: the client asked not to hear this
                         // one; (un)subscribe confirmations are pushed as messages
@@ -344,6 +344,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                 self.replicate = Some(req);
                                 break;
                             }
+                            // dispatch_waiting answers it.
+                            Dispatched::Retry => {}
                             Dispatched::Block(b) => {
                                 // Replies so far go out before the wait.
                                 splice_forwarded(
@@ -520,6 +522,31 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
 
 /// The next pub/sub message for a subscribed session; never resolves for
 /// one without subscriptions.
+/// How long a command whose slot is changing hands waits to be served here
+/// before it gets the owner's MOVED (or TRYAGAIN).
+const HANDOVER_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Dispatches `args`, running it again every few ms while its slot is being
+/// handed over to this node (nodes apply a new topology a moment apart, and
+/// the new owner serves a slot only once the old one sent its last write), so
+/// clients see a short wait instead of errors or redirections back and forth.
+async fn dispatch_waiting(ctx: &mut Ctx<'_>, args: crate::resp::Args<'_>, shared: &Shared) -> Dispatched {
+    ctx.session.may_wait = true;
+    let deadline = std::time::Instant::now() + HANDOVER_WAIT;
+    let mut d = dispatch(ctx, args);
+    while matches!(d, Dispatched::Retry) {
+        if std::time::Instant::now() >= deadline {
+            ctx.session.may_wait = false;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        ctx.now = shared.clock.now_ms();
+        d = dispatch(ctx, args);
+    }
+    ctx.session.may_wait = false;
+    d
+}
+
 async fn next_message(session: &mut Session) -> Option<Vec<u8>> {
     match session.pubsub.as_mut() {
         Some(s) => s.rx.recv().await,

@@ -70,6 +70,7 @@ impl Harness {
             Dispatched::Replicate(_) => ctx.out.error("ERR PSYNC needs a network connection"),
             // Nor to block on: a blocking command times out at once.
             Dispatched::Block(b) => crate::cmd::blocking::give_up(&mut ctx, b),
+            Dispatched::Retry => ctx.out.error("TRYAGAIN the slot is changing hands"),
         }
         drop(ctx);
         self.stats.flush(&self.shared.metrics);

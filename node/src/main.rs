@@ -62,6 +62,10 @@ struct LocalCluster {
     /// with their keys while it serves (continues an interrupted resize).
     #[arg(long, conflicts_with = "stop")]
     reshard: bool,
+    /// With --reshard: stop after publishing this many steps (to test that
+    /// an interrupted resize continues).
+    #[arg(long, hide = true, requires = "reshard")]
+    max_steps: Option<usize>,
     /// Seconds to wait for every slot to be served.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -114,6 +118,7 @@ fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
             a.shards,
             std::time::Duration::from_secs(a.timeout),
             tls.as_ref(),
+            a.max_steps,
             |step| println!("[{:>7.3}s] {step}", start.elapsed().as_secs_f64()),
         )?;
         println!(

@@ -490,12 +490,14 @@ fn info_field(info: &str, name: &str) -> Option<u64> {
 
 /// Resizes the running cluster in `dir` to `shards` shards by live slot
 /// migration (see `shoal_core::cluster::reshard`), continuing a resize that
-/// was interrupted. `progress` hears about each step.
+/// was interrupted. `progress` hears about each step. `max_steps` stops after
+/// publishing that many documents (tests interrupt a resize with it).
 pub fn reshard(
     dir: &Path,
     shards: usize,
     timeout: Duration,
     tls: Option<&LocalTls>,
+    max_steps: Option<usize>,
     mut progress: impl FnMut(&str),
 ) -> Result<Resharded, LocalError> {
     use super::reshard::{self as plan, Step};
@@ -516,12 +518,14 @@ pub fn reshard(
     };
     // Publishes `next` if the document is still `seen` (the supervisor may
     // have published a failover meanwhile); false: look again.
+    let published = std::cell::Cell::new(0usize);
     let publish = |seen: &Topology, next: &Topology| -> Result<bool, LocalError> {
         with_topology_lock(dir, || {
             if read()? != *seen {
                 return Ok(false);
             }
             write_atomically(&topology_path, &next.to_yaml())?;
+            published.set(published.get() + 1);
             Ok(true)
         })?
     };
@@ -557,6 +561,10 @@ pub fn reshard(
         }
     };
     loop {
+        if max_steps.is_some_and(|m| published.get() >= m) {
+            progress(&format!("stopped after {} step(s), as asked", published.get()));
+            break;
+        }
         let t = read()?;
         let step = plan::next_step(&t, shards).map_err(|e| LocalError::Invalid(e.to_string()))?;
         match step {

@@ -152,6 +152,10 @@ pub struct Session {
     pub asking: bool,
     /// READONLY was sent: the client accepts reads from replicas.
     pub readonly: bool,
+    /// The connection will run the command again if it answers
+    /// [`Dispatched::Retry`] (set around one dispatch; never inside MULTI or on
+    /// the script thread, which answer TRYAGAIN or MOVED at once instead).
+    pub may_wait: bool,
     /// The ACL user, when an ACL file is in use (None: the default user of a
     /// node without one, which may run everything).
     pub user: Option<Arc<crate::acl::User>>,
@@ -207,6 +211,7 @@ impl Session {
             forwarding_port: forwarding,
             asking: false,
             readonly: false,
+            may_wait: false,
             user: None,
             wait: None,
             sync: None,
@@ -259,6 +264,9 @@ pub enum Dispatched {
     Replicate(crate::repl::Takeover),
     /// A blocking command parked: the connection waits for its reply.
     Block(blocking::Blocked),
+    /// Its slot is changing hands and will be served here in a moment: the
+    /// connection runs it again shortly (see [`Session::may_wait`]).
+    Retry,
 }
 
 /// Everything a command needs while it runs.
@@ -571,7 +579,8 @@ fn route(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> Option<Dispat
     // Inside MULTI on the forwarding port, the block goes to the owner whole at
     // EXEC: each queued command is only checked here, never forwarded alone.
     let forward = ctx.session.forwarding && ctx.session.multi.is_none();
-    route_keys(ctx, &keys, spec.flags & flags::READONLY != 0, forward)
+    let wait = ctx.session.may_wait && ctx.session.multi.is_none();
+    route_keys(ctx, &keys, spec.flags & flags::READONLY != 0, forward, wait)
 }
 
 /// Where a command (or a transaction) on `keys` runs: None here, else what
@@ -579,11 +588,13 @@ fn route(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> Option<Dispat
 /// Runs under the locks of `keys`, so a node that gives a slot away at a
 /// resize's cutover (which it does holding every shard) has journaled every
 /// write it took to the slot before it stops taking them.
+/// `wait`: a slot about to be served here may answer [`Dispatched::Retry`].
 pub fn route_keys(
     ctx: &mut Ctx<'_>,
     keys: &[&[u8]],
     readonly: bool,
     forward: bool,
+    wait: bool,
 ) -> Option<Dispatched> {
     use crate::cluster::slot::common_slot;
     use crate::cluster::Route;
@@ -606,13 +617,17 @@ pub fn route_keys(
     let (slot, node) = match view.route(slot, replica_read) {
         Route::Local => return None,
         Route::Importing(slot) if ctx.shared.db.imported(slot) => return None,
-        Route::Importing(slot) => {
+        Route::Importing(_) | Route::Incoming(..) if wait => {
             ctx.shared.metrics.cluster.import_waits.inc();
+            return Some(Dispatched::Retry);
+        }
+        Route::Importing(slot) => {
             ctx.out.error(&format!(
                 "TRYAGAIN Slot {slot} is being handed over to this node; retry shortly"
             ));
             return Some(Dispatched::Done);
         }
+        Route::Incoming(slot, node) => (slot, node),
         Route::Down => {
             ctx.out.error("CLUSTERDOWN Hash slot not served");
             return Some(Dispatched::Done);

@@ -265,7 +265,7 @@ fn run(ctx: &mut Ctx<'_>, m: &Multi) -> Result<(), CmdError> {
     if ctx.shared.cluster.is_some() && !keys.is_empty() {
         let readonly = specs().all(|s| s.flags & flags::READONLY != 0);
         let forward = ctx.session.forwarding;
-        match super::route_keys(ctx, &keys, readonly, forward) {
+        match super::route_keys(ctx, &keys, readonly, forward, false) {
             None => {}
             Some(super::Dispatched::Forward { host, port, .. }) => {
                 // The owner runs the whole block; its EXEC reply is relayed.

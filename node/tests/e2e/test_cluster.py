@@ -275,7 +275,7 @@ shards:
 """
 
 
-def test_newer_epochs_apply_older_ones_do_not_and_migrating_slots_ask():
+def test_newer_epochs_apply_older_ones_do_not_and_a_slot_moves_with_its_keys():
     c = LocalCluster(shards=2, supervise=False)
     try:
         a, b = c.ports
@@ -298,34 +298,54 @@ shards:
         time.sleep(1.0)
         assert epoch_of(a) == epoch_of(b) == 5
         assert raw_b.call("GET", "foo") == b"-MOVED 12182 127.0.0.1:%d\r\n" % a
-        # Epoch 6 starts moving 12000-12999 back to shard 1: the source answers
-        # ASK for keys it does not have, and the target takes them after ASKING.
+        # Epoch 6 starts moving 12000-12999 back to shard 1. The source keeps
+        # serving the whole slot (no ASK: the target copies the slot and follows
+        # its writes), and the target refuses it, even after ASKING.
         text6 = text.replace("epoch: 5", "epoch: 6").replace(
             f"  primary: {{name: node-{a}, host: 127.0.0.1, port: {a}}}\n",
             f"  primary: {{name: node-{a}, host: 127.0.0.1, port: {a}}}\n  migrating: [{{slots: 12000-12999, to: 1}}]\n", 1)
-        write_topology(c.topology_path(), text6)
         raw_a = RawClient(a)
-        raw_a.call("SET", "{foo}present", "here")  # same slot as foo, present on a
+        assert raw_a.call("SET", "foo", "before") == b"+OK\r\n"
+        assert raw_a.call("RPUSH", "{foo}list", "x", "y") == b":2\r\n"
+        write_topology(c.topology_path(), text6)
         wait_epoch(c.ports, 6)
-        assert raw_a.call("GET", "foo") == b"-ASK 12182 127.0.0.1:%d\r\n" % b
-        assert raw_a.call("GET", "{foo}present") == b"$4\r\nhere\r\n"
-        assert raw_a.call("MGET", "foo", "{foo}present") == b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
-        assert raw_b.call("SET", "foo", "moved").startswith(b"-MOVED 12182")
+        raw_b = RawClient(b)
+        wait_for("the copy follows the source",
+                 lambda: redis.Redis(port=b).execute_command("CLUSTER", "COUNTKEYSINSLOT", 12182) == 2)
+        assert raw_a.call("SET", "foo", "during") == b"+OK\r\n"
+        assert raw_a.call("MGET", "foo", "{foo}list") == b"*2\r\n$6\r\nduring\r\n$-1\r\n"
+        assert raw_b.call("GET", "foo") == b"-MOVED 12182 127.0.0.1:%d\r\n" % a
         assert raw_b.call("ASKING") == b"+OK\r\n"
-        assert raw_b.call("SET", "foo", "moved") == b"+OK\r\n"
-        # ASKING holds for one command only.
-        assert raw_b.call("GET", "foo").startswith(b"-MOVED 12182")
-        # A plain client through the source's forwarding port is sent on with
-        # ASKING, and gets the value.
-        fwd = redis.Redis(port=a + FORWARD_OFFSET)
-        assert fwd.get("foo") == b"moved"
-        # Through the target's forwarding port: it forwards to the owner, which
-        # answers ASK, and the target follows it (ASKING, then the command).
-        assert redis.Redis(port=b + FORWARD_OFFSET).get("foo") == b"moved"
-        # redis-py's cluster client follows ASK too.
+        assert raw_b.call("GET", "foo") == b"-MOVED 12182 127.0.0.1:%d\r\n" % a
+        assert redis.Redis(port=b + FORWARD_OFFSET).get("foo") == b"during"
+        # Epoch 7 is the cutover: the slots belong to shard 1, which imports
+        # them from shard 0. Clients see one MOVED, and the value written last.
+        text7 = f"""epoch: 7
+shards:
+- slots: ["0-8191"]
+  primary: {{name: node-{a}, host: 127.0.0.1, port: {a}}}
+- slots: ["8192-16383"]
+  primary: {{name: node-{b}, host: 127.0.0.1, port: {b}}}
+  importing: [{{slots: 12000-12999, from: 0}}]
+"""
+        write_topology(c.topology_path(), text7)
+        wait_epoch(c.ports, 7)
+        assert raw_a.call("GET", "foo") == b"-MOVED 12182 127.0.0.1:%d\r\n" % b
+        wait_for("the target serves the slot", lambda: raw_b.call("GET", "foo") == b"$6\r\nduring\r\n")
+        assert raw_b.call("LRANGE", "{foo}list", 0, -1) == b"*2\r\n$1\r\nx\r\n$1\r\ny\r\n"
+        assert redis.Redis(port=a + FORWARD_OFFSET).get("foo") == b"during"
         rc = RedisCluster(host="127.0.0.1", port=a)
-        assert rc.get("foo") == b"moved"
+        assert rc.get("foo") == b"during"
         rc.close()
+        # The source keeps its copy until the import is over (epoch 8), then
+        # deletes it.
+        assert redis.Redis(port=a).execute_command("CLUSTER", "COUNTKEYSINSLOT", 12182) == 2
+        write_topology(c.topology_path(), text7.replace("epoch: 7", "epoch: 8").replace(
+            "  importing: [{slots: 12000-12999, from: 0}]\n", ""))
+        wait_epoch(c.ports, 8)
+        wait_for("the source's copy is deleted",
+                 lambda: redis.Redis(port=a).execute_command("CLUSTER", "COUNTKEYSINSLOT", 12182) == 0)
+        assert raw_b.call("GET", "foo") == b"$6\r\nduring\r\n"
         raw_a.close()
         raw_b.close()
     finally:

@@ -286,6 +286,10 @@ pub enum Route<'a> {
     /// Owned here since a resize's cutover: served once the previous owner's
     /// last writes to the slot have arrived (the node knows; the view does not).
     Importing(u16),
+    /// Owned by that node, and being copied here: a client sent here by an
+    /// owner that has already handed it over (nodes apply a new topology a
+    /// moment apart) is better served by a short wait than by a MOVED back.
+    Incoming(u16, &'a NodeAddr),
     Moved(u16, &'a NodeAddr),
     /// The slot has no owner.
     Down,
@@ -414,6 +418,9 @@ impl View {
             Some(me) if !me.primary && me.shard == owner && replica_read && !importing => {
                 Route::Local
             }
+            Some(me) if me.primary && self.migrating_to(slot) == Some(me.shard) => {
+                Route::Incoming(slot, &shards[owner].primary)
+            }
             _ => Route::Moved(slot, &shards[owner].primary),
         }
     }
@@ -536,7 +543,8 @@ mod tests {
         let target_replica = View::new(t.clone(), "n1-1").unwrap();
         // While the copy is made, the source serves the whole slot.
         assert_eq!(source.route(15, false), Route::Local);
-        assert!(matches!(target.route(15, false), Route::Moved(15, n) if n.name == "n0-0"));
+        assert!(matches!(target.route(15, false), Route::Incoming(15, n) if n.name == "n0-0"));
+        assert!(matches!(target_replica.route(15, true), Route::Moved(15, n) if n.name == "n0-0"));
         assert_eq!((source.keeps(15), target.keeps(15)), (Some(true), Some(true)));
         assert_eq!(target.keeps(30), Some(false), "slot 30 is not coming here");
         assert_eq!(target_replica.keeps(15), None, "replicas follow their primary");
