@@ -684,7 +684,7 @@ mod tests {
         set(b"a", &mut journal);
         set(b"c", &mut journal);
         let lops_at = journal.len() as u64;
-        crate::resp::Frame::encode_command(&[b"LOPS", b"b", b"0", b"x"], &mut journal);
+        crate::resp::Frame::encode_command(&[&b"LOPS"[..], b"b", b"0", b"x"], &mut journal);
         let whole = journal.len();
         // Half an effect at the end stays for the next read.
         set(b"b", &mut journal);

@@ -602,3 +602,36 @@ def test_countkeysinslot_and_getkeysinslot_see_local_keys(cluster):
     # Other nodes hold none of them.
     other = next(p for p in cluster.ports if p != owner)
     assert redis.Redis(port=other).execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+
+
+def test_syncslots_refuses_bad_requests_and_streams_a_snapshot(shoal):
+    raw = RawClient(shoal.port)
+    assert raw.call("SYNCSLOTS", "0-10") == b"-ERR This instance has cluster support disabled\r\n"
+    assert raw.call("SYNCSLOTS") == b"-ERR wrong number of arguments for 'syncslots' command\r\n"
+    raw.close()
+    c = LocalCluster(shards=1, replicas=1, supervise=False)
+    try:
+        primary, replica = c.ports
+        raw = RawClient(primary)
+        assert raw.call("SYNCSLOTS", "16384") == b"-ERR '16384' is not a slot (0-16383)\r\n"
+        assert raw.call("SYNCSLOTS", "9-2") == b"-ERR slot range '9-2' ends before it starts\r\n"
+        assert RawClient(replica).call("SYNCSLOTS", "0-10") == b"-ERR SYNCSLOTS is served by primaries only\r\n"
+        r = redis.Redis(port=primary)
+        for i in range(100):
+            r.set(f"k{i}", i)
+        # The link: a snapshot of the ranges' keys in checked chunks, its end,
+        # then the stream of their writes.
+        s = socket.create_connection(("127.0.0.1", primary), timeout=5)
+        s.sendall(encode("SYNCSLOTS", "0-16383"))
+        got = b""
+        while b"$3\r\nEND\r\n" not in got:
+            chunk = s.recv(65536)
+            assert chunk, got
+            got += chunk
+        assert got.startswith(b"+SNAPSHOT\r\n*5\r\n$5\r\nCHUNK\r\n")
+        r.set("after", "1")
+        while b"after" not in got:
+            got += s.recv(65536)
+        s.close()
+    finally:
+        c.stop()
