@@ -64,9 +64,10 @@ pub fn reserved_config_rule() -> kube::core::Rule {
 #[serde(rename_all = "camelCase")]
 pub struct CacheClusterSpec {
     /// Number of shards; the 16384 hash slots are split evenly between them.
-    /// Shards cannot be removed yet: that needs slot migration.
+    /// Changing it resizes the running cluster: slots move with their keys
+    /// to new shards, or off the shards that leave (status condition
+    /// `Resharding` follows it).
     #[schemars(range(min = 1, max = 512))]
-    #[x_kube(validation = Rule::new("self >= oldSelf").message("shards cannot be reduced yet (slot migration is not available)"))]
     pub shards: i32,
 
     /// Replicas per shard, in addition to its primary.

@@ -94,15 +94,27 @@ impl Failover {
         }
     }
 
-    /// One round for one cluster: probe, decide, publish.
+    /// One round for one cluster: probe, decide, publish a failover; or else
+    /// the next step of a resize ([`crate::resize`]).
     pub async fn round(&mut self, cc: &CacheCluster) -> Result<Outcome, Error> {
         let k = key(cc);
-        if cc.meta().deletion_timestamp.is_some()
-            || cc.spec.paused
-            || cc.spec.replicas_per_shard <= 0
-        {
+        if cc.meta().deletion_timestamp.is_some() || cc.spec.paused {
             self.trackers.remove(&k);
             return Ok(Outcome::default());
+        }
+        let failover = cc.spec.replicas_per_shard > 0;
+        if !failover {
+            self.trackers.remove(&k);
+            // Without replicas nothing is probed unless status (which
+            // reconcile computes from the published topology) shows a resize.
+            let resizing = cc.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Resharding" && c.status == "True")
+            });
+            if !resizing {
+                return Ok(Outcome::default());
+            }
         }
         let ns = cc.namespace().unwrap_or_default();
         let name = cc.name_any();
@@ -119,8 +131,23 @@ impl Failover {
         else {
             return Ok(Outcome::default());
         };
+        let resizing = shoal_core::cluster::reshard::next_step(&topology, cc.spec.shards.max(1) as usize)
+            .is_ok_and(|s| s != shoal_core::cluster::reshard::Step::Done);
+        if !failover && !resizing {
+            return Ok(Outcome::default());
+        }
         let credentials = self.credentials(cc, &ns).await?;
         let probes = probe_all(&topology, &credentials).await;
+        if !failover {
+            let reachable = probes.values().filter(|h| h.is_some()).count();
+            let resized = self
+                .resize(cc, &configmaps, &cm_name, &cm, &topology, &probes, &credentials)
+                .await?;
+            return Ok(Outcome {
+                published: resized,
+                reachable,
+            });
+        }
         let reachable = probes.values().filter(|h| h.is_some()).count();
         let requested: Vec<String> = cc
             .annotations()
@@ -132,7 +159,7 @@ impl Failover {
             .trackers
             .entry(k.clone())
             .or_insert_with(|| Tracker::new(self.settings.policy));
-        let round = tracker.round(&topology, probes, &requested, Instant::now());
+        let round = tracker.round(&topology, probes.clone(), &requested, Instant::now());
         for (shard, why) in &round.newly_stuck {
             warn!(cluster = %k, shard, %why, "failover blocked");
             publish(
@@ -182,10 +209,97 @@ impl Failover {
         if let Some(wanted) = requested.first() {
             self.settle_request(cc, current, wanted).await?;
         }
+        let mut published = round.next;
+        if published.is_none() && resizing {
+            published = self
+                .resize(cc, &configmaps, &cm_name, &cm, &topology, &probes, &credentials)
+                .await?;
+        }
         Ok(Outcome {
-            published: round.next,
+            published,
             reachable,
         })
+    }
+
+    /// Publishes the next document of a resize of `cc`, if one is due.
+    #[allow(clippy::too_many_arguments)]
+    async fn resize(
+        &self,
+        cc: &CacheCluster,
+        configmaps: &Api<ConfigMap>,
+        cm_name: &str,
+        cm: &ConfigMap,
+        topology: &Topology,
+        probes: &HashMap<String, Option<Health>>,
+        with: &Credentials,
+    ) -> Result<Option<Topology>, Error> {
+        let ns = cc.namespace().unwrap_or_default();
+        let mut seen = crate::resize::Seen {
+            all_reachable: topology
+                .nodes()
+                .all(|(_, n, _)| probes.get(&n.name).is_some_and(Option::is_some)),
+            imports: HashMap::new(),
+        };
+        let marked: Vec<usize> = topology
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                !s.importing.is_empty()
+                    || topology.shards.iter().any(|o| o.migrating.iter().any(|m| m.to == *i))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in marked {
+            let p = topology.shards[i].primary.clone();
+            let with = with.clone();
+            let got = tokio::task::spawn_blocking(move || {
+                let target = probe::Target {
+                    host: &p.host,
+                    port: p.port,
+                    tls: with.tls.as_ref(),
+                };
+                probe::imports(target, with.password.as_deref().map(|pw| (with.user, pw)))
+            })
+            .await
+            .ok()
+            .flatten();
+            if let Some(got) = got {
+                seen.imports.insert(i, got);
+            }
+        }
+        let decided = crate::resize::decide(cc, &ns, topology, &seen)
+            .map_err(|e| Error::InvalidSpec(format!("resize: {e}")))?;
+        let Some(p) = decided else {
+            return Ok(None);
+        };
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": cm.metadata.resource_version},
+            "data": {TOPOLOGY_KEY: p.next.to_yaml()},
+        });
+        configmaps
+            .patch(cm_name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        let m = &self.ctx.metrics;
+        m.resize_steps.with_label_values(&[p.step]).inc();
+        if p.step == "Begin" {
+            let moved: usize = shoal_core::cluster::reshard::marked(&p.next)
+                .iter()
+                .map(|m| m.slots.len())
+                .sum();
+            m.slots_moved.inc_by(moved as u64);
+        }
+        info!(cluster = %key(cc), step = p.step, epoch = p.next.epoch, note = %p.note, "resize step");
+        publish(
+            &self.ctx,
+            cc,
+            EventType::Normal,
+            "Resharding",
+            &format!("Resize {}", p.step),
+            format!("{}, topology epoch {}", p.note, p.next.epoch),
+        )
+        .await;
+        Ok(Some(p.next))
     }
 
     /// Removes the failover annotation once its replica is primary, or when

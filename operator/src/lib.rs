@@ -1,10 +1,10 @@
 //! Shoal's operator: reconciles `CacheCluster` resources into the Kubernetes
 //! objects that run cache nodes.
 //!
-//! The decisions are pure functions ([`render`], [`status`], [`topology`], and
-//! the node crate's failover decision) tested without a cluster; [`reconcile`]
-//! and [`failover`] are the thin layers that apply them through the Kubernetes
-//! API.
+//! The decisions are pure functions ([`render`], [`status`], [`topology`],
+//! [`resize`], and shoal-core's failover and resize plans) tested without a
+//! cluster; [`reconcile`] and [`failover`] are the thin layers that apply them
+//! through the Kubernetes API.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -15,6 +15,7 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod render;
+pub mod resize;
 pub mod secrets;
 pub mod status;
 pub mod topology;

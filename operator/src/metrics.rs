@@ -11,6 +11,9 @@ pub struct Metrics {
     pub leader: IntGauge,
     pub failovers: IntCounterVec,
     pub failover_errors: IntCounterVec,
+    /// Resize documents published, by step; and slots whose move began.
+    pub resize_steps: IntCounterVec,
+    pub slots_moved: prometheus::IntCounter,
 }
 
 fn counter_vec(name: &str, help: &str, label: &str) -> IntCounterVec {
@@ -53,7 +56,19 @@ impl Default for Metrics {
             "Failover rounds that failed, by reason.",
             "reason",
         );
+        let resize_steps = counter_vec(
+            "shoal_operator_resize_steps_total",
+            "Resize documents published, by step (AddShards, Begin, Cutover, Finish, RemoveShards).",
+            "step",
+        );
+        let slots_moved = prometheus::IntCounter::new(
+            "shoal_operator_slots_moved_total",
+            "Slots whose move to another shard was started by a resize.",
+        )
+        .expect("valid metric");
         let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(resize_steps.clone()),
+            Box::new(slots_moved.clone()),
             Box::new(reconciles.clone()),
             Box::new(reconcile_duration.clone()),
             Box::new(errors.clone()),
@@ -74,6 +89,8 @@ impl Default for Metrics {
             leader,
             failovers,
             failover_errors,
+            resize_steps,
+            slots_moved,
         }
     }
 }

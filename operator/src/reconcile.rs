@@ -187,6 +187,7 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
         .await;
     }
     remove_disabled(client, cc, &ns, &desired).await?;
+    remove_left_shards(ctx, cc, &ns, desired.stateful_sets.len() as i32).await?;
 
     let names: Vec<String> = desired.stateful_sets.iter().map(|s| s.name_any()).collect();
     let sets = read_stateful_sets(client, &ns, &names).await?;
@@ -398,8 +399,9 @@ where
     }
 }
 
-/// Deletes optional objects the spec no longer asks for. StatefulSets are never
-/// deleted here: shard data goes only when the CacheCluster goes.
+/// Deletes optional objects the spec no longer asks for. StatefulSets are not
+/// deleted here: a shard's goes only once a resize has emptied it
+/// ([`remove_left_shards`]), the rest with the CacheCluster.
 async fn remove_disabled(
     client: &Client,
     cc: &CacheCluster,
@@ -449,6 +451,40 @@ async fn remove_disabled(
         if let Err(e) = delete_if_present(&api, &names.client_service()).await {
             warn!(cluster = %key(cc), error = %e, "could not delete the ServiceMonitor");
         }
+    }
+    Ok(())
+}
+
+/// Deletes the StatefulSets (and PodDisruptionBudgets) of shards from
+/// `shards` on: a resize emptied them and the published topology no longer
+/// names them. Their volumes stay, as when a StatefulSet is scaled down.
+async fn remove_left_shards(
+    ctx: &Context,
+    cc: &CacheCluster,
+    ns: &str,
+    shards: i32,
+) -> Result<(), Error> {
+    let name = cc.name_any();
+    let names = Names(&name);
+    let sets = Api::<StatefulSet>::namespaced(ctx.client.clone(), ns);
+    let pdbs = Api::<PodDisruptionBudget>::namespaced(ctx.client.clone(), ns);
+    // Shards are numbered without gaps; the first absent one ends the list.
+    for i in shards..512 {
+        if sets.get_opt(&names.shard(i)).await?.is_none() {
+            break;
+        }
+        delete_if_present(&sets, &names.shard(i)).await?;
+        delete_if_present(&pdbs, &names.shard(i)).await?;
+        info!(cluster = %key(cc), shard = i, "removed the StatefulSet of a shard the resize emptied");
+        publish(
+            ctx,
+            cc,
+            EventType::Normal,
+            "ShardRemoved",
+            "DeleteStatefulSet",
+            format!("shard {i} left the cluster; its StatefulSet {} is deleted (volumes kept)", names.shard(i)),
+        )
+        .await;
     }
     Ok(())
 }

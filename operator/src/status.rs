@@ -4,6 +4,7 @@
 use crate::crd::{CacheCluster, CacheClusterStatus, Phase, ShardStatus};
 use crate::render::Names;
 use crate::topology::shard_slots;
+use shoal_core::cluster::reshard::{self, Step};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use shoal_core::cluster::Topology;
@@ -53,7 +54,11 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
     let previous = cc.status.clone().unwrap_or_default();
     let name = cc.metadata.name.clone().unwrap_or_default();
     let names = Names(&name);
-    let shards = cc.spec.shards.max(0);
+    // During a resize the topology names more (or fewer) shards than the spec.
+    let shards = observed
+        .topology
+        .map_or(previous.shards.len() as i32, |t| t.shards.len() as i32)
+        .max(cc.spec.shards.max(0));
     let per_shard = cc.pods_per_shard();
     let mut shard_status = Vec::new();
     let mut rolling = false;
@@ -111,7 +116,19 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
                     prev.map(|p| p.primary.clone())
                 })
                 .unwrap_or_else(|| names.shard_primary(i)),
-            slots: shard_slots(i, shards),
+            slots: match observed.topology {
+                Some(t) => shard_slots(t, i as usize),
+                // Not published yet: what the first document gives it.
+                None => previous
+                    .shards
+                    .iter()
+                    .find(|p| p.index == i)
+                    .map(|p| p.slots.clone())
+                    .unwrap_or_else(|| {
+                        shoal_core::cluster::slot::SlotRange::even_split(i as u32, shards as u32)
+                            .to_string()
+                    }),
+            },
             replicas: per_shard,
             ready_replicas: ready,
         });
@@ -180,8 +197,18 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
         ),
         None => condition("Degraded", false, "AsExpected", "no problem found".into()),
     };
+    let resharding_c = match observed.topology {
+        Some(t) => resharding(t, cc.spec.shards.max(0) as usize),
+        // Unknown: what was reported last.
+        None => previous
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Resharding")
+            .cloned()
+            .unwrap_or_else(|| condition("Resharding", false, "Stable", "no resize in progress".into())),
+    };
     let generation = cc.metadata.generation;
-    let conditions = [available_c, progressing_c, degraded_c]
+    let conditions = [available_c, progressing_c, degraded_c, resharding_c]
         .into_iter()
         .map(|c| stamp(c, &previous.conditions, &now, generation))
         .collect();
@@ -201,6 +228,61 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
         epoch,
         auth_secret: observed.auth_secret.clone(),
         conditions,
+    }
+}
+
+/// The `Resharding` condition: which step of a resize `t` is at, towards the
+/// spec's `shards`, with the slots it moves.
+pub fn resharding(t: &Topology, shards: usize) -> Condition {
+    let slots = |moves: &[reshard::Move]| moves.iter().map(|m| m.slots.len()).sum::<usize>();
+    match reshard::next_step(t, shards) {
+        Ok(Step::Done) => condition(
+            "Resharding",
+            false,
+            "Stable",
+            format!("{} shards, no resize in progress", t.shards.len()),
+        ),
+        Ok(Step::AddShards(n)) => condition(
+            "Resharding",
+            true,
+            "AddingShards",
+            format!("{n} new shard(s) join with no slots"),
+        ),
+        Ok(Step::Begin(moves)) => condition(
+            "Resharding",
+            true,
+            "WaitingForPods",
+            format!(
+                "0 of {} slots moved: waiting for every shard's pods before copying {} range(s)",
+                slots(&moves),
+                moves.len()
+            ),
+        ),
+        Ok(Step::Copying(moves)) => condition(
+            "Resharding",
+            true,
+            "Copying",
+            format!(
+                "0 of {} slots moved: their new shards copy them and follow their writes",
+                slots(&moves)
+            ),
+        ),
+        Ok(Step::Importing(moves)) => condition(
+            "Resharding",
+            true,
+            "HandingOver",
+            format!(
+                "{0} of {0} slots moved: waiting for their new owners (and replicas) to confirm",
+                slots(&moves)
+            ),
+        ),
+        Ok(Step::RemoveShards) => condition(
+            "Resharding",
+            true,
+            "RemovingShards",
+            format!("{} emptied shard(s) leave", t.shards.len().saturating_sub(shards)),
+        ),
+        Err(e) => condition("Resharding", false, "Invalid", e.to_string()),
     }
 }
 
@@ -267,6 +349,45 @@ mod tests {
         assert_eq!(s.observed_generation, Some(3));
         assert_eq!(s.shards[1].slots, "5462-10922");
         assert_eq!(s.shards[2].primary, "cache-shard-2-0");
+    }
+
+    #[test]
+    fn a_resize_shows_its_step_and_the_slots_each_shard_owns() {
+        use shoal_core::cluster::reshard;
+        let ns = "apps";
+        let t = crate::topology::document(&cluster(2, 0), ns, 3, None);
+        let at = |cc: &CacheCluster, t: &Topology| {
+            let observed = Observed {
+                topology: Some(t),
+                ..Observed::default()
+            };
+            compute(cc, &observed, now())
+        };
+        let s = at(&cluster(2, 0), &t);
+        assert_eq!(cond(&s, "Resharding").status, "False");
+        let grow = cluster(3, 0);
+        assert_eq!(cond(&at(&grow, &t), "Resharding").reason, "AddingShards");
+        let added = reshard::add_shards(&t, vec![crate::topology::shard_nodes(&grow, ns, 2)]);
+        let s = at(&grow, &added);
+        assert_eq!(cond(&s, "Resharding").reason, "WaitingForPods");
+        assert_eq!(s.shards.len(), 3);
+        assert_eq!(s.shards[2].slots, "", "a new shard owns nothing until cutover");
+        let owned: Vec<_> = added.shards.iter().map(|s| s.slots.clone()).collect();
+        let begun = reshard::begin(&added, &reshard::plan(&owned, 3).unwrap());
+        let c = cond(&at(&grow, &begun), "Resharding").clone();
+        assert_eq!((c.status.as_str(), c.reason.as_str()), ("True", "Copying"));
+        assert!(c.message.contains("0 of 5461 slots moved"), "{}", c.message);
+        let cut = reshard::cutover(&begun);
+        let s = at(&grow, &cut);
+        assert_eq!(cond(&s, "Resharding").reason, "HandingOver");
+        assert_eq!(s.shards[0].slots, "0-5461");
+        assert_eq!(s.shards[2].slots, "5462-8191,13653-16383");
+        // Shrinking back: the leaving shard is listed until it is removed.
+        let done = reshard::finish(&cut);
+        let shrink = cluster(2, 0);
+        let s = at(&shrink, &done);
+        assert_eq!(s.shards.len(), 3);
+        assert_eq!(cond(&s, "Resharding").reason, "WaitingForPods");
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The topology the operator publishes for a cluster's nodes: shard `i` owns
-//! the `i`-th even share of the 16384 slots (the layout `redis-cli --cluster
-//! create` uses); every node is addressed by its stable DNS name behind the
-//! headless Service. Pod 0 of a shard's StatefulSet starts as its primary;
+//! The topology the operator publishes for a cluster's nodes: a new cluster's
+//! shard `i` owns the `i`-th even share of the 16384 slots (the layout
+//! `redis-cli --cluster create` uses); after that, slots change owner only by
+//! a resize ([`crate::resize`]), so the published ownership, migration marks
+//! and shard count are kept here. Every node is addressed by its stable DNS
+//! name behind the headless Service. Pod 0 of a shard's StatefulSet starts as its primary;
 //! after a failover (see [`crate::failover`]) the published roles are kept:
 //! the primary stays primary while its pod is part of the shard, and replicas
 //! keep their order, with new pods appended.
@@ -23,8 +25,35 @@ pub fn pod_host(pod: &str, headless: &str, namespace: &str) -> String {
     format!("{pod}.{headless}.{namespace}.svc")
 }
 
-/// The document for `cc` at `epoch`, keeping the roles `published` gave to
-/// pods that are still part of their shard.
+/// Pod `r` of shard `s`, as the topology names and addresses it.
+pub fn pod_node(cc: &CacheCluster, namespace: &str, s: usize, r: usize) -> NodeAddr {
+    let name = cc.metadata.name.clone().unwrap_or_default();
+    let names = Names(&name);
+    let pod = format!("{}-{r}", names.shard(s as i32));
+    NodeAddr {
+        host: pod_host(&pod, &names.headless_service(), namespace),
+        name: pod,
+        port: CLIENT_PORT as u16,
+    }
+}
+
+/// The nodes of a new shard `s` (pod 0 its primary), for a resize.
+pub fn shard_nodes(cc: &CacheCluster, namespace: &str, s: usize) -> Vec<NodeAddr> {
+    let replicas = cc.spec.replicas_per_shard.max(0) as usize;
+    (0..=replicas)
+        .map(|r| pod_node(cc, namespace, s, r))
+        .collect()
+}
+
+/// How many shards the published document has (the spec's count for a new
+/// cluster): during a resize it differs from the spec's until the resize ends.
+pub fn shard_count(cc: &CacheCluster, published: Option<&Topology>) -> usize {
+    published.map_or(cc.spec.shards.max(1) as usize, |p| p.shards.len())
+}
+
+/// The document for `cc` at `epoch`, keeping the slots, marks and shard count
+/// of `published`, and the roles it gave to pods that are still part of their
+/// shard.
 pub fn document(
     cc: &CacheCluster,
     namespace: &str,
@@ -32,22 +61,18 @@ pub fn document(
     published: Option<&Topology>,
 ) -> Topology {
     let name = cc.metadata.name.clone().unwrap_or_default();
-    let names = Names(&name);
-    let headless = names.headless_service();
-    let shards = cc.spec.shards.max(1) as usize;
+    let shards = shard_count(cc, published);
     let replicas = cc.spec.replicas_per_shard.max(0) as usize;
-    let mut t = Topology::even(epoch, shards, replicas, |s, r| {
-        let pod = format!("{}-{r}", names.shard(s as i32));
-        NodeAddr {
-            host: pod_host(&pod, &headless, namespace),
-            name: pod,
-            port: CLIENT_PORT as u16,
-        }
-    });
+    let mut t = Topology::even(epoch, shards, replicas, |s, r| pod_node(cc, namespace, s, r));
     t.cluster = name;
     let Some(published) = published else {
         return t;
     };
+    for (shard, before) in t.shards.iter_mut().zip(&published.shards) {
+        shard.slots = before.slots.clone();
+        shard.migrating = before.migrating.clone();
+        shard.importing = before.importing.clone();
+    }
     for (shard, before) in t.shards.iter_mut().zip(&published.shards) {
         let mut pods: Vec<NodeAddr> = std::iter::once(shard.primary.clone())
             .chain(shard.replicas.drain(..))
@@ -94,9 +119,18 @@ pub fn next_epoch(
     }
 }
 
-/// A shard's slots as status shows them: `0-5461`.
-pub fn shard_slots(index: i32, shards: i32) -> String {
-    SlotRange::even_split(index.max(0) as u32, shards.max(1) as u32).to_string()
+/// A shard's slots as status shows them: `0-5461`, or `0-4095,5462-6826`.
+pub fn shard_slots(t: &Topology, index: usize) -> String {
+    t.shards
+        .get(index)
+        .map(|s| {
+            s.slots
+                .iter()
+                .map(SlotRange::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -128,7 +162,8 @@ mod tests {
         );
         assert_eq!(t.shards[2].replicas[0].name, "cache-shard-2-1");
         assert_eq!(t.shards[0].primary.port, 6379);
-        assert_eq!(shard_slots(2, 3), "10923-16383");
+        assert_eq!(shard_slots(&t, 2), "10923-16383");
+        assert_eq!(shard_slots(&t, 3), "");
     }
 
     #[test]
@@ -138,7 +173,8 @@ mod tests {
         let published = document(&cc, "apps", 1, None);
         assert_eq!(next_epoch(&cc, "apps", Some(&published), 1), 1);
         let grown = cluster(3, 0);
-        assert_eq!(next_epoch(&grown, "apps", Some(&published), 1), 2);
+        // A new shard count alone changes nothing here: resize publishes it.
+        assert_eq!(next_epoch(&grown, "apps", Some(&published), 1), 1);
         let more_replicas = cluster(2, 1);
         assert_eq!(next_epoch(&more_replicas, "apps", Some(&published), 1), 2);
         // A ConfigMap recreated behind the operator's back, or lost: never below
@@ -184,9 +220,34 @@ mod tests {
         // Scaled down past the primary's pod: the first remaining replica leads.
         let shrunk = document(&cluster(2, 1), ns, 3, Some(&promoted));
         assert_eq!(names(&shrunk, 1), ["cache-shard-1-1", "cache-shard-1-0"]);
-        // A new shard starts with pod 0 as primary.
+        // More shards in the spec: the published shards and slots stay until
+        // a resize adds them (see `resize`), whose new shards start with pod 0
+        // as primary.
         let more = document(&cluster(3, 2), ns, 3, Some(&promoted));
-        assert_eq!(names(&more, 2)[0], "cache-shard-2-0");
+        assert_eq!(more.shards.len(), 2);
         assert_eq!(names(&more, 1)[0], "cache-shard-1-2");
+        assert_eq!(shard_nodes(&cluster(3, 2), ns, 2)[0].name, "cache-shard-2-0");
+        assert_eq!(shard_nodes(&cluster(3, 2), ns, 2).len(), 3);
+    }
+
+    #[test]
+    fn a_resize_in_progress_is_kept_whatever_the_spec_says() {
+        use shoal_core::cluster::reshard;
+        let ns = "apps";
+        let first = document(&cluster(2, 1), ns, 1, None);
+        let grown = reshard::add_shards(&first, vec![shard_nodes(&cluster(3, 1), ns, 2)]);
+        let owned: Vec<_> = grown.shards.iter().map(|s| s.slots.clone()).collect();
+        let begun = reshard::begin(&grown, &reshard::plan(&owned, 3).unwrap());
+        // Reconcile with the spec at 3, or already back at 2: the same document.
+        for shards in [3, 2] {
+            let again = document(&cluster(shards, 1), ns, begun.epoch, Some(&begun));
+            assert_eq!(again, begun);
+            assert_eq!(next_epoch(&cluster(shards, 1), ns, Some(&begun), 1), begun.epoch);
+        }
+        // Replicas change while it runs: the marks stay.
+        let more = document(&cluster(3, 2), ns, begun.epoch + 1, Some(&begun));
+        assert_eq!(more.shards[0].migrating, begun.shards[0].migrating);
+        assert_eq!(more.shards[2].replicas.len(), 2);
+        more.check().unwrap();
     }
 }

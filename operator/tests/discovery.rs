@@ -93,16 +93,17 @@ async fn the_operator_publishes_and_the_node_follows() {
     );
     assert_eq!(view.me.unwrap().shard, 1);
 
-    // Scale to 3 shards: a new epoch arrives through the watch.
+    // One more replica per shard: a new epoch arrives through the watch.
+    // (More shards come through a resize: see resize.rs.)
     let mut cc = api.get(CC).unwrap();
-    cc["spec"]["shards"] = json!(3);
+    cc["spec"]["replicasPerShard"] = json!(2);
     cc["metadata"]["generation"] = json!(2);
     api.insert(CC, cc);
     let cc = serde_json::from_value(api.get(CC).unwrap()).unwrap();
     reconcile(Arc::new(cc), ctx).await.unwrap();
     eventually("the grown topology", || epoch(&shared) == 2).await;
     let view = shared.cluster.as_ref().unwrap().view().unwrap();
-    assert_eq!(view.topology.shards.len(), 3);
+    assert_eq!(view.topology.shards[1].replicas.len(), 2);
     stop.cancel();
 }
 

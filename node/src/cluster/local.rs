@@ -473,21 +473,6 @@ pub struct Resharded {
     pub elapsed: Duration,
 }
 
-/// A node's `CLUSTER INFO` text.
-fn cluster_info(target: Target<'_>) -> Option<String> {
-    super::probe::query(target, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n", |reply| {
-        reply
-            .ends_with(b"\r\n\r\n")
-            .then(|| String::from_utf8_lossy(reply).into_owned())
-    })
-}
-
-fn info_field(info: &str, name: &str) -> Option<u64> {
-    info.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// Resizes the running cluster in `dir` to `shards` shards by live slot
 /// migration (see `shoal_core::cluster::reshard`), continuing a resize that
 /// was interrupted. `progress` hears about each step. `max_steps` stops after
@@ -535,18 +520,24 @@ pub fn reshard(
         keys_copied: 0,
         elapsed: Duration::ZERO,
     };
+    let password = extra
+        .windows(2)
+        .find(|w| w[0] == "--requirepass")
+        .map(|w| w[1].clone());
+    let imports = |port: u16| {
+        super::probe::imports(target(port), password.as_deref().map(|pw| ("default", pw)))
+    };
     // Waits until `ready` holds for every target shard's primary.
     let wait_targets = |t: &Topology,
                         moves: &[plan::Move],
                         what: &str,
-                        ready: &dyn Fn(&str, usize) -> bool|
+                        ready: &dyn Fn(&super::probe::Imports, usize) -> bool|
      -> Result<(), LocalError> {
         let deadline = Instant::now() + timeout;
         loop {
             let all = t.shards.iter().enumerate().all(|(i, s)| {
                 let expected = moves.iter().filter(|m| m.to == i).count();
-                expected == 0
-                    || cluster_info(target(s.primary.port)).is_some_and(|info| ready(&info, expected))
+                expected == 0 || imports(s.primary.port).is_some_and(|n| ready(&n, expected))
             });
             if all {
                 return Ok(());
@@ -623,11 +614,7 @@ pub fn reshard(
                 ));
             }
             Step::Copying(moves) => {
-                let copied = wait_targets(&t, &moves, "copying", &|info, n| {
-                    let f = |k| info_field(info, k).unwrap_or(0) as usize;
-                    f("shoal_imports_connecting") + f("shoal_imports_snapshot") == 0
-                        && f("shoal_imports_streaming") + f("shoal_imports_released") + f("shoal_imports_done") >= n
-                });
+                let copied = wait_targets(&t, &moves, "copying", &|i, n| i.copied(n));
                 if let Err(e) = copied {
                     let back = plan::abort(&t);
                     publish(&t, &back)?;
@@ -641,16 +628,14 @@ pub fn reshard(
                 progress(&format!("epoch {}: cutover", next.epoch));
             }
             Step::Importing(moves) => {
-                wait_targets(&t, &moves, "importing", &|info, n| {
-                    info_field(info, "shoal_imports_done").unwrap_or(0) as usize >= n
-                })?;
+                wait_targets(&t, &moves, "importing", &|i, n| i.imported(n))?;
                 report.keys_copied += t
                     .shards
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| moves.iter().any(|m| m.to == *i))
-                    .filter_map(|(_, s)| cluster_info(target(s.primary.port)))
-                    .filter_map(|info| info_field(&info, "shoal_imported_keys"))
+                    .filter_map(|(_, s)| imports(s.primary.port))
+                    .map(|i| i.keys)
                     .sum::<u64>();
                 let next = plan::finish(&t);
                 if !publish(&t, &next)? {

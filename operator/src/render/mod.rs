@@ -181,6 +181,9 @@ pub(crate) struct Ctx<'a> {
     pub name: String,
     pub namespace: String,
     pub owner: Option<OwnerReference>,
+    /// StatefulSets to run: the spec's shards, and during a resize also those
+    /// the topology still names (a shrink empties them before they go).
+    pub shards: i32,
 }
 
 impl Ctx<'_> {
@@ -220,11 +223,14 @@ pub fn desired(cc: &CacheCluster, inputs: &Inputs) -> Result<Desired, RenderErro
         .uid
         .as_ref()
         .and_then(|_| cc.controller_owner_ref(&()));
+    let shards = (crate::topology::shard_count(cc, inputs.published_topology.as_ref()) as i32)
+        .max(cc.spec.shards);
     let ctx = Ctx {
         cc,
         name,
         namespace,
         owner,
+        shards,
     };
     let auth_secret = secret::auth_secret(&ctx, inputs);
     let config_map = statefulset::config_map(&ctx)?;
@@ -251,7 +257,7 @@ pub fn desired(cc: &CacheCluster, inputs: &Inputs) -> Result<Desired, RenderErro
         )])),
         ..ConfigMap::default()
     };
-    let stateful_sets = (0..cc.spec.shards)
+    let stateful_sets = (0..ctx.shards)
         .map(|i| statefulset::stateful_set(&ctx, i, &config_map))
         .collect::<Result<_, _>>()?;
     Ok(Desired {

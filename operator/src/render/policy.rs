@@ -27,7 +27,7 @@ pub(super) fn pod_disruption_budgets(ctx: &Ctx<'_>) -> Vec<PodDisruptionBudget> 
         (None, None) => (None, Some(IntOrString::Int(1))),
         other => other,
     };
-    (0..ctx.cc.spec.shards)
+    (0..ctx.shards)
         .map(|i| PodDisruptionBudget {
             metadata: ctx.meta(ctx.names().shard(i)),
             spec: Some(PodDisruptionBudgetSpec {

@@ -266,12 +266,50 @@ fn bad_specs_are_refused_with_reasons() {
 }
 
 #[test]
-fn shrinking_shards_is_refused_by_the_transition_rule() {
+fn shards_may_grow_and_shrink() {
     let old = cluster(json!({"shards": 3}));
     let smaller = cluster(json!({"shards": 2}));
     let larger = cluster(json!({"shards": 4}));
-    assert!(smaller.validate_cel_update(&old).is_err());
+    assert!(smaller.validate_cel_update(&old).is_ok());
     assert!(larger.validate_cel_update(&old).is_ok());
+}
+
+#[test]
+fn a_shrinking_cluster_keeps_the_stateful_sets_its_topology_still_names() {
+    use shoal_core::cluster::reshard;
+    let three = cluster(json!({"shards": 3}));
+    let published = desired(&three, &Inputs::default()).unwrap().topology;
+    // Asked for 2 while the document still names 3: all 3 keep running.
+    let two = cluster(json!({"shards": 2}));
+    let inputs = Inputs {
+        published_topology: Some(published.clone()),
+        ..Inputs::default()
+    };
+    let d = desired(&two, &inputs).unwrap();
+    assert_eq!(d.stateful_sets.len(), 3);
+    assert_eq!(d.pod_disruption_budgets.len(), 3);
+    assert_eq!(d.topology.shards.len(), 3);
+    assert_eq!(d.topology.shards[2].slots, published.shards[2].slots);
+    // Once the resize removed shard 2, only 2 are rendered.
+    let owned: Vec<_> = published.shards.iter().map(|s| s.slots.clone()).collect();
+    let moved = reshard::finish(&reshard::cutover(&reshard::begin(
+        &published,
+        &reshard::plan(&owned, 2).unwrap(),
+    )));
+    let removed = reshard::remove_empty(&moved, 2).unwrap();
+    let inputs = Inputs {
+        published_topology: Some(removed),
+        ..Inputs::default()
+    };
+    assert_eq!(desired(&two, &inputs).unwrap().stateful_sets.len(), 2);
+    // Growing: the new StatefulSet runs before its shard joins the document.
+    let four = cluster(json!({"shards": 4}));
+    let inputs = Inputs {
+        published_topology: Some(published),
+        ..Inputs::default()
+    };
+    let d = desired(&four, &inputs).unwrap();
+    assert_eq!((d.stateful_sets.len(), d.topology.shards.len()), (4, 3));
 }
 
 #[test]

@@ -80,6 +80,67 @@ pub fn health(target: Target<'_>, login: Option<(&str, &str)>) -> Option<Health>
     })
 }
 
+/// Where a node's slot imports stand (`CLUSTER INFO`'s `shoal_imports_*`):
+/// how many are connecting, loading a snapshot, streaming, released, done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Imports {
+    pub connecting: usize,
+    pub snapshot: usize,
+    pub streaming: usize,
+    pub released: usize,
+    pub done: usize,
+    /// Keys and changes imported since start.
+    pub keys: u64,
+}
+
+impl Imports {
+    /// `expected` imports all follow their source's writes (or are further):
+    /// a resize may cut over.
+    pub fn copied(&self, expected: usize) -> bool {
+        self.connecting + self.snapshot == 0
+            && self.streaming + self.released + self.done >= expected
+    }
+
+    /// `expected` imports are complete, on the replicas too: a resize may end.
+    pub fn imported(&self, expected: usize) -> bool {
+        self.done >= expected
+    }
+}
+
+/// A node's slot imports from `CLUSTER INFO`, after `AUTH` when a login is
+/// given; None if it cannot be reached or refuses.
+pub fn imports(target: Target<'_>, login: Option<(&str, &str)>) -> Option<Imports> {
+    let mut req = Vec::new();
+    if let Some((user, pw)) = login {
+        Frame::encode_command(&["AUTH", user, pw], &mut req);
+    }
+    Frame::encode_command(&["CLUSTER", "INFO"], &mut req);
+    query(target, &req, |reply| parse_imports(&String::from_utf8_lossy(reply)))
+}
+
+/// Parses `CLUSTER INFO` once the reply is complete.
+fn parse_imports(text: &str) -> Option<Imports> {
+    let body_at = text.find("cluster_state:")?;
+    let len: usize = text[..body_at].rsplit('$').next()?.trim().parse().ok()?;
+    let body = text.get(body_at..body_at + len)?;
+    let field = |k: &str| -> Option<u64> {
+        body.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix(':')))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let n = |k: &str| field(k).map(|v| v as usize);
+    Some(Imports {
+        connecting: n("shoal_imports_connecting")?,
+        snapshot: n("shoal_imports_snapshot")?,
+        streaming: n("shoal_imports_streaming")?,
+        released: n("shoal_imports_released")?,
+        done: n("shoal_imports_done")?,
+        keys: field("shoal_imported_keys")?,
+    })
+}
+
 /// Parses the `INFO replication` bulk reply once it is complete.
 fn parse_info(text: &str) -> Option<Health> {
     let body_at = text.find("# Replication")?;
@@ -126,6 +187,24 @@ mod tests {
         assert_eq!(parse_info(&reply[..reply.len() - 30]), None);
         let auth_first = format!("+OK\r\n{reply}");
         assert_eq!(parse_info(&auth_first), Some(h));
+    }
+
+    #[test]
+    fn import_counts_are_read_from_cluster_info() {
+        let body = "cluster_state:ok\r\nshoal_imports_connecting:0\r\nshoal_imports_snapshot:1\r\nshoal_imports_streaming:2\r\nshoal_imports_released:0\r\nshoal_imports_done:3\r\nshoal_imported_keys:99\r\n";
+        let reply = format!("+OK\r\n${}\r\n{body}\r\n", body.len());
+        let i = parse_imports(&reply).unwrap();
+        assert_eq!((i.snapshot, i.streaming, i.done, i.keys), (1, 2, 3, 99));
+        assert!(!i.copied(5), "one is still loading its snapshot");
+        assert!(i.imported(3) && !i.imported(4));
+        let all_streaming = Imports {
+            streaming: 2,
+            released: 1,
+            ..Imports::default()
+        };
+        assert!(all_streaming.copied(3) && !all_streaming.copied(4));
+        assert_eq!(parse_imports(&reply[..reply.len() - 10]), None);
+        assert_eq!(parse_imports("$20\r\ncluster_state:ok\r\n\r\n"), None);
     }
 
     #[test]
