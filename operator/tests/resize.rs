@@ -111,7 +111,7 @@ fn encode(args: &[&str]) -> Vec<u8> {
 }
 
 /// A tiny cluster client: sends to the owner it last learned, follows MOVED,
-/// retries TRYAGAIN.
+/// retries TRYAGAIN and CLUSTERDOWN.
 struct Client {
     conns: HashMap<u16, TcpStream>,
     owner: HashMap<u16, u16>,
@@ -148,7 +148,8 @@ impl Client {
                 self.owner.insert(slot, to);
                 continue;
             }
-            if reply.starts_with("-TRYAGAIN") {
+            // CLUSTERDOWN: a node that has not read its first topology yet.
+            if reply.starts_with("-TRYAGAIN") || reply.starts_with("-CLUSTERDOWN") {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
