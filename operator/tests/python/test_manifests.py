@@ -186,7 +186,8 @@ def test_operator_rbac_lists_only_what_it_needs(helm):
     assert verbs[("shoal.dev", "cacheclusters/status")] == {"patch"}
     # patch only to remove the manual failover annotation once it is done
     assert verbs[("shoal.dev", "cacheclusters")] == {"get", "list", "watch", "patch"}
-    assert "delete" not in verbs[("apps", "statefulsets")], "shard data is never deleted by the operator"
+    # delete: only the StatefulSet of a shard a resize emptied (its volumes stay)
+    assert verbs[("apps", "statefulsets")] == {"get", "list", "watch", "create", "patch", "delete"}
 
 
 def test_all_in_one_manifest_is_in_sync(helm):
