@@ -209,6 +209,30 @@ def test_a_resize_interrupted_at_every_step_continues_and_a_killed_target_starts
         c.stop()
 
 
+def test_a_source_killed_during_the_copy_is_replaced_and_the_resize_completes():
+    c = LocalCluster(shards=3, replicas=1)
+    try:
+        rc = RedisCluster(host="127.0.0.1", port=c.base)
+        expected = load(rc)
+        reshard(c, 4, "--max-steps", "2")
+        t = topology(c)
+        target = t["shards"][3]["primary"]["port"]
+        wait_for("the target copies", lambda: redis.Redis(port=target).dbsize() > 0)
+        source = t["shards"][0]["primary"]["port"]
+        wait_for("the source's replica is in sync", lambda: redis.Redis(port=t["shards"][0]["replicas"][0]["port"])
+                 .dbsize() == redis.Redis(port=source).dbsize())
+        pid = int(open(os.path.join(c.dir, f"node-{source}.pid")).read())
+        os.kill(pid, signal.SIGKILL)
+        wait_for("the source's replica takes over",
+                 lambda: topology(c)["shards"][0]["primary"]["port"] != source, timeout=20)
+        assert "resharded to 4 shards" in reshard(c, 4)
+        check_loaded(rc)
+        wait_for("one copy of every key", lambda: total_keys(primaries(c)) == expected, timeout=20)
+        rc.close()
+    finally:
+        c.stop()
+
+
 def write_locked(c, doc):
     """Publishes a topology the way the supervisor and --reshard do."""
     with open(os.path.join(c.dir, "topology.lock"), "a") as lock:
