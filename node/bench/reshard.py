@@ -12,8 +12,8 @@ Redis: a 3-primary Redis Cluster holding the same keys, grown by `redis-cli
 While each resize runs, redis-benchmark --cluster writes (SET, 20 clients,
 pipeline 1) and a probe client sends one GET of a loaded key every ms through
 redis-py's RedisCluster, timing each. Reported per resize: its duration, keys
-moved and keys moved per second, keys lost (every loaded key is read back
-after: must be 0), the probe's errors, and its p99 latency during the resize
+the loaded keys moved (those whose slots changed owner) and per second, keys
+lost (every loaded key is read back after: must be 0), the probe's errors, and its p99 latency during the resize
 against the same probe's p99 with the load but no resize (steady).
 
 Everything shares this machine's CPUs, so both systems run one after the
@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import pick_base  # noqa: E402
 from compare import prepare, wait_port  # noqa: E402
 
-import redis  # noqa: E402
 from redis.cluster import RedisCluster  # noqa: E402
+from redis.crc import key_slot  # noqa: E402
 
 
 def load(rc, keys):
@@ -48,12 +48,30 @@ def load(rc, keys):
         p.execute()
 
 
-def lost(rc, keys):
+def loaded_in(port, keys):
+    """How many loaded keys hash to the slots the node on `port` owns now."""
+    owned = set()
+    for line in redis_cli("-p", str(port), "cluster", "nodes").splitlines():
+        f = line.split()
+        if "myself" in f[2]:
+            for r in f[8:]:
+                if r.startswith("["):
+                    continue
+                a, _, b = r.partition("-")
+                owned.update(range(int(a), int(b or a) + 1))
+    return sum(1 for i in range(keys) if key_slot(f"k:{i}".encode()) in owned)
+
+
+def lost(port, keys):
+    """Loaded keys that cannot be read back, through a new client (one that
+    cached a removed node's address would first fail to reach it)."""
+    rc = RedisCluster(host="127.0.0.1", port=port)
     missing = 0
     step = 20000
     for start in range(0, keys, step):
         names = [f"k:{i}" for i in range(start, min(keys, start + step))]
         missing += sum(1 for v in rc.mget_nonatomic(names) if v is None)
+    rc.close()
     return missing
 
 
@@ -91,7 +109,7 @@ class Probe(threading.Thread):
             self.go.clear()
             lat = sorted(self.lat)
             p99 = lat[int(len(lat) * 0.99)] if lat else float("nan")
-            return p99, len(self.errors), len(lat)
+            return p99, len(self.errors), len(lat), lat[-1] if lat else float("nan")
         return end
 
 
@@ -109,14 +127,12 @@ def measure(probe, port, action, keys_check):
     time.sleep(3)
     steady = end()
     end = probe.window()
-    t = time.perf_counter()
-    moved = action()
-    took = time.perf_counter() - t
+    moved, took = action()
     during = end()
     bg.terminate()
     bg.wait()
     return {"took": took, "moved": moved, "steady_p99": steady[0], "p99": during[0],
-            "errors": during[1], "probes": during[2], "lost": keys_check()}
+            "errors": during[1], "probes": during[2], "max": during[3], "lost": keys_check()}
 
 
 def shoal(args):
@@ -135,15 +151,19 @@ def shoal(args):
         new = base + 3  # the 4th shard's primary: the next port (see local-cluster)
         for shards in (4, 3):
             def action(shards=shards):
-                before = dbsize(new) if shards == 3 else 0
+                before = loaded_in(new, args.keys) if shards == 3 else 0
+                t = time.perf_counter()
                 out = subprocess.run([args.bin, "local-cluster", "--dir", d, "--reshard", "--shards", str(shards),
                                       "--timeout", "300"], capture_output=True, text=True, check=True).stdout
                 line = [x for x in out.splitlines() if x.startswith("resharded")][0]
+                handed = [x for x in out.splitlines() if "slots handed over" in x][0]
                 print("  " + line, flush=True)
+                print(f"  (every slot at its new owner after {handed.split(']')[0].strip('[ s')} s)", flush=True)
                 # Keys moved: what the new shard holds after growing, or held
                 # before shrinking (as for Redis below).
-                return before if shards == 3 else dbsize(new)
-            results["3->4" if shards == 4 else "4->3"] = measure(probe, base, action, lambda: lost(rc, args.keys))
+                took = time.perf_counter() - t
+                return (before if shards == 3 else loaded_in(new, args.keys)), took
+            results["3->4" if shards == 4 else "4->3"] = measure(probe, base, action, lambda: lost(base, args.keys))
         probe.stop.set()
         return results
     finally:
@@ -152,15 +172,15 @@ def shoal(args):
 
 
 def redis_cli(*a, check=True):
-    return subprocess.run(["redis-cli", *a], capture_output=True, text=True, check=check).stdout
+    out = subprocess.run(["redis-cli", *a], capture_output=True, text=True)
+    if check and out.returncode != 0:
+        tail = "\n".join((out.stdout + out.stderr).splitlines()[-8:])
+        raise RuntimeError(f"redis-cli {' '.join(a)} failed:\n{tail}")
+    return out.stdout
 
 
 def node_id(port):
     return redis_cli("-p", str(port), "cluster", "myid").strip()
-
-
-def dbsize(port):
-    return int(redis_cli("-p", str(port), "dbsize").strip())
 
 
 def redis_side(args):
@@ -191,21 +211,29 @@ def redis_side(args):
         new = base + 3
 
         def grow():
+            t = time.perf_counter()
             redis_cli("--cluster", "add-node", f"127.0.0.1:{new}", f"127.0.0.1:{base}")
-            time.sleep(1)  # the new node must be known to all before rebalance
+            # Every node must know the new one (gossip) before slots can move to it.
+            deadline = time.time() + 60
+            while time.time() < deadline and not all(
+                    "cluster_known_nodes:4" in info and "cluster_state:ok" in info
+                    for info in (redis_cli("-p", str(base + i), "cluster", "info") for i in range(4))):
+                time.sleep(0.1)
             redis_cli("--cluster", "rebalance", f"127.0.0.1:{base}", "--cluster-use-empty-masters",
                       "--cluster-pipeline", "100")
-            return dbsize(new)
+            took = time.perf_counter() - t
+            return loaded_in(new, args.keys), took
 
         def shrink():
-            moved = dbsize(new)
+            moved = loaded_in(new, args.keys)
+            t = time.perf_counter()
             redis_cli("--cluster", "rebalance", f"127.0.0.1:{base}", "--cluster-weight", f"{node_id(new)}=0",
                       "--cluster-pipeline", "100")
             redis_cli("--cluster", "del-node", f"127.0.0.1:{base}", node_id(new), check=False)
-            return moved
-        results = {"3->4": measure(probe, base, grow, lambda: lost(rc, args.keys))}
+            return moved, time.perf_counter() - t
+        results = {"3->4": measure(probe, base, grow, lambda: lost(base, args.keys))}
         print(f"  redis 3->4 in {results['3->4']['took']:.2f} s", flush=True)
-        results["4->3"] = measure(probe, base, shrink, lambda: lost(rc, args.keys))
+        results["4->3"] = measure(probe, base, shrink, lambda: lost(base, args.keys))
         print(f"  redis 4->3 in {results['4->3']['took']:.2f} s", flush=True)
         probe.stop.set()
         return results
@@ -228,13 +256,14 @@ def main():
     if not args.skip_redis:
         rows.append(("redis cluster", redis_side(args)))
     print()
-    print("| system | resize | time | keys moved | keys/s | keys lost | probe errors | p99 steady | p99 during | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| system | resize | time | loaded keys moved | keys/s | keys lost | probe errors | probes | "
+          "p99 steady | p99 during | ratio | max during |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, res in rows:
         for step, r in res.items():
             print(f"| {name} | {step} | {r['took']:.2f} s | {r['moved']} | {r['moved'] / r['took']:,.0f} | "
-                  f"{r['lost']} | {r['errors']} | {r['steady_p99']:.2f} ms | {r['p99']:.2f} ms | "
-                  f"{r['p99'] / r['steady_p99']:.1f}x |")
+                  f"{r['lost']} | {r['errors']} | {r['probes']} | {r['steady_p99']:.2f} ms | {r['p99']:.2f} ms | "
+                  f"{r['p99'] / r['steady_p99']:.1f}x | {r['max']:.1f} ms |")
 
 
 if __name__ == "__main__":

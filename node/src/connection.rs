@@ -458,6 +458,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
 /// `carry` (bounded by the query buffer limit), so a client that disconnects
 /// is noticed and withdrawn (nothing is popped for it), and one that pipelines
 /// more commands has them run after this one, as Redis does.
+/// The `MOVED` for a blocked client whose keys' slot this node no longer serves.
+fn moved_away(ctx: &Ctx<'_>, w: &crate::store::waiter::Waiter) -> Option<String> {
+    let cluster = ctx.shared.cluster.as_ref()?;
+    let slot = crate::cluster::slot::key_slot(w.keys.first()?);
+    let view = cluster.load();
+    match view.as_ref()?.route(slot, false) {
+        crate::cluster::Route::Moved(slot, node) => Some(format!("MOVED {slot} {}", node.endpoint())),
+        _ => None,
+    }
+}
+
 async fn wait_blocked<S: AsyncRead + Unpin>(
     ctx: &mut Ctx<'_>,
     b: crate::cmd::blocking::Blocked,
@@ -470,6 +481,7 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
     let client = ctx.session.client.clone();
     let mut deadline = b.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut input_open = true;
+    let mut epochs = ctx.shared.cluster.as_ref().map(|c| c.subscribe());
     loop {
         if let Some(reply) = w.take_reply() {
             ctx.out.raw(&reply);
@@ -481,6 +493,16 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
                 None => std::future::pending().await,
             }
         };
+        let topology_changed = async {
+            match epochs.as_mut() {
+                Some(rx) => {
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             _ = client.killed() => {
@@ -488,6 +510,16 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
                 return Err(End::Killed);
             }
             _ = w.served() => {}
+            // A resize moved the keys' slot away: as Redis Cluster does, the
+            // client is redirected, and waits again at the new owner.
+            () = topology_changed => {
+                if let Some(moved) = moved_away(ctx, &w) {
+                    if cancel(ctx, &w) {
+                        ctx.out.error(&moved);
+                        return Ok(());
+                    }
+                }
+            }
             _ = timer => {
                 if cancel(ctx, &w) {
                     // A timeout is a null array whatever the command, as Redis.

@@ -10,8 +10,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-/// How often the file is checked.
-pub const POLL: Duration = Duration::from_millis(200);
+/// How often the file is checked: nodes apply a new document at most this far
+/// apart, which bounds how long a slot's new owner may wait for the old one at
+/// a resize's cutover.
+pub const POLL: Duration = Duration::from_millis(50);
 
 /// Offers the file's topology to the node now and after every change.
 pub async fn watch(shared: Arc<Shared>, path: PathBuf, stop: CancellationToken) {

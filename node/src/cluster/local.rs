@@ -463,6 +463,10 @@ fn held(target: Target<'_>) -> bool {
     .unwrap_or(true)
 }
 
+/// How long the nodes of shards a resize removed keep answering (MOVED) before
+/// they stop.
+const LEAVE_GRACE: Duration = Duration::from_secs(2);
+
 /// What `--reshard` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resharded {
@@ -654,6 +658,10 @@ pub fn reshard(
                     .iter()
                     .flat_map(|s| std::iter::once(s.primary.clone()).chain(s.replicas.clone()))
                     .collect();
+                // Nodes the document no longer names answer MOVED to the new
+                // owners: clients that still send them commands learn where
+                // the slots went before the nodes stop.
+                std::thread::sleep(LEAVE_GRACE);
                 stop_nodes(dir, &leaving);
                 progress(&format!(
                     "epoch {}: {} shard(s) removed, {} nodes stopped",

@@ -21,12 +21,12 @@
 
 use super::slot::{key_slot, SlotRange};
 use super::View;
-use crate::repl::snapshot;
+use crate::repl::{snapshot, wire};
 use crate::resp::request::Parsed;
 use crate::resp::RequestParser;
 use crate::server::Shared;
 use crate::store::effect;
-use bytes::{Buf, BytesMut};
+use bytes::Buf;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,9 +39,8 @@ use tracing::{info, warn};
 const SEND_MAX: usize = 1 << 20;
 /// Keys read under one shard lock, for the snapshot and the cleanup.
 const STEP_KEYS: usize = 128;
-/// A silent link is dropped after this long (heartbeats come every second).
-const SILENCE: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How the target names the other end in its errors.
+const SOURCE: &str = "source";
 const RETRY: Duration = Duration::from_millis(200);
 /// How long an import waits for this node's replicas to hold what it imported
 /// before it reports done (the source deletes its copy after that).
@@ -211,24 +210,6 @@ async fn import(shared: &Shared, key: (SlotRange, usize)) {
     }
 }
 
-fn command(args: &[&[u8]]) -> bytes::Bytes {
-    crate::cluster::link::encode(args.iter())
-}
-
-async fn read_more<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> Result<(), String> {
-    if buf.capacity() - buf.len() < 16 * 1024 {
-        buf.reserve(64 * 1024);
-    }
-    let n = tokio::time::timeout(SILENCE, rd.read_buf(buf))
-        .await
-        .map_err(|_| format!("nothing from the source for {SILENCE:?}"))?
-        .map_err(err)?;
-    if n == 0 {
-        return Err("the source closed the link".into());
-    }
-    Ok(())
-}
-
 /// One link to the source: handshake, snapshot, stream, release.
 async fn pull(
     shared: &Shared,
@@ -238,30 +219,16 @@ async fn pull(
 ) -> Result<(), String> {
     let cluster = shared.cluster.as_ref().expect("imports run in a cluster");
     let range = key.0;
-    let tls = shared.link_tls(crate::tls::Link::Cluster);
-    let mut stream = crate::tls::connect(host, port, tls.as_ref(), CONNECT_TIMEOUT)
-        .await
-        .map_err(err)?;
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let (mut stream, mut buf) =
+        wire::open(shared, host, port, crate::tls::Link::Cluster, SOURCE).await?;
     let mut parser = RequestParser::new();
-    if let Some((user, pw)) = shared.link_login() {
-        stream
-            .write_all(&command(&[b"AUTH", user.as_bytes(), pw.as_bytes()]))
-            .await
-            .map_err(err)?;
-        stream.flush().await.map_err(err)?;
-        let line = read_line(&mut stream, &mut buf).await?;
-        if line != "+OK" {
-            return Err(format!("the source refused authentication: {line}"));
-        }
-    }
     let r = range.to_string();
     stream
-        .write_all(&command(&[b"SYNCSLOTS", r.as_bytes()]))
+        .write_all(&wire::command(&[b"SYNCSLOTS", r.as_bytes()]))
         .await
         .map_err(err)?;
     stream.flush().await.map_err(err)?;
-    let line = read_line(&mut stream, &mut buf).await?;
+    let line = wire::read_line(&mut stream, &mut buf, SOURCE).await?;
     if line != "+SNAPSHOT" {
         return Err(format!("unexpected answer to SYNCSLOTS: {line}"));
     }
@@ -273,19 +240,13 @@ async fn pull(
     loop {
         let mut at = 0;
         while at < buf.len() {
-            if buf[at] == b'+' {
-                // A heartbeat.
-                match buf[at..].windows(2).position(|w| w == b"\r\n") {
-                    Some(i) => {
-                        at += i + 2;
-                        continue;
-                    }
-                    None => break,
+            let consumed = match wire::next(&mut parser, &buf[at..])? {
+                wire::Next::Incomplete => break,
+                wire::Next::Heartbeat(n) => {
+                    at += n;
+                    continue;
                 }
-            }
-            let consumed = match parser.parse(&buf[at..], &effect::LIMITS).map_err(err)? {
-                Parsed::Incomplete => break,
-                Parsed::Request { consumed } => consumed,
+                wire::Next::Frame(n) => n,
             };
             let args: Vec<&[u8]> = parser.args(&buf[at..]).iter().collect();
             match args.first().copied() {
@@ -314,7 +275,7 @@ async fn pull(
                     }
                     cluster.imports.set_phase(key, Phase::Done);
                     shared.metrics.cluster.imports_done.inc();
-                    let _ = stream.write_all(&command(&[b"DONE"])).await;
+                    let _ = stream.write_all(&wire::command(&[b"DONE"])).await;
                     let _ = stream.flush().await;
                     return Ok(());
                 }
@@ -329,21 +290,7 @@ async fn pull(
             at += consumed;
         }
         buf.advance(at);
-        read_more(&mut stream, &mut buf).await?;
-    }
-}
-
-async fn read_line<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> Result<String, String> {
-    loop {
-        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-            let line = String::from_utf8_lossy(&buf[..i]).into_owned();
-            buf.advance(i + 2);
-            return Ok(line);
-        }
-        if buf.len() > 1024 {
-            return Err("over-long reply line from the source".into());
-        }
-        read_more(rd, buf).await?;
+        wire::read_more(&mut stream, &mut buf, SOURCE).await?;
     }
 }
 

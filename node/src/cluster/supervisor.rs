@@ -3,7 +3,7 @@
 //!
 //! Every [`TICK`] it probes each node (`INFO replication`), feeds what it saw
 //! to the failover decision ([`super::failover`]), publishes promotions at the
-//! next epoch (nodes pick the file up within 200 ms), and restarts nodes whose
+//! next epoch (nodes pick the file up within 50 ms), and restarts nodes whose
 //! process died — a dead primary only once a replica has replaced it, so the
 //! empty restart never serves its slots while a copy of the data exists.
 

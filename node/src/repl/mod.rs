@@ -18,6 +18,7 @@
 pub mod primary;
 pub mod replica;
 pub mod snapshot;
+pub mod wire;
 
 use crate::store::Db;
 use parking_lot::Mutex;

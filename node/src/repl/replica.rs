@@ -10,8 +10,7 @@
 //! would replace this replica's data, possibly the only copy left, with
 //! nothing. It keeps the data and reports it for the failover decision.
 
-use super::{snapshot, Link, Target};
-use crate::resp::request::Parsed;
+use super::{snapshot, wire, Link, Target};
 use crate::resp::RequestParser;
 use crate::server::Shared;
 use crate::store::effect;
@@ -19,13 +18,10 @@ use crate::tls::Stream;
 use bytes::{Buf, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// The primary sends a heartbeat every second; this much silence ends the link.
-const SILENCE: Duration = Duration::from_secs(5);
 /// Pause between attempts.
 const RETRY: Duration = Duration::from_millis(200);
 /// Largest snapshot chunk accepted, decompressed.
@@ -86,29 +82,8 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-async fn read_line<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> Result<String, String> {
-    loop {
-        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-            let line = String::from_utf8_lossy(&buf[..i]).into_owned();
-            buf.advance(i + 2);
-            return Ok(line);
-        }
-        if buf.len() > 1024 {
-            return Err("over-long reply line from the primary".into());
-        }
-        let n = tokio::time::timeout(SILENCE, rd.read_buf(buf))
-            .await
-            .map_err(|_| "the primary did not answer".to_string())?
-            .map_err(err)?;
-        if n == 0 {
-            return Err("the primary closed the link".into());
-        }
-    }
-}
-
-fn command(args: &[&[u8]]) -> bytes::Bytes {
-    crate::cluster::link::encode(args.iter())
-}
+/// How a replica names the other end in its errors.
+const PRIMARY: &str = "primary";
 
 /// One connection to the primary: handshake, snapshot if needed, stream.
 /// `skips` outlives a connection: a snapshot resumed, or a stream continued
@@ -120,22 +95,14 @@ async fn sync(
     skips: &mut effect::Skips,
 ) -> Result<(), String> {
     shared.repl.state().link = super::Link::Connecting;
-    let tls = shared.link_tls(crate::tls::Link::Replication);
-    let mut stream = crate::tls::connect(&target.host, target.port, tls.as_ref(), CONNECT_TIMEOUT)
-        .await
-        .map_err(err)?;
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    if let Some((user, pw)) = shared.link_login() {
-        stream
-            .write_all(&command(&[b"AUTH", user.as_bytes(), pw.as_bytes()]))
-            .await
-            .map_err(err)?;
-        stream.flush().await.map_err(err)?;
-        let line = read_line(&mut stream, &mut buf).await?;
-        if line != "+OK" {
-            return Err(format!("the primary refused authentication: {line}"));
-        }
-    }
+    let (mut stream, mut buf) = wire::open(
+        shared,
+        &target.host,
+        target.port,
+        crate::tls::Link::Replication,
+        PRIMARY,
+    )
+    .await?;
     let (replid, offset) = {
         let s = shared.repl.state();
         (s.replid.clone(), shared.db.journal().end())
@@ -156,9 +123,9 @@ async fn sync(
         psync.push(r.offset.to_string().into_bytes());
     }
     let args: Vec<&[u8]> = psync.iter().map(|a| a.as_slice()).collect();
-    stream.write_all(&command(&args)).await.map_err(err)?;
+    stream.write_all(&wire::command(&args)).await.map_err(err)?;
     stream.flush().await.map_err(err)?;
-    let line = read_line(&mut stream, &mut buf).await?;
+    let line = wire::read_line(&mut stream, &mut buf, PRIMARY).await?;
     let words: Vec<&str> = line.split(' ').collect();
     let loading = match words.as_slice() {
         ["+FULLRESYNC", id, off] => {
@@ -249,20 +216,15 @@ async fn stream_in(
         let mut applied = false;
         let mut at = 0;
         while at < buf.len() {
-            if buf[at] == b'+' {
+            let consumed = match wire::next(&mut parser, &buf[at..])? {
+                wire::Next::Incomplete => break,
                 // A heartbeat: not part of the stream, counted in no offset.
-                match buf[at..].windows(2).position(|w| w == b"\r\n") {
-                    Some(i) => {
-                        at += i + 2;
-                        applied = true;
-                        continue;
-                    }
-                    None => break,
+                wire::Next::Heartbeat(n) => {
+                    at += n;
+                    applied = true;
+                    continue;
                 }
-            }
-            let consumed = match parser.parse(&buf[at..], &effect::LIMITS).map_err(err)? {
-                Parsed::Incomplete => break,
-                Parsed::Request { consumed } => consumed,
+                wire::Next::Frame(n) => n,
             };
             let args: Vec<&[u8]> = parser.args(&buf[at..]).iter().collect();
             if loading {
@@ -305,20 +267,11 @@ async fn stream_in(
             shared.repl.state().last_io_ms = now;
             if !loading {
                 shared.metrics.repl.link_up.set(1);
-                let ack = command(&[b"REPLCONF", b"ACK", journal.end().to_string().as_bytes()]);
+                let ack = wire::command(&[b"REPLCONF", b"ACK", journal.end().to_string().as_bytes()]);
                 stream.write_all(&ack).await.map_err(err)?;
                 stream.flush().await.map_err(err)?;
             }
         }
-        if buf.capacity() - buf.len() < 16 * 1024 {
-            buf.reserve(64 * 1024);
-        }
-        let n = tokio::time::timeout(SILENCE, stream.read_buf(&mut buf))
-            .await
-            .map_err(|_| format!("nothing from the primary for {SILENCE:?}"))?
-            .map_err(err)?;
-        if n == 0 {
-            return Err("the primary closed the link".into());
-        }
+        wire::read_more(&mut stream, &mut buf, PRIMARY).await?;
     }
 }

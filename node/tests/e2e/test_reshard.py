@@ -175,23 +175,35 @@ def test_three_to_four_to_three_shards_under_load_loses_nothing():
         c.stop()
 
 
+def start_copy(c, shards, least=0):
+    """Runs a resize's first two steps (new shards, copying) and waits until
+    the first new shard's primary holds more than `least` keys; returns the
+    topology then."""
+    reshard(c, shards, "--max-steps", "2")
+    t = topology(c)
+    target = t["shards"][len(t["shards"]) - 1]["primary"]["port"]
+    wait_for("the target copies", lambda: redis.Redis(port=target).dbsize() > least)
+    return t
+
+
+def kill(c, port):
+    os.kill(int(open(os.path.join(c.dir, f"node-{port}.pid")).read()), signal.SIGKILL)
+
+
 def test_a_resize_interrupted_at_every_step_continues_and_a_killed_target_starts_over():
     c = LocalCluster(shards=3, replicas=1)
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         expected = load(rc)
         # Step 1 (new shard) and step 2 (copying), then the coordinator stops.
-        reshard(c, 4, "--max-steps", "2")
-        t = topology(c)
+        t = start_copy(c, 4)
         assert len(t["shards"]) == 4 and sum(len(s.get("migrating", [])) for s in t["shards"]) == 3
         target = t["shards"][3]["primary"]["port"]
-        wait_for("the target copies", lambda: redis.Redis(port=target).dbsize() > 0)
         # The sources still serve everything meanwhile, and take writes.
         check_loaded(rc)
         rc.set("during-copy", "1")
         # The target's primary dies: its replica is promoted and copies again.
-        pid = int(open(os.path.join(c.dir, f"node-{target}.pid")).read())
-        os.kill(pid, signal.SIGKILL)
+        kill(c, target)
         wait_for("the replica replaces the target",
                  lambda: topology(c)["shards"][3]["primary"]["port"] != target, timeout=20)
         # One step per run of the coordinator from here on.
@@ -214,20 +226,43 @@ def test_a_source_killed_during_the_copy_is_replaced_and_the_resize_completes():
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         expected = load(rc)
-        reshard(c, 4, "--max-steps", "2")
-        t = topology(c)
-        target = t["shards"][3]["primary"]["port"]
-        wait_for("the target copies", lambda: redis.Redis(port=target).dbsize() > 0)
+        t = start_copy(c, 4)
         source = t["shards"][0]["primary"]["port"]
         wait_for("the source's replica is in sync", lambda: redis.Redis(port=t["shards"][0]["replicas"][0]["port"])
                  .dbsize() == redis.Redis(port=source).dbsize())
-        pid = int(open(os.path.join(c.dir, f"node-{source}.pid")).read())
-        os.kill(pid, signal.SIGKILL)
+        kill(c, source)
         wait_for("the source's replica takes over",
                  lambda: topology(c)["shards"][0]["primary"]["port"] != source, timeout=20)
         assert "resharded to 4 shards" in reshard(c, 4)
         check_loaded(rc)
         wait_for("one copy of every key", lambda: total_keys(primaries(c)) == expected, timeout=20)
+        rc.close()
+    finally:
+        c.stop()
+
+
+def test_a_client_blocked_on_a_moved_slot_is_redirected_and_served_at_the_new_owner():
+    c = LocalCluster(shards=3, replicas=0)
+    try:
+        rc = RedisCluster(host="127.0.0.1", port=c.base)
+        # 3 -> 4 moves slots 4096-5461 off shard 0: a queue there.
+        queue = next(f"q{i}" for i in range(100000) if 4096 <= rc.keyslot(f"q{i}") <= 5461)
+        raw = redis.Redis(port=c.base)
+        got = []
+        worker = threading.Thread(target=lambda: got.append(
+            RedisCluster(host="127.0.0.1", port=c.base).blpop([queue], 30)), daemon=True)
+        worker.start()
+        wait_for("the worker blocks", lambda: raw.info("clients")["blocked_clients"] == 1)
+        reshard(c, 4)
+        # Redis Cluster's answer to a client blocked on a slot that moved:
+        # MOVED, which RedisCluster follows, to block again at the new owner.
+        wait_for("the worker left the old owner", lambda: raw.info("clients")["blocked_clients"] == 0)
+        owner = topology(c)["shards"][3]["primary"]["port"]
+        wait_for("the worker blocks at the new owner",
+                 lambda: redis.Redis(port=owner).info("clients")["blocked_clients"] == 1)
+        rc.rpush(queue, "job")
+        worker.join(10)
+        assert got == [(queue.encode(), b"job")]
         rc.close()
     finally:
         c.stop()
@@ -248,10 +283,8 @@ def test_an_aborted_resize_deletes_the_copy_and_moves_nothing():
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         expected = load(rc)
-        reshard(c, 3, "--max-steps", "2")
-        t = topology(c)
+        t = start_copy(c, 3, least=1000)
         target = t["shards"][2]["primary"]["port"]
-        wait_for("the target copies", lambda: redis.Redis(port=target).dbsize() > 1000)
         for s in t["shards"]:
             s.pop("migrating", None)
         t["epoch"] += 1
@@ -274,9 +307,7 @@ def test_a_flushall_on_the_source_restarts_the_copy():
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         load(rc)
-        reshard(c, 3, "--max-steps", "2")
-        target = topology(c)["shards"][2]["primary"]["port"]
-        wait_for("the target copies", lambda: redis.Redis(port=target).dbsize() > 1000)
+        target = start_copy(c, 3, least=1000)["shards"][2]["primary"]["port"]
         for p in primaries(c)[:2]:
             redis.Redis(port=p).flushall()
         wait_for("the copy follows the flush", lambda: redis.Redis(port=target).dbsize() == 0)
