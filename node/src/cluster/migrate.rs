@@ -39,8 +39,13 @@ use tracing::{info, warn};
 const SEND_MAX: usize = 1 << 20;
 /// Keys read under one shard lock, for the snapshot and the cleanup.
 const STEP_KEYS: usize = 128;
+/// Scan steps per snapshot chunk at most (the thread yields between chunks).
+const STEPS_PER_CHUNK: usize = 8;
 /// How the target names the other end in its errors.
 const SOURCE: &str = "source";
+/// The longest silence on a slot stream (the target drops it after
+/// `wire::SILENCE`).
+const HEARTBEAT: Duration = Duration::from_secs(1);
 const RETRY: Duration = Duration::from_millis(200);
 /// How long an import waits for this node's replicas to hold what it imported
 /// before it reports done (the source deletes its copy after that).
@@ -290,6 +295,8 @@ async fn pull(
             at += consumed;
         }
         buf.advance(at);
+        // Applying is CPU work on an I/O thread shared with clients.
+        tokio::task::yield_now().await;
         wire::read_more(&mut stream, &mut buf, SOURCE).await?;
     }
 }
@@ -437,7 +444,7 @@ async fn send<W: AsyncWrite + Unpin>(
     let mut out = Vec::with_capacity(snapshot::CHUNK_BYTES);
     loop {
         let mut raw = Vec::new();
-        loop {
+        for _ in 0..STEPS_PER_CHUNK {
             cursor = db.scan_at(cursor, STEP_KEYS, 0, |e, at| {
                 if in_ranges(ranges, e.key()) {
                     if matches!(e.value(), crate::store::ValueRef::List(_)) {
@@ -453,6 +460,9 @@ async fn send<W: AsyncWrite + Unpin>(
         out.clear();
         snapshot::encode(cursor, &raw, &mut out);
         wr.write_all(&out).await.map_err(err)?;
+        // A write to a local socket rarely waits: without this the snapshot
+        // would keep its I/O thread from every other client.
+        tokio::task::yield_now().await;
         if cursor == 0 {
             break;
         }
@@ -472,6 +482,7 @@ async fn send<W: AsyncWrite + Unpin>(
     let mut pending: Vec<u8> = Vec::new();
     let mut release: Option<(u64, Instant)> = None;
     let mut topology = shared.cluster.as_ref().map(|c| c.subscribe());
+    let mut last_write = Instant::now();
     loop {
         if !shared.repl.is_primary() {
             return Err("no longer a primary".into());
@@ -497,7 +508,14 @@ async fn send<W: AsyncWrite + Unpin>(
             pending.drain(..used);
             if !out.is_empty() {
                 wr.write_all(&out).await.map_err(err)?;
+                last_write = Instant::now();
             }
+        }
+        // The target hears something every second even while every write
+        // goes to other slots.
+        if last_write.elapsed() >= HEARTBEAT {
+            wr.write_all(b"+PING\r\n").await.map_err(err)?;
+            last_write = Instant::now();
         }
         if let Some((end, since)) = release {
             // Every byte before `end` went through the filter.
@@ -517,14 +535,13 @@ async fn send<W: AsyncWrite + Unpin>(
                 // Wait for the target's DONE (the other half of `export`).
                 std::future::pending::<()>().await;
             }
-            if n > 0 {
-                continue;
-            }
-        }
-        if n > 0 {
-            continue;
         }
         wr.flush().await.map_err(err)?;
+        if n > 0 {
+            // Filtering is CPU work on an I/O thread shared with clients.
+            tokio::task::yield_now().await;
+            continue;
+        }
         let wait = journal.wait_past(sent);
         let changed = async {
             match topology.as_mut() {
@@ -537,9 +554,7 @@ async fn send<W: AsyncWrite + Unpin>(
         tokio::select! {
             () = wait => {}
             () = changed => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {
-                wr.write_all(b"+PING\r\n").await.map_err(err)?;
-            }
+            () = tokio::time::sleep(HEARTBEAT) => {}
         }
     }
 }
