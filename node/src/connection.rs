@@ -464,7 +464,9 @@ fn moved_away(ctx: &Ctx<'_>, w: &crate::store::waiter::Waiter) -> Option<String>
     let slot = crate::cluster::slot::key_slot(w.keys.first()?);
     let view = cluster.load();
     match view.as_ref()?.route(slot, false) {
-        crate::cluster::Route::Moved(slot, node) => Some(format!("MOVED {slot} {}", node.endpoint())),
+        crate::cluster::Route::Moved(slot, node) => {
+            Some(format!("MOVED {slot} {}", node.endpoint()))
+        }
         _ => None,
     }
 }
@@ -562,7 +564,11 @@ const HANDOVER_WAIT: std::time::Duration = std::time::Duration::from_millis(1500
 /// handed over to this node (nodes apply a new topology a moment apart, and
 /// the new owner serves a slot only once the old one sent its last write), so
 /// clients see a short wait instead of errors or redirections back and forth.
-async fn dispatch_waiting(ctx: &mut Ctx<'_>, args: crate::resp::Args<'_>, shared: &Shared) -> Dispatched {
+async fn dispatch_waiting(
+    ctx: &mut Ctx<'_>,
+    args: crate::resp::Args<'_>,
+    shared: &Shared,
+) -> Dispatched {
     ctx.session.may_wait = true;
     let deadline = std::time::Instant::now() + HANDOVER_WAIT;
     let mut d = dispatch(ctx, args);

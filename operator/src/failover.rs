@@ -131,8 +131,9 @@ impl Failover {
         else {
             return Ok(Outcome::default());
         };
-        let resizing = shoal_core::cluster::reshard::next_step(&topology, cc.spec.shards.max(1) as usize)
-            .is_ok_and(|s| s != shoal_core::cluster::reshard::Step::Done);
+        let resizing =
+            shoal_core::cluster::reshard::next_step(&topology, cc.spec.shards.max(1) as usize)
+                .is_ok_and(|s| s != shoal_core::cluster::reshard::Step::Done);
         if !failover && !resizing {
             return Ok(Outcome::default());
         }
@@ -141,7 +142,15 @@ impl Failover {
         if !failover {
             let reachable = probes.values().filter(|h| h.is_some()).count();
             let resized = self
-                .resize(cc, &configmaps, &cm_name, &cm, &topology, &probes, &credentials)
+                .resize(
+                    cc,
+                    &configmaps,
+                    &cm_name,
+                    &cm,
+                    &topology,
+                    &probes,
+                    &credentials,
+                )
                 .await?;
             return Ok(Outcome {
                 published: resized,
@@ -212,7 +221,15 @@ impl Failover {
         let mut published = round.next;
         if published.is_none() && resizing {
             published = self
-                .resize(cc, &configmaps, &cm_name, &cm, &topology, &probes, &credentials)
+                .resize(
+                    cc,
+                    &configmaps,
+                    &cm_name,
+                    &cm,
+                    &topology,
+                    &probes,
+                    &credentials,
+                )
                 .await?;
         }
         Ok(Outcome {
@@ -246,7 +263,10 @@ impl Failover {
             .enumerate()
             .filter(|(i, s)| {
                 !s.importing.is_empty()
-                    || topology.shards.iter().any(|o| o.migrating.iter().any(|m| m.to == *i))
+                    || topology
+                        .shards
+                        .iter()
+                        .any(|o| o.migrating.iter().any(|m| m.to == *i))
             })
             .map(|(i, _)| i)
             .collect();

@@ -482,7 +482,10 @@ async fn remove_left_shards(
             EventType::Normal,
             "ShardRemoved",
             "DeleteStatefulSet",
-            format!("shard {i} left the cluster; its StatefulSet {} is deleted (volumes kept)", names.shard(i)),
+            format!(
+                "shard {i} left the cluster; its StatefulSet {} is deleted (volumes kept)",
+                names.shard(i)
+            ),
         )
         .await;
     }

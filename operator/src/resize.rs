@@ -54,7 +54,12 @@ fn slots(moves: &[Move]) -> usize {
 }
 
 /// The next document of a resize of `cc` from `t`, if one is due now.
-pub fn decide(cc: &CacheCluster, ns: &str, t: &Topology, seen: &Seen) -> Result<Option<Publish>, PlanError> {
+pub fn decide(
+    cc: &CacheCluster,
+    ns: &str,
+    t: &Topology,
+    seen: &Seen,
+) -> Result<Option<Publish>, PlanError> {
     let shards = cc.spec.shards.max(1) as usize;
     let all = |moves: &[Move], ok: fn(&Imports, usize) -> bool| {
         targets(moves)
@@ -140,7 +145,10 @@ mod tests {
         let p = decide(&cc, ns, &t, &seen).unwrap().unwrap();
         assert_eq!((p.step, p.next.epoch), ("AddShards", 5));
         assert_eq!(p.next.shards[2].primary.name, "cache-shard-2-0");
-        assert_eq!(p.next.shards[2].replicas[0].host, "cache-shard-2-1.cache-nodes.apps.svc");
+        assert_eq!(
+            p.next.shards[2].replicas[0].host,
+            "cache-shard-2-1.cache-nodes.apps.svc"
+        );
         assert!(p.next.shards[2].slots.is_empty());
         let added = p.next;
         // Copying waits for every node to answer.
@@ -151,7 +159,11 @@ mod tests {
         let begun = p.next;
         // Shard 2 takes two ranges (one from each old shard): both must stream.
         assert_eq!(targets(&reshard::marked(&begun)), vec![(2, 2)]);
-        assert_eq!(decide(&cc, ns, &begun, &seen).unwrap(), None, "no report yet");
+        assert_eq!(
+            decide(&cc, ns, &begun, &seen).unwrap(),
+            None,
+            "no report yet"
+        );
         seen.imports.insert(2, counts(1, 0));
         assert_eq!(decide(&cc, ns, &begun, &seen).unwrap(), None, "one of two");
         seen.imports.insert(2, counts(2, 0));

@@ -4,9 +4,9 @@
 use crate::crd::{CacheCluster, CacheClusterStatus, Phase, ShardStatus};
 use crate::render::Names;
 use crate::topology::shard_slots;
-use shoal_core::cluster::reshard::{self, Step};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use shoal_core::cluster::reshard::{self, Step};
 use shoal_core::cluster::Topology;
 
 /// What reconcile observed, besides the cluster itself.
@@ -205,7 +205,14 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
             .iter()
             .find(|c| c.type_ == "Resharding")
             .cloned()
-            .unwrap_or_else(|| condition("Resharding", false, "Stable", "no resize in progress".into())),
+            .unwrap_or_else(|| {
+                condition(
+                    "Resharding",
+                    false,
+                    "Stable",
+                    "no resize in progress".into(),
+                )
+            }),
     };
     let generation = cc.metadata.generation;
     let conditions = [available_c, progressing_c, degraded_c, resharding_c]
@@ -280,7 +287,10 @@ pub fn resharding(t: &Topology, shards: usize) -> Condition {
             "Resharding",
             true,
             "RemovingShards",
-            format!("{} emptied shard(s) leave", t.shards.len().saturating_sub(shards)),
+            format!(
+                "{} emptied shard(s) leave",
+                t.shards.len().saturating_sub(shards)
+            ),
         ),
         Err(e) => condition("Resharding", false, "Invalid", e.to_string()),
     }
@@ -371,7 +381,10 @@ mod tests {
         let s = at(&grow, &added);
         assert_eq!(cond(&s, "Resharding").reason, "WaitingForPods");
         assert_eq!(s.shards.len(), 3);
-        assert_eq!(s.shards[2].slots, "", "a new shard owns nothing until cutover");
+        assert_eq!(
+            s.shards[2].slots, "",
+            "a new shard owns nothing until cutover"
+        );
         let owned: Vec<_> = added.shards.iter().map(|s| s.slots.clone()).collect();
         let begun = reshard::begin(&added, &reshard::plan(&owned, 3).unwrap());
         let c = cond(&at(&grow, &begun), "Resharding").clone();

@@ -63,7 +63,9 @@ pub fn document(
     let name = cc.metadata.name.clone().unwrap_or_default();
     let shards = shard_count(cc, published);
     let replicas = cc.spec.replicas_per_shard.max(0) as usize;
-    let mut t = Topology::even(epoch, shards, replicas, |s, r| pod_node(cc, namespace, s, r));
+    let mut t = Topology::even(epoch, shards, replicas, |s, r| {
+        pod_node(cc, namespace, s, r)
+    });
     t.cluster = name;
     let Some(published) = published else {
         return t;
@@ -226,7 +228,10 @@ mod tests {
         let more = document(&cluster(3, 2), ns, 3, Some(&promoted));
         assert_eq!(more.shards.len(), 2);
         assert_eq!(names(&more, 1)[0], "cache-shard-1-2");
-        assert_eq!(shard_nodes(&cluster(3, 2), ns, 2)[0].name, "cache-shard-2-0");
+        assert_eq!(
+            shard_nodes(&cluster(3, 2), ns, 2)[0].name,
+            "cache-shard-2-0"
+        );
         assert_eq!(shard_nodes(&cluster(3, 2), ns, 2).len(), 3);
     }
 
@@ -242,7 +247,10 @@ mod tests {
         for shards in [3, 2] {
             let again = document(&cluster(shards, 1), ns, begun.epoch, Some(&begun));
             assert_eq!(again, begun);
-            assert_eq!(next_epoch(&cluster(shards, 1), ns, Some(&begun), 1), begun.epoch);
+            assert_eq!(
+                next_epoch(&cluster(shards, 1), ns, Some(&begun), 1),
+                begun.epoch
+            );
         }
         // Replicas change while it runs: the marks stay.
         let more = document(&cluster(3, 2), ns, begun.epoch + 1, Some(&begun));

@@ -131,9 +131,8 @@ impl Client {
         let slot = key_slot(args[1].as_bytes());
         for _ in 0..50 {
             let port = *self.owner.get(&slot).unwrap_or(&self.default);
-            if !self.conns.contains_key(&port) {
-                let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-                self.conns.insert(port, s);
+            if let std::collections::hash_map::Entry::Vacant(e) = self.conns.entry(port) {
+                e.insert(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
             }
             let s = self.conns.get_mut(&port).unwrap();
             s.write_all(&encode(args)).await.unwrap();
@@ -182,13 +181,19 @@ async fn resize_to(api: &FakeApi, shards: usize, switch_after: usize) -> Vec<u64
             }
         }
         let t = published(api);
-        let settled = t.shards.iter().all(|s| s.migrating.is_empty() && s.importing.is_empty());
+        let settled = t
+            .shards
+            .iter()
+            .all(|s| s.migrating.is_empty() && s.importing.is_empty());
         if t.shards.len() == shards && settled && !epochs.is_empty() {
             return epochs;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the resize to {shards} shards did not finish: {:?}", published(api));
+    panic!(
+        "the resize to {shards} shards did not finish: {:?}",
+        published(api)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +206,10 @@ async fn two_to_three_to_two_shards_under_writes_loses_nothing() {
     for _ in 0..3 {
         listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
     }
-    let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
     let mut t = Topology::even(1, 2, 0, |s, _| node(s, ports[s]));
     t.cluster = "cache".into();
     let api = FakeApi::with_cluster(json!({"shards": 2, "replicasPerShard": 0}));
@@ -216,11 +224,17 @@ async fn two_to_three_to_two_shards_under_writes_loses_nothing() {
 
     let mut c = Client::new(ports[0]);
     for i in 0..2000 {
-        assert_eq!(c.call(&["SET", &format!("k{i}"), &i.to_string()]).await, "+OK\r\n");
+        assert_eq!(
+            c.call(&["SET", &format!("k{i}"), &i.to_string()]).await,
+            "+OK\r\n"
+        );
     }
     for i in 0..20 {
         let key = format!("l{i}");
-        assert!(c.call(&["RPUSH", &key, "a", "b", "c"]).await.starts_with(':'));
+        assert!(c
+            .call(&["RPUSH", &key, "a", "b", "c"])
+            .await
+            .starts_with(':'));
         let key = format!("z{i}");
         assert!(c.call(&["ZADD", &key, "1.5", "m"]).await.starts_with(':'));
     }
@@ -249,13 +263,20 @@ async fn two_to_three_to_two_shards_under_writes_loses_nothing() {
     let epochs = resize_to(&api, 3, 1).await;
     assert_eq!(epochs.len(), 3, "begin, cutover, finish: {epochs:?}");
     let t3 = published(&api);
-    assert_eq!(t3.shards[2].slots.iter().map(|r| r.len()).sum::<usize>(), 5461);
+    assert_eq!(
+        t3.shards[2].slots.iter().map(|r| r.len()).sum::<usize>(),
+        5461
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(dbsize(ports[2]).await > 500, "the new shard holds its keys");
 
     set_shards(&api, 2);
     let epochs = resize_to(&api, 2, 2).await;
-    assert_eq!(epochs.len(), 4, "begin, cutover, finish, remove: {epochs:?}");
+    assert_eq!(
+        epochs.len(),
+        4,
+        "begin, cutover, finish, remove: {epochs:?}"
+    );
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
 
@@ -277,7 +298,11 @@ async fn two_to_three_to_two_shards_under_writes_loses_nothing() {
     assert!(acked.len() > 50, "the writer wrote during the resizes");
     for n in &acked {
         let want = format!("${}\r\n{n}\r\n", n.to_string().len());
-        assert_eq!(c.call(&["GET", &format!("w{n}")]).await, want, "acknowledged w{n}");
+        assert_eq!(
+            c.call(&["GET", &format!("w{n}")]).await,
+            want,
+            "acknowledged w{n}"
+        );
     }
     // One copy of each key: the old owners deleted theirs.
     let total = dbsize(ports[0]).await + dbsize(ports[1]).await;

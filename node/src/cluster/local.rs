@@ -557,7 +557,10 @@ pub fn reshard(
     };
     loop {
         if max_steps.is_some_and(|m| published.get() >= m) {
-            progress(&format!("stopped after {} step(s), as asked", published.get()));
+            progress(&format!(
+                "stopped after {} step(s), as asked",
+                published.get()
+            ));
             break;
         }
         let t = read()?;
@@ -596,7 +599,7 @@ pub fn reshard(
                 ));
                 let deadline = Instant::now() + timeout;
                 for node in &started {
-                    while !(cluster_ok(target(node.port)) && !held(target(node.port))) {
+                    while !cluster_ok(target(node.port)) || held(target(node.port)) {
                         if Instant::now() > deadline {
                             return Err(LocalError::Timeout(timeout, dir.to_path_buf()));
                         }
@@ -649,7 +652,9 @@ pub fn reshard(
             }
             Step::RemoveShards => {
                 let Some(next) = plan::remove_empty(&t, shards) else {
-                    return Err(LocalError::Invalid("the shards to remove still own slots".into()));
+                    return Err(LocalError::Invalid(
+                        "the shards to remove still own slots".into(),
+                    ));
                 };
                 if !publish(&t, &next)? {
                     continue;

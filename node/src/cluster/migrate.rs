@@ -124,7 +124,9 @@ pub async fn run_imports(shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         let view = cluster.view();
         let want = view.as_deref().map(wanted).unwrap_or_default();
-        let primary = view.as_ref().is_some_and(|v| v.me.is_some_and(|m| m.primary));
+        let primary = view
+            .as_ref()
+            .is_some_and(|v| v.me.is_some_and(|m| m.primary));
         // A hand-over is remembered only while the topology still names it
         // (by every node: a replica promoted later must not take an old mark
         // for a new import's).
@@ -353,7 +355,10 @@ pub async fn run_cleanup(shared: Arc<Shared>, stop: CancellationToken) {
                 .await;
                 if gone > 0 {
                     shared.metrics.cluster.cleaned_keys.inc_by(gone);
-                    info!(keys = gone, epoch, "deleted the keys of slots this node no longer holds");
+                    info!(
+                        keys = gone,
+                        epoch, "deleted the keys of slots this node no longer holds"
+                    );
                 }
             }
         }
@@ -496,9 +501,10 @@ async fn send<W: AsyncWrite + Unpin>(
             release = Some((end, Instant::now()));
         }
         let mut chunk = Vec::new();
-        let n = journal
-            .read(sent, SEND_MAX, &mut chunk)
-            .map_err(|_| "the journal moved past the slot stream; a larger repl-backlog-size avoids this".to_string())?;
+        let n = journal.read(sent, SEND_MAX, &mut chunk).map_err(|_| {
+            "the journal moved past the slot stream; a larger repl-backlog-size avoids this"
+                .to_string()
+        })?;
         if n > 0 {
             let base = sent - pending.len() as u64;
             pending.extend_from_slice(&chunk);
@@ -633,7 +639,7 @@ mod tests {
         // "a" hashes to 15495, "b" to 3300, "c" to 7365.
         assert!(!in_ranges(&ranges, b"a") && in_ranges(&ranges, b"b") && in_ranges(&ranges, b"c"));
         let mut journal = Vec::new();
-        let mut set = |k: &[u8], out: &mut Vec<u8>| {
+        let set = |k: &[u8], out: &mut Vec<u8>| {
             crate::resp::Frame::encode_command(&[b"SET", k, b"v", b"0"], out)
         };
         set(b"a", &mut journal);

@@ -151,7 +151,9 @@ async fn sync(
             }
             info!(primary = %target.name, offset = off, "full resync");
             shared.db.flush(true);
-            shared.db.set_imported(0, crate::cluster::slot::SLOTS - 1, false);
+            shared
+                .db
+                .set_imported(0, crate::cluster::slot::SLOTS - 1, false);
             shared.db.journal().reset(off);
             skips.clear();
             *resume = Some(Resume {
@@ -267,7 +269,8 @@ async fn stream_in(
             shared.repl.state().last_io_ms = now;
             if !loading {
                 shared.metrics.repl.link_up.set(1);
-                let ack = wire::command(&[b"REPLCONF", b"ACK", journal.end().to_string().as_bytes()]);
+                let ack =
+                    wire::command(&[b"REPLCONF", b"ACK", journal.end().to_string().as_bytes()]);
                 stream.write_all(&ack).await.map_err(err)?;
                 stream.flush().await.map_err(err)?;
             }

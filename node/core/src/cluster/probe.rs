@@ -115,7 +115,9 @@ pub fn imports(target: Target<'_>, login: Option<(&str, &str)>) -> Option<Import
         Frame::encode_command(&["AUTH", user, pw], &mut req);
     }
     Frame::encode_command(&["CLUSTER", "INFO"], &mut req);
-    query(target, &req, |reply| parse_imports(&String::from_utf8_lossy(reply)))
+    query(target, &req, |reply| {
+        parse_imports(&String::from_utf8_lossy(reply))
+    })
 }
 
 /// Parses `CLUSTER INFO` once the reply is complete.

@@ -85,7 +85,9 @@ pub fn plan(owned: &[Vec<SlotRange>], shards: usize) -> Result<Vec<Move>, PlanEr
     for (slot, from) in given {
         let to = takers.next().expect("what is given is taken: totals agree");
         match moves.last_mut() {
-            Some(m) if m.from == from && m.to == to && m.slots.end + 1 == slot => m.slots.end = slot,
+            Some(m) if m.from == from && m.to == to && m.slots.end + 1 == slot => {
+                m.slots.end = slot
+            }
             _ => moves.push(Move {
                 slots: SlotRange::new(slot, slot),
                 from,
@@ -353,7 +355,10 @@ mod tests {
                 owner[usize::from(s)] = i;
             }
         }
-        assert!(owner.iter().all(|&o| o != usize::MAX), "a slot lost its owner");
+        assert!(
+            owner.iter().all(|&o| o != usize::MAX),
+            "a slot lost its owner"
+        );
         // Balanced within one slot; leaving shards own nothing.
         let c = counts(&after);
         let kept = &c[..shards];
@@ -445,7 +450,15 @@ mod tests {
         assert_eq!(cut.epoch, 10);
         assert_eq!(cut.shards[3].importing.len(), 3);
         assert!(cut.shards.iter().all(|s| s.migrating.is_empty()));
-        assert_eq!(counts(&cut.shards.iter().map(|s| s.slots.clone()).collect::<Vec<_>>()), vec![4096; 4]);
+        assert_eq!(
+            counts(
+                &cut.shards
+                    .iter()
+                    .map(|s| s.slots.clone())
+                    .collect::<Vec<_>>()
+            ),
+            vec![4096; 4]
+        );
         let done = finish(&cut);
         done.check().unwrap();
         assert!(!in_progress(&done));
@@ -457,7 +470,10 @@ mod tests {
         let removed = remove_empty(&back, 3).unwrap();
         removed.check().unwrap();
         assert_eq!(removed.shards.len(), 3);
-        assert!(removed.shards.iter().all(|s| s.slots.iter().map(SlotRange::len).sum::<usize>() >= 5461));
+        assert!(removed
+            .shards
+            .iter()
+            .all(|s| s.slots.iter().map(SlotRange::len).sum::<usize>() >= 5461));
     }
 
     #[test]
@@ -483,13 +499,19 @@ mod tests {
         assert!(back.iter().all(|m| m.from == 3));
         let back = finish(&cutover(&begin(&done, &back)));
         assert_eq!(next_step(&back, 3), Ok(Step::RemoveShards));
-        assert_eq!(next_step(&remove_empty(&back, 3).unwrap(), 3), Ok(Step::Done));
+        assert_eq!(
+            next_step(&remove_empty(&back, 3).unwrap(), 3),
+            Ok(Step::Done)
+        );
     }
 
     fn layouts() -> impl Strategy<Value = Vec<Vec<SlotRange>>> {
         // Random owners for runs of slots, over 1..12 shards.
-        (1usize..12, prop::collection::vec((1u16..3000, 0usize..12), 1..40)).prop_map(
-            |(n, runs)| {
+        (
+            1usize..12,
+            prop::collection::vec((1u16..3000, 0usize..12), 1..40),
+        )
+            .prop_map(|(n, runs)| {
                 let mut slots: Vec<Vec<u16>> = vec![Vec::new(); n];
                 let mut next = 0u32;
                 let mut i = 0;
@@ -501,8 +523,7 @@ mod tests {
                     i += 1;
                 }
                 slots.into_iter().map(normalize).collect()
-            },
-        )
+            })
     }
 
     proptest! {

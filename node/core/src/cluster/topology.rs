@@ -545,12 +545,18 @@ mod tests {
         assert_eq!(source.route(15, false), Route::Local);
         assert!(matches!(target.route(15, false), Route::Incoming(15, n) if n.name == "n0-0"));
         assert!(matches!(target_replica.route(15, true), Route::Moved(15, n) if n.name == "n0-0"));
-        assert_eq!((source.keeps(15), target.keeps(15)), (Some(true), Some(true)));
+        assert_eq!(
+            (source.keeps(15), target.keeps(15)),
+            (Some(true), Some(true))
+        );
         assert_eq!(target.keeps(30), Some(false), "slot 30 is not coming here");
-        assert_eq!(target_replica.keeps(15), None, "replicas follow their primary");
+        assert_eq!(
+            target_replica.keeps(15),
+            None,
+            "replicas follow their primary"
+        );
         // Cutover: the target owns it and imports it; the source keeps its
         // copy until the import is done.
-        let mut t = t;
         t.epoch = 5;
         t.shards[0].migrating.clear();
         t.shards[0].slots = vec![SlotRange::new(0, 9), SlotRange::new(21, 8191)];
@@ -565,14 +571,20 @@ mod tests {
         assert!(matches!(source.route(15, false), Route::Moved(15, n) if n.name == "n1-0"));
         assert_eq!(target.route(15, false), Route::Importing(15));
         assert!(matches!(target_replica.route(15, true), Route::Moved(15, n) if n.name == "n1-0"));
-        assert_eq!((source.keeps(15), target.keeps(15)), (Some(true), Some(true)));
+        assert_eq!(
+            (source.keeps(15), target.keeps(15)),
+            (Some(true), Some(true))
+        );
         // Done: only the owner keeps it.
         t.epoch = 6;
         t.shards[1].importing.clear();
         let source = View::new(t.clone(), "n0-0").unwrap();
         let target = View::new(t, "n1-0").unwrap();
         assert_eq!(target.route(15, false), Route::Local);
-        assert_eq!((source.keeps(15), target.keeps(15)), (Some(false), Some(true)));
+        assert_eq!(
+            (source.keeps(15), target.keeps(15)),
+            (Some(false), Some(true))
+        );
     }
 
     #[test]
