@@ -138,9 +138,13 @@ async fn update_and_scale_converge() {
         .as_str()
         .unwrap()
         .contains("timeout: 60"));
-    // Slot ownership changed with the shard count: a new topology epoch.
+    // More replicas: a new topology epoch. More shards: the new StatefulSet
+    // runs, and its shard joins through a resize (the control loop, see
+    // tests/resize.rs), owning nothing until its slots are copied.
     assert_eq!(status(&api)["epoch"], 2);
-    assert_eq!(status(&api)["shards"][2]["slots"], "10923-16383");
+    assert_eq!(published_topology(&api).shards.len(), 2);
+    assert_eq!(status(&api)["shards"][2]["slots"], "");
+    assert_eq!(condition(&api, "Resharding")["reason"], "AddingShards");
     assert_eq!(condition(&api, "Progressing")["status"], "True");
 }
 
@@ -474,13 +478,20 @@ async fn the_topology_is_published_and_its_epoch_moves_only_on_change() {
     run(&api, &ctx).await.unwrap();
     assert_eq!(published_topology(&api), t);
 
+    // More shards: reconcile leaves slots and shards as published (a resize
+    // moves them), so the document and its epoch stay.
     set_spec(&api, json!({"shards": 3, "replicasPerShard": 1}));
     run(&api, &ctx).await.unwrap();
-    let grown = published_topology(&api);
-    assert_eq!(grown.epoch, 2);
-    assert_eq!(grown.shards.len(), 3);
+    assert_eq!(published_topology(&api), t);
+    assert_eq!(status(&api)["epoch"], 1);
+    assert_eq!(condition(&api, "Resharding")["status"], "True");
+    // One more replica per shard changes it: epoch 2.
+    set_spec(&api, json!({"shards": 3, "replicasPerShard": 2}));
+    run(&api, &ctx).await.unwrap();
+    let more = published_topology(&api);
+    assert_eq!((more.epoch, more.shards.len()), (2, 2));
+    assert_eq!(more.shards[1].replicas.len(), 2);
     assert_eq!(status(&api)["epoch"], 2);
-    assert_eq!(status(&api)["shards"][2]["slots"], "10923-16383");
 
     // A ConfigMap lost or replaced behind the operator's back never makes the
     // epoch go backwards: status remembers the last one published.
