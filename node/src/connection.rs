@@ -293,7 +293,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                     .await?;
                             outcomes.into_iter().last().unwrap_or(Dispatched::Done)
                         } else {
-                            dispatch_waiting(&mut ctx, args, shared).await
+                            ctx.session.may_wait = true;
+                            let d = dispatch(&mut ctx, args);
+                            ctx.session.may_wait = false;
+                            match d {
+                                Dispatched::Retry => retry_handover(&mut ctx, args, shared).await,
+                                d => d,
+                            }
                         };
                         // CLIENT REPLY OFF / SKIP: the client asked not to hear this
                         // one; (un)subscribe confirmations are pushed as messages
@@ -344,7 +350,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                 self.replicate = Some(req);
                                 break;
                             }
-                            // dispatch_waiting answers it.
+                            // retry_handover answers it.
                             Dispatched::Retry => {}
                             Dispatched::Block(b) => {
                                 // Replies so far go out before the wait.
@@ -560,29 +566,28 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
 /// before it gets the owner's MOVED (or TRYAGAIN).
 const HANDOVER_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
-/// Dispatches `args`, running it again every few ms while its slot is being
-/// handed over to this node (nodes apply a new topology a moment apart, and
-/// the new owner serves a slot only once the old one sent its last write), so
-/// clients see a short wait instead of errors or redirections back and forth.
-async fn dispatch_waiting(
+/// Runs `args` again every few ms while its slot is being handed over to
+/// this node (nodes apply a new topology a moment apart, and the new owner
+/// serves a slot only once the old one sent its last write), so clients see a
+/// short wait instead of errors or redirections back and forth. Only a
+/// command that answered [`Dispatched::Retry`] comes here.
+async fn retry_handover(
     ctx: &mut Ctx<'_>,
     args: crate::resp::Args<'_>,
     shared: &Shared,
 ) -> Dispatched {
-    ctx.session.may_wait = true;
     let deadline = std::time::Instant::now() + HANDOVER_WAIT;
-    let mut d = dispatch(ctx, args);
-    while matches!(d, Dispatched::Retry) {
-        if std::time::Instant::now() >= deadline {
-            ctx.session.may_wait = false;
-        } else {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        // Past the deadline it gets the owner's MOVED (or TRYAGAIN).
+        ctx.session.may_wait = std::time::Instant::now() < deadline;
         ctx.now = shared.clock.now_ms();
-        d = dispatch(ctx, args);
+        let d = dispatch(ctx, args);
+        ctx.session.may_wait = false;
+        if !matches!(d, Dispatched::Retry) {
+            return d;
+        }
     }
-    ctx.session.may_wait = false;
-    d
 }
 
 async fn next_message(session: &mut Session) -> Option<Vec<u8>> {
