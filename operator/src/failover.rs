@@ -139,25 +139,46 @@ impl Failover {
         }
         let credentials = self.credentials(cc, &ns).await?;
         let probes = probe_all(&topology, &credentials).await;
-        if !failover {
-            let reachable = probes.values().filter(|h| h.is_some()).count();
-            let resized = self
+        let reachable = probes.values().filter(|h| h.is_some()).count();
+        let all_reachable = topology
+            .nodes()
+            .all(|(_, n, _)| probes.get(&n.name).is_some_and(Option::is_some));
+        let mut published = None;
+        if failover {
+            published = self
+                .failover(cc, &configmaps, &cm_name, &cm, &topology, probes)
+                .await?;
+        }
+        if published.is_none() && resizing {
+            published = self
                 .resize(
                     cc,
                     &configmaps,
                     &cm_name,
                     &cm,
                     &topology,
-                    &probes,
+                    all_reachable,
                     &credentials,
                 )
                 .await?;
-            return Ok(Outcome {
-                published: resized,
-                reachable,
-            });
         }
-        let reachable = probes.values().filter(|h| h.is_some()).count();
+        Ok(Outcome {
+            published,
+            reachable,
+        })
+    }
+
+    /// Decides and publishes a failover of `cc` from this round's `probes`.
+    async fn failover(
+        &mut self,
+        cc: &CacheCluster,
+        configmaps: &Api<ConfigMap>,
+        cm_name: &str,
+        cm: &ConfigMap,
+        topology: &Topology,
+        probes: HashMap<String, Option<Health>>,
+    ) -> Result<Option<Topology>, Error> {
+        let k = key(cc);
         let requested: Vec<String> = cc
             .annotations()
             .get(FAILOVER_ANNOTATION)
@@ -168,7 +189,7 @@ impl Failover {
             .trackers
             .entry(k.clone())
             .or_insert_with(|| Tracker::new(self.settings.policy));
-        let round = tracker.round(&topology, probes.clone(), &requested, Instant::now());
+        let round = tracker.round(topology, probes, &requested, Instant::now());
         for (shard, why) in &round.newly_stuck {
             warn!(cluster = %k, shard, %why, "failover blocked");
             publish(
@@ -181,15 +202,9 @@ impl Failover {
             )
             .await;
         }
-        let mut current = &topology;
+        let mut current = topology;
         if let Some(next) = &round.next {
-            let patch = serde_json::json!({
-                "metadata": {"resourceVersion": cm.metadata.resource_version},
-                "data": {TOPOLOGY_KEY: next.to_yaml()},
-            });
-            configmaps
-                .patch(&cm_name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+            write_topology(configmaps, cm_name, cm, next).await?;
             current = next;
             for (shard, replica, reason) in &round.promoted {
                 let reason = format!("{reason:?}");
@@ -218,24 +233,7 @@ impl Failover {
         if let Some(wanted) = requested.first() {
             self.settle_request(cc, current, wanted).await?;
         }
-        let mut published = round.next;
-        if published.is_none() && resizing {
-            published = self
-                .resize(
-                    cc,
-                    &configmaps,
-                    &cm_name,
-                    &cm,
-                    &topology,
-                    &probes,
-                    &credentials,
-                )
-                .await?;
-        }
-        Ok(Outcome {
-            published,
-            reachable,
-        })
+        Ok(round.next)
     }
 
     /// Publishes the next document of a resize of `cc`, if one is due.
@@ -247,30 +245,15 @@ impl Failover {
         cm_name: &str,
         cm: &ConfigMap,
         topology: &Topology,
-        probes: &HashMap<String, Option<Health>>,
+        all_reachable: bool,
         with: &Credentials,
     ) -> Result<Option<Topology>, Error> {
         let ns = cc.namespace().unwrap_or_default();
         let mut seen = crate::resize::Seen {
-            all_reachable: topology
-                .nodes()
-                .all(|(_, n, _)| probes.get(&n.name).is_some_and(Option::is_some)),
+            all_reachable,
             imports: HashMap::new(),
         };
-        let marked: Vec<usize> = topology
-            .shards
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| {
-                !s.importing.is_empty()
-                    || topology
-                        .shards
-                        .iter()
-                        .any(|o| o.migrating.iter().any(|m| m.to == *i))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        for i in marked {
+        for i in crate::resize::awaited(topology, cc.spec.shards.max(1) as usize) {
             let p = topology.shards[i].primary.clone();
             let with = with.clone();
             let got = tokio::task::spawn_blocking(move || {
@@ -293,13 +276,7 @@ impl Failover {
         let Some(p) = decided else {
             return Ok(None);
         };
-        let patch = serde_json::json!({
-            "metadata": {"resourceVersion": cm.metadata.resource_version},
-            "data": {TOPOLOGY_KEY: p.next.to_yaml()},
-        });
-        configmaps
-            .patch(cm_name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        write_topology(configmaps, cm_name, cm, &p.next).await?;
         let m = &self.ctx.metrics;
         m.resize_steps.with_label_values(&[p.step]).inc();
         if p.step == "Begin" {
@@ -408,6 +385,24 @@ impl Failover {
         );
         Ok(credentials)
     }
+}
+
+/// Publishes `next` in the topology ConfigMap `cm`, only if nobody wrote it
+/// since it was read (its resourceVersion), as reconcile's apply does.
+async fn write_topology(
+    configmaps: &Api<ConfigMap>,
+    cm_name: &str,
+    cm: &ConfigMap,
+    next: &Topology,
+) -> Result<(), Error> {
+    let patch = serde_json::json!({
+        "metadata": {"resourceVersion": cm.metadata.resource_version},
+        "data": {TOPOLOGY_KEY: next.to_yaml()},
+    });
+    configmaps
+        .patch(cm_name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
 }
 
 /// How the operator logs in to nodes.

@@ -49,6 +49,17 @@ pub fn targets(moves: &[Move]) -> Vec<(usize, usize)> {
     out
 }
 
+/// The shards whose primaries' reports the next step of a resize from `t`
+/// (towards `shards`) waits on.
+pub fn awaited(t: &Topology, shards: usize) -> Vec<usize> {
+    match reshard::next_step(t, shards) {
+        Ok(Step::Copying(moves) | Step::Importing(moves)) => {
+            targets(&moves).into_iter().map(|(s, _)| s).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn slots(moves: &[Move]) -> usize {
     moves.iter().map(|m| m.slots.len()).sum()
 }
