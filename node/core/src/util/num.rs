@@ -84,14 +84,7 @@ pub fn format_human_f64(v: f64) -> String {
     let magnitude = v.abs().log10().floor() as i32;
     let decimals = (14 - magnitude).clamp(0, 17) as usize;
     let mut s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
+    trim_fraction(&mut s);
     if s == "-0" {
         s = "0".into();
     }
@@ -149,14 +142,7 @@ pub fn format_g17(v: f64) -> String {
     }
     let decimals = (16 - exp).max(0) as usize;
     let mut s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
+    trim_fraction(&mut s);
     s
 }
 
@@ -167,6 +153,14 @@ pub fn format_f64_exact(v: f64) -> String {
         return "-0".into();
     }
     format_f64(v)
+}
+
+/// Drops a fixed-point number's trailing zeros after the point, and the point.
+fn trim_fraction(s: &mut String) {
+    if s.contains('.') {
+        let kept = s.trim_end_matches('0').trim_end_matches('.').len();
+        s.truncate(kept);
+    }
 }
 
 #[cfg(test)]
