@@ -165,7 +165,17 @@ pub async fn run_imports(shared: Arc<Shared>, stop: CancellationToken) {
                 tokio::spawn(async move {
                     tokio::select! {
                         () = import(&shared, key) => {}
-                        () = cancel.cancelled() => {}
+                        () = cancel.cancelled() => {
+                            // The import can apply nothing more now. Aborted:
+                            // what it copied goes (the cleanup pass may have
+                            // run while it still applied).
+                            let kept = shared.cluster.as_ref().and_then(|c| {
+                                c.load().as_ref().and_then(|v| v.keeps(key.0.start))
+                            });
+                            if kept == Some(false) {
+                                delete_range(&shared, key.0).await;
+                            }
+                        }
                     }
                 });
             }
@@ -340,26 +350,25 @@ pub async fn run_cleanup(shared: Arc<Shared>, stop: CancellationToken) {
     };
     let mut rx = cluster.subscribe();
     loop {
-        if let Some(view) = cluster.view() {
-            if view.me.is_some_and(|m| m.primary) {
-                let epoch = view.epoch();
-                // The view is read again per key batch: a newer topology may
-                // bring a slot back, and then its keys stay.
-                let gone = delete_where(&shared, |slot| {
-                    cluster
-                        .load()
-                        .as_ref()
-                        .and_then(|v| v.keeps(slot))
-                        .is_some_and(|keep| !keep)
-                })
-                .await;
-                if gone > 0 {
-                    shared.metrics.cluster.cleaned_keys.inc_by(gone);
-                    info!(
-                        keys = gone,
-                        epoch, "deleted the keys of slots this node no longer holds"
-                    );
-                }
+        let view = cluster.view();
+        if let Some(view) = view.as_ref().filter(|v| v.me.is_some_and(|m| m.primary)) {
+            let epoch = view.epoch();
+            // The view is read again per key batch: a newer topology may
+            // bring a slot back, and then its keys stay.
+            let gone = delete_where(&shared, |slot| {
+                cluster
+                    .load()
+                    .as_ref()
+                    .and_then(|v| v.keeps(slot))
+                    .is_some_and(|keep| !keep)
+            })
+            .await;
+            if gone > 0 {
+                shared.metrics.cluster.cleaned_keys.inc_by(gone);
+                info!(
+                    keys = gone,
+                    epoch, "deleted the keys of slots this node no longer holds"
+                );
             }
         }
         tokio::select! {
