@@ -616,6 +616,13 @@ def test_syncslots_refuses_bad_requests_and_streams_a_snapshot(shoal):
         assert raw.call("SYNCSLOTS", "16384") == b"-ERR '16384' is not a slot (0-16383)\r\n"
         assert raw.call("SYNCSLOTS", "9-2") == b"-ERR slot range '9-2' ends before it starts\r\n"
         assert RawClient(replica).call("SYNCSLOTS", "0-10") == b"-ERR SYNCSLOTS is served by primaries only\r\n"
+        # Errors read the same in RESP3 (Redis 7 has no SYNCSLOTS to compare
+        # with: it is Shoal's own link).
+        resp3 = RawClient(primary)
+        assert resp3.call("HELLO", "3").startswith(b"%")
+        assert resp3.call("SYNCSLOTS", "16384") == b"-ERR '16384' is not a slot (0-16383)\r\n"
+        assert resp3.call("SYNCSLOTS") == b"-ERR wrong number of arguments for 'syncslots' command\r\n"
+        resp3.close()
         r = redis.Redis(port=primary)
         for i in range(100):
             r.set(f"k{i}", i)
