@@ -22,22 +22,7 @@ pub async fn watch(shared: Arc<Shared>, path: PathBuf, stop: CancellationToken) 
     };
     let mut last: Option<String> = None;
     let mut reported: Option<String> = None;
-    // The file is read again only when its inode, size or mtime changed
-    // (writers rename a new file over it): a poll is one stat.
-    let mut seen: Option<(u64, u64, std::time::SystemTime)> = None;
     loop {
-        let stamp = tokio::fs::metadata(&path).await.ok().and_then(|m| {
-            use std::os::unix::fs::MetadataExt;
-            Some((m.ino(), m.len(), m.modified().ok()?))
-        });
-        if stamp.is_some() && stamp == seen && reported.is_none() {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(POLL) => {}
-            }
-            continue;
-        }
-        seen = stamp;
         match tokio::fs::read_to_string(&path).await {
             Ok(text) if last.as_deref() != Some(text.as_str()) => {
                 match crate::cluster::Topology::parse(&text)
