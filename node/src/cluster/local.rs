@@ -581,8 +581,9 @@ pub fn reshard(
                             port,
                         };
                         let local = local_node(&node);
-                        spawn_node(&exe, &local, dir, &topology_path, &extra, tls, false)?;
-                        started.push(local);
+                        let (child, log) =
+                            spawn_node(&exe, &local, dir, &topology_path, &extra, tls, false)?;
+                        started.push((local, child, log));
                         group.push(node);
                         port += 1;
                     }
@@ -598,8 +599,15 @@ pub fn reshard(
                     started.len()
                 ));
                 let deadline = Instant::now() + timeout;
-                for node in &started {
+                for (node, child, log) in &mut started {
                     while !cluster_ok(target(node.port)) || held(target(node.port)) {
+                        // A node that cannot start (its port taken…) is named.
+                        if let Ok(Some(_)) = child.try_wait() {
+                            return Err(LocalError::Died {
+                                name: node.name.clone(),
+                                log: log.clone(),
+                            });
+                        }
                         if Instant::now() > deadline {
                             return Err(LocalError::Timeout(timeout, dir.to_path_buf()));
                         }
