@@ -229,11 +229,13 @@ def pick_base(nodes, offsets=(0, FORWARD_OFFSET, ADMIN_OFFSET)):
 
 
 class LocalCluster:
-    def __init__(self, shards=3, replicas=0, extra=(), supervise=True, down_after_ms=None, options=()):
-        """`options` go to local-cluster itself, `extra` to every node (after --)."""
+    def __init__(self, shards=3, replicas=0, extra=(), supervise=True, down_after_ms=None, options=(),
+                 spare=0):
+        """`options` go to local-cluster itself, `extra` to every node (after --);
+        `spare` more nodes' ports are checked free (for a resize's new shards)."""
         self.dir = tempfile.mkdtemp(prefix="shoal-lc-")
         self.n = shards * (replicas + 1)
-        self.base = pick_base(self.n)
+        self.base = pick_base(self.n + spare)
         args = [node_binary(), "local-cluster", "--shards", str(shards), "--replicas", str(replicas),
                 "--base-port", str(self.base), "--dir", self.dir]
         if not supervise:

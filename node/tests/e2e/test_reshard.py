@@ -141,7 +141,7 @@ class Reader(threading.Thread):
 
 
 def test_three_to_four_to_three_shards_under_load_loses_nothing():
-    c = LocalCluster(shards=3, replicas=1)
+    c = LocalCluster(shards=3, replicas=1, spare=2)
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         expected = load(rc)
@@ -191,7 +191,7 @@ def kill(c, port):
 
 
 def test_a_resize_interrupted_at_every_step_continues_and_a_killed_target_starts_over():
-    c = LocalCluster(shards=3, replicas=1)
+    c = LocalCluster(shards=3, replicas=1, spare=2)
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         expected = load(rc)
@@ -222,7 +222,7 @@ def test_a_resize_interrupted_at_every_step_continues_and_a_killed_target_starts
 
 
 def test_a_source_killed_during_the_copy_is_replaced_and_the_resize_completes():
-    c = LocalCluster(shards=3, replicas=1)
+    c = LocalCluster(shards=3, replicas=1, spare=2)
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         expected = load(rc)
@@ -242,7 +242,7 @@ def test_a_source_killed_during_the_copy_is_replaced_and_the_resize_completes():
 
 
 def test_a_client_blocked_on_a_moved_slot_is_redirected_and_served_at_the_new_owner():
-    c = LocalCluster(shards=3, replicas=0)
+    c = LocalCluster(shards=3, replicas=0, spare=1)
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         # 3 -> 4 moves slots 4096-5461 off shard 0: a queue there.
@@ -279,7 +279,7 @@ def write_locked(c, doc):
 
 
 def test_an_aborted_resize_deletes_the_copy_and_moves_nothing():
-    c = LocalCluster(shards=2, replicas=0)
+    c = LocalCluster(shards=2, replicas=0, spare=1)
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         expected = load(rc)
@@ -303,7 +303,7 @@ def test_an_aborted_resize_deletes_the_copy_and_moves_nothing():
 
 
 def test_a_flushall_on_the_source_restarts_the_copy():
-    c = LocalCluster(shards=2, replicas=0)
+    c = LocalCluster(shards=2, replicas=0, spare=1)
     try:
         rc = RedisCluster(host="127.0.0.1", port=c.base)
         load(rc)
