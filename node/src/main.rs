@@ -257,6 +257,7 @@ fn main() -> anyhow::Result<()> {
         );
         let signal = terminated().await?;
         info!(signal, "shutting down");
+        node.hand_over().await;
         node.shutdown().await;
         Ok(())
     })

@@ -69,6 +69,11 @@ pub struct ReplMetrics {
     pub primary_lost_data: IntGauge,
     pub full_syncs: IntCounter,
     pub partial_syncs: IntCounter,
+    /// Promotions of this node: how long they waited for the old primary's
+    /// last writes.
+    pub takeover_seconds: prometheus::Histogram,
+    /// Handovers this primary made, with its last write sent to a replica.
+    pub handovers: IntCounter,
 }
 
 impl ReplMetrics {
@@ -112,6 +117,18 @@ impl ReplMetrics {
                 "shoal_repl_partial_syncs_total",
                 "Partial resyncs (from the backlog) served to replicas.",
             ),
+            takeover_seconds: prometheus::Histogram::with_opts(
+                prometheus::HistogramOpts::new(
+                    "shoal_repl_takeover_seconds",
+                    "Promotions of this node: how long its shard's commands waited for the old primary's last writes.",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+            )
+            .expect("valid metric"),
+            handovers: c(
+                "shoal_repl_handovers_total",
+                "Replica links this primary closed after sending its last write and the handover offset.",
+            ),
         };
         m.primary.set(1);
         for x in [
@@ -123,9 +140,11 @@ impl ReplMetrics {
         ] {
             r.register(Box::new(x.clone())).expect("unique metric");
         }
-        for x in [&m.full_syncs, &m.partial_syncs] {
+        for x in [&m.full_syncs, &m.partial_syncs, &m.handovers] {
             r.register(Box::new(x.clone())).expect("unique metric");
         }
+        r.register(Box::new(m.takeover_seconds.clone()))
+            .expect("unique metric");
         r.register(Box::new(m.replica_lag.clone()))
             .expect("unique metric");
         m

@@ -423,6 +423,50 @@ impl Node {
         }
     }
 
+    /// Before stopping, a primary of a cluster shard with replicas asks the
+    /// topology's writer to promote one (INFO `shoal_leaving`) and keeps
+    /// serving until it is no longer the primary and has sent its replicas
+    /// its last writes, or until `shutdown-timeout` passes. Its writes then
+    /// move to the replica with none lost, instead of stopping until a
+    /// failover notices the node is gone.
+    pub async fn hand_over(&self) {
+        let shared = &self.shared;
+        let Some(cluster) = shared.cluster.as_ref() else {
+            return;
+        };
+        let replicas = cluster.view().and_then(|v| {
+            let me = v.me.filter(|m| m.primary)?;
+            Some(v.topology.shards[me.shard].replicas.len())
+        });
+        if replicas.unwrap_or(0) == 0 || !shared.repl.is_primary() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let grace = Duration::from_secs(shared.config.shutdown_timeout);
+        shared.repl.set_leaving();
+        info!("asking for a replica's promotion before stopping");
+        while shared.repl.is_primary() || shared.repl.links() > 0 {
+            if shared.repl.is_primary() && shared.repl.links() == 0 {
+                // Its replicas are stopping too (the whole cluster is): no
+                // one is left to take over.
+                warn!("no replica is attached to take over; stopping as the primary");
+                return;
+            }
+            if started.elapsed() >= grace {
+                warn!(
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "no replica took over within shutdown-timeout; stopping as the primary"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        info!(
+            waited_ms = started.elapsed().as_millis() as u64,
+            "handed over to a replica"
+        );
+    }
+
     /// Stops accepting, lets clients finish their current replies (up to the
     /// shutdown timeout) and returns when the node has stopped.
     pub async fn shutdown(self) {

@@ -48,7 +48,7 @@ impl Default for Metrics {
         .expect("valid metric");
         let failovers = counter_vec(
             "shoal_operator_failovers_total",
-            "Replicas promoted, by reason (PrimaryDown, PrimaryLostData, Requested).",
+            "Replicas promoted, by reason (PrimaryDown, PrimaryLostData, Requested, Leaving).",
             "reason",
         );
         let failover_errors = counter_vec(

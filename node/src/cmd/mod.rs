@@ -612,6 +612,20 @@ pub fn route_keys(
         ctx.out.error("CLUSTERDOWN Hash slot not served");
         return Some(Dispatched::Done);
     };
+    // The shard's primary is handing over to a replica: its commands wait
+    // for the replica to have its last writes (see `repl::HANDOVER`), so a
+    // client never reads less than it wrote.
+    if ctx.shared.repl.taking_over(ctx.now)
+        && view.me.is_some_and(|m| view.owner(slot) == Some(m.shard))
+    {
+        if wait {
+            return Some(Dispatched::Retry);
+        }
+        ctx.out.error(&format!(
+            "TRYAGAIN Slot {slot} is changing primary; retry shortly"
+        ));
+        return Some(Dispatched::Done);
+    }
     // READONLY clients read from a replica that holds a complete copy.
     let replica_read = ctx.session.readonly && readonly && ctx.shared.repl.serves_reads();
     let (slot, node) = match view.route(slot, replica_read) {

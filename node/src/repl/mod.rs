@@ -82,7 +82,27 @@ pub struct State {
     /// The last sync request of each replica since start (a few), so a hold
     /// begun after replicas already asked counts them.
     pub requests: Vec<SyncRequest>,
+    /// Where this node's history ended when it stopped being a primary: its
+    /// replica links send everything before it, then [`HANDOVER`] with it.
+    pub handed_over_at: Option<u64>,
+    /// The primary this replica follows handed over at this offset (it sent
+    /// [`HANDOVER`]); everything before it has been applied.
+    pub handover_seen: Option<u64>,
+    /// This primary is shutting down and asks the topology's writer to
+    /// promote one of its replicas first (INFO `shoal_leaving`).
+    pub leaving: bool,
 }
+
+/// What a demoted primary sends its replicas after its last write
+/// (`+HANDOVER <offset>`): a replica being promoted in its place takes writes
+/// only after it has everything up to there, so no write the old primary
+/// acknowledged is lost to a planned handover.
+pub const HANDOVER: &str = "+HANDOVER";
+
+/// How long a replica promoted while following a live primary waits for that
+/// primary's [`HANDOVER`] before it serves anyway (the old primary died, or
+/// never saw the new topology: an unplanned failover).
+pub const TAKEOVER_WAIT: Duration = Duration::from_millis(1000);
 
 /// A primary that started empty in a shard with replicas serves no keys
 /// (`-LOADING`) until it knows no replica holds data it lacks: until every
@@ -138,6 +158,9 @@ impl State {
             last_error: None,
             hold: None,
             requests: Vec::new(),
+            handed_over_at: None,
+            handover_seen: None,
+            leaving: false,
         }
     }
 }
@@ -166,6 +189,22 @@ pub struct Replication {
     primary: AtomicBool,
     /// Mirrors `state.hold.is_some()`, for every keyed command.
     held: AtomicBool,
+    /// Unix ms until which keyed commands of this node's shard wait (a
+    /// promotion waiting for the old primary's last writes); 0: none.
+    taking_over_until: AtomicU64,
+    /// Wakes a promotion waiting for [`HANDOVER`].
+    handover: tokio::sync::Notify,
+    /// Replica links being served (see [`Replication::link_opened`]).
+    links: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a replica link while it is served.
+pub struct LinkGuard<'a>(&'a Replication);
+
+impl Drop for LinkGuard<'_> {
+    fn drop(&mut self) {
+        self.0.links.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// What a primary answers to `PSYNC`.
@@ -266,7 +305,45 @@ impl Replication {
             next_id: AtomicU64::new(1),
             primary: AtomicBool::new(true),
             held: AtomicBool::new(false),
+            taking_over_until: AtomicU64::new(0),
+            handover: tokio::sync::Notify::new(),
+            links: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// A replica link is served until the guard drops: a node stopping after
+    /// a handover waits for its links to send their last writes.
+    pub fn link_opened(&self) -> LinkGuard<'_> {
+        self.links.fetch_add(1, Ordering::AcqRel);
+        LinkGuard(self)
+    }
+
+    pub fn links(&self) -> usize {
+        self.links.load(Ordering::Acquire)
+    }
+
+    /// Whether keyed commands of this node's shard wait at `now_ms`: its
+    /// primary is handing over to it, or to a replica beside it.
+    pub fn taking_over(&self, now_ms: u64) -> bool {
+        now_ms < self.taking_over_until.load(Ordering::Acquire)
+    }
+
+    fn take_over_until(&self, until_ms: u64) {
+        self.taking_over_until.store(until_ms, Ordering::Release);
+    }
+
+    /// The followed primary sent [`HANDOVER`] at `offset`, and everything
+    /// before it is applied: commands of the shard wait until this node
+    /// learns who serves it now (or [`TAKEOVER_WAIT`] passes).
+    pub fn handover_seen(&self, offset: u64, now_ms: u64) {
+        self.state.lock().handover_seen = Some(offset);
+        self.take_over_until(now_ms + TAKEOVER_WAIT.as_millis() as u64);
+        self.handover.notify_waiters();
+    }
+
+    /// A primary shutting down asks for a replica's promotion.
+    pub fn set_leaving(&self) {
+        self.state.lock().leaving = true;
     }
 
     /// Starts a [`Hold`] waiting for `replicas`, counting what they already asked.
@@ -370,8 +447,11 @@ impl Replication {
         let was_primary = s.role == Role::Primary;
         s.hold = None;
         self.held.store(false, Ordering::Release);
+        s.handover_seen = None;
+        self.take_over_until(0);
         match &role {
             Role::Primary => {
+                s.handed_over_at = None;
                 s.replid2 = std::mem::replace(&mut s.replid, new_id());
                 s.second_offset = Some(db.journal().end());
                 s.link = Link::Down;
@@ -396,6 +476,9 @@ impl Replication {
                 self.primary.store(false, Ordering::Release);
                 drop(s);
                 if was_primary {
+                    // Every write is journaled under the locks held here: the
+                    // history ends now, and replica links send up to here.
+                    self.state.lock().handed_over_at = Some(db.journal().end());
                     keys.set_tracking(false);
                     self.attached.lock().clear();
                 }
@@ -544,6 +627,7 @@ impl Replication {
         kv("shoal_primary_lost_data", &u8::from(s.primary_lost_data));
         kv("shoal_failover_requested", &u8::from(s.failover_requested));
         kv("shoal_held", &u8::from(s.hold.is_some()));
+        kv("shoal_leaving", &u8::from(s.leaving));
         if let Some(e) = &s.last_error {
             kv("shoal_last_sync_error", &e.replace(['\r', '\n'], " "));
         }
@@ -564,6 +648,67 @@ pub fn role_in(view: &crate::cluster::View) -> Option<Role> {
     }))
 }
 
+/// The primary a promotion of this node takes over from, when it is a
+/// handover: this replica follows it over a live link and the new topology
+/// keeps it in the shard (as a replica), so it will send [`HANDOVER`] when it
+/// applies the topology (or it already did). None: promote at once.
+fn handing_over_to_me(s: &State, replicas: Option<&[String]>) -> Option<String> {
+    let Role::Replica(t) = &s.role else {
+        return None;
+    };
+    let stays = replicas.is_some_and(|r| r.contains(&t.name));
+    let live = s.link == Link::Up && s.synced && !s.primary_lost_data;
+    (stays && (live || s.handover_seen.is_some())).then(|| t.name.clone())
+}
+
+/// Waits, with this node's shard's commands held, until the old primary's
+/// [`HANDOVER`] has come and everything before it is applied, the link
+/// drops, or [`TAKEOVER_WAIT`] passes. False when a newer topology arrived
+/// meanwhile.
+async fn await_handover(
+    shared: &crate::server::Shared,
+    old: &str,
+    rx: &mut tokio::sync::watch::Receiver<u64>,
+) -> bool {
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
+    shared
+        .repl
+        .take_over_until(shared.clock.now_ms() + TAKEOVER_WAIT.as_millis() as u64);
+    let outcome = loop {
+        let notified = shared.repl.handover.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        {
+            let s = shared.repl.state();
+            if let Some(at) = s.handover_seen {
+                break format!("handed over at offset {at}");
+            }
+            if s.link != Link::Up {
+                break "the link to it dropped".to_string();
+            }
+        }
+        if rx.has_changed().unwrap_or(true) {
+            return false;
+        }
+        // The link's state is polled: it changes without a notification.
+        let tick = tokio::time::sleep(Duration::from_millis(5));
+        tokio::select! {
+            _ = notified => {}
+            _ = tick => {}
+            _ = tokio::time::sleep_until(deadline) => break "no handover came in time".to_string(),
+        }
+    };
+    let waited = started.elapsed();
+    shared
+        .metrics
+        .repl
+        .takeover_seconds
+        .observe(waited.as_secs_f64());
+    tracing::info!(from = %old, outcome = %outcome, waited_ms = waited.as_millis() as u64, "taking over as primary");
+    true
+}
+
 /// In a cluster, takes the role each applied topology gives this node.
 pub async fn roles_from_topology(
     shared: Arc<crate::server::Shared>,
@@ -575,6 +720,7 @@ pub async fn roles_from_topology(
     let mut rx = cluster.subscribe();
     let mut first = true;
     loop {
+        rx.borrow_and_update();
         let view = cluster.view();
         if let Some(role) = view.as_deref().and_then(role_in) {
             let replicas = view.as_deref().and_then(|v| {
@@ -592,6 +738,15 @@ pub async fn roles_from_topology(
                 && role == Role::Primary
                 && shared.db.is_empty()
                 && replicas.as_ref().is_some_and(|r| !r.is_empty());
+            if role == Role::Primary {
+                let followed = handing_over_to_me(&shared.repl.state(), replicas.as_deref());
+                if let Some(old) = followed {
+                    if !await_handover(&shared, &old, &mut rx).await {
+                        // A newer topology came meanwhile: act on that one.
+                        continue;
+                    }
+                }
+            }
             shared.repl.set_role(role, &mut shared.db.lock_all());
             if hold {
                 shared

@@ -29,6 +29,7 @@ pub async fn serve<S>(shared: &Shared, stream: S, req: SyncRequest, addr: String
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let _link = shared.repl.link_opened();
     let journal = shared.db.journal();
     shared.repl.heard_from(&req);
     let decision = {
@@ -122,9 +123,10 @@ async fn send<W: AsyncWrite + Unpin>(
     me.last_ack_ms
         .store(shared.clock.now_ms(), Ordering::Relaxed);
     let mut sent = from;
+    let mut role = shared.repl.subscribe();
     loop {
         if !shared.repl.is_primary() {
-            return Ok(());
+            return hand_over(shared, wr, me, sent).await;
         }
         let idle = shared
             .clock
@@ -145,15 +147,53 @@ async fn send<W: AsyncWrite + Unpin>(
         // `sent` is the end of the backlog, between two effects: a heartbeat
         // may go here without splitting one.
         wr.flush().await.map_err(|e| e.to_string())?;
-        if tokio::time::timeout(HEARTBEAT, journal.wait_past(sent))
-            .await
-            .is_err()
-        {
+        // A demotion wakes the loop at once: the promoted replica waits for
+        // the handover.
+        role.borrow_and_update();
+        let idle = tokio::select! {
+            r = tokio::time::timeout(HEARTBEAT, journal.wait_past(sent)) => r.is_err(),
+            _ = role.changed() => false,
+        };
+        if idle {
             wr.write_all(b"+PING\r\n")
                 .await
                 .map_err(|e| e.to_string())?;
         }
     }
+}
+
+/// This node stopped being the primary: sends the replica the rest of the
+/// history (nothing is journaled past [`super::State::handed_over_at`]), then
+/// [`super::HANDOVER`] with where it ended, and closes the link.
+async fn hand_over<W: AsyncWrite + Unpin>(
+    shared: &Shared,
+    wr: &mut W,
+    me: &Attached,
+    mut sent: u64,
+) -> Result<(), String> {
+    let Some(end) = shared.repl.state().handed_over_at else {
+        return Ok(());
+    };
+    let journal = shared.db.journal();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    while sent < end {
+        buf.clear();
+        let n = journal
+            .read(sent, ((end - sent) as usize).min(SEND_MAX), &mut buf)
+            .map_err(|_| "the history moved on before the handover was sent".to_string())?;
+        if n == 0 {
+            return Err("the history ended before the handover offset".into());
+        }
+        wr.write_all(&buf).await.map_err(|e| e.to_string())?;
+        sent += n as u64;
+    }
+    wr.write_all(format!("{} {end}\r\n", super::HANDOVER).as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    wr.flush().await.map_err(|e| e.to_string())?;
+    shared.metrics.repl.handovers.inc();
+    info!(replica = %me.name, offset = end, "handed over");
+    Ok(())
 }
 
 /// Reads `REPLCONF ACK offset` from the replica.

@@ -192,6 +192,24 @@ async fn sync(
     stream_in(shared, target, stream, buf, loading, resume, skips).await
 }
 
+/// The primary sent [`super::HANDOVER`]: it stopped taking writes at `off`,
+/// which this replica has applied up to `end`.
+fn handed_over(shared: &Shared, target: &Target, off: &[u8], end: u64) -> Result<(), String> {
+    let off: u64 = std::str::from_utf8(off)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or("malformed HANDOVER")?;
+    if off != end {
+        return Err(format!(
+            "{} handed over at offset {off} but this replica is at {end}",
+            target.name
+        ));
+    }
+    info!(primary = %target.name, offset = off, "the primary handed over");
+    shared.repl.handover_seen(off, shared.clock.now_ms());
+    Ok(())
+}
+
 /// This node's name and client port, as it introduces itself to a primary.
 fn me(shared: &Shared) -> (String, u16) {
     let name = shared
@@ -222,6 +240,10 @@ async fn stream_in(
                 wire::Next::Incomplete => break,
                 // A heartbeat: not part of the stream, counted in no offset.
                 wire::Next::Heartbeat(n) => {
+                    let line = &buf[at..at + n - 2];
+                    if let Some(off) = line.strip_prefix(super::HANDOVER.as_bytes()) {
+                        handed_over(shared, target, off, journal.end())?;
+                    }
                     at += n;
                     applied = true;
                     continue;

@@ -256,7 +256,10 @@ class LocalCluster:
     def stop(self):
         out = subprocess.run([node_binary(), "local-cluster", "--dir", self.dir, "--stop"],
                              capture_output=True, text=True, timeout=60)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("SHOAL_KEEP_DIR"):
+            print(f"kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
         return out
 
 

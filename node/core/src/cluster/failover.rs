@@ -13,8 +13,12 @@
 //!   partial copy as the truth.
 //! - Among those, the highest acknowledged offset wins (it holds every write
 //!   any replica acknowledged, so every write `WAIT` confirmed), then the name.
-//! - A requested failover (`CLUSTER FAILOVER`) waits until the replica has
-//!   caught up with a live primary.
+//! - A planned handover — `CLUSTER FAILOVER` sent to a replica, or a primary
+//!   shutting down (`shoal_leaving`) — promotes a replica within
+//!   [`HANDOVER_LAG`] of a live primary. No write is lost to it: the old
+//!   primary stops taking writes when it applies the new topology and sends
+//!   its last ones and where they end, and the promoted replica serves only
+//!   once it has them (see the node's `repl::HANDOVER`).
 //! - One decision per shard; a shard with no candidate is reported, not touched.
 
 use super::topology::{NodeAddr, Topology};
@@ -36,7 +40,14 @@ pub struct Health {
     pub primary_lost_data: bool,
     /// `CLUSTER FAILOVER` was sent to this replica.
     pub failover_requested: bool,
+    /// A primary shutting down, asking for a replica's promotion.
+    pub leaving: bool,
 }
+
+/// How far behind its primary (in stream bytes, as probed) a replica may be
+/// to be promoted by a planned handover: it catches up before it serves, so
+/// this bounds that wait, not what is kept.
+pub const HANDOVER_LAG: u64 = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -57,6 +68,8 @@ pub enum Reason {
     PrimaryDown,
     PrimaryLostData,
     Requested,
+    /// The primary is shutting down.
+    Leaving,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,16 +141,28 @@ fn decide_shard(
             },
         });
     }
-    // A requested failover: the replica must have everything the primary has.
-    if !p.reachable {
+    // Planned handovers: the old primary is live and hands its last writes over.
+    if !p.reachable || !p.primary {
         return None;
     }
-    seen.iter()
-        .find(|(_, h)| h.failover_requested && eligible(h) && h.offset >= p.offset)
-        .map(|(r, _)| Verdict::Promote {
+    let close = |h: &Health| eligible(h) && h.offset.saturating_add(HANDOVER_LAG) >= p.offset;
+    if let Some((r, _)) = seen.iter().find(|(_, h)| h.failover_requested && close(h)) {
+        return Some(Verdict::Promote {
             shard,
             replica: r.name.clone(),
             reason: Reason::Requested,
+        });
+    }
+    if !p.leaving {
+        return None;
+    }
+    seen.iter()
+        .filter(|(_, h)| close(h))
+        .max_by(|(a, ha), (b, hb)| ha.offset.cmp(&hb.offset).then_with(|| b.name.cmp(&a.name)))
+        .map(|(r, _)| Verdict::Promote {
+            shard,
+            replica: r.name.clone(),
+            reason: Reason::Leaving,
         })
 }
 
@@ -391,22 +416,64 @@ mod tests {
     }
 
     #[test]
-    fn a_requested_failover_waits_for_the_replica_to_catch_up() {
+    fn a_requested_failover_waits_for_the_replica_to_come_close() {
         let mut h = healthy();
-        let mut asked = up(false, 90);
+        h.insert("n0-0".into(), up(true, HANDOVER_LAG + 90));
+        let mut asked = up(false, 89);
         asked.failover_requested = true;
         h.insert("n0-1".into(), asked.clone());
-        assert_eq!(decide(&topo(), &h, P), vec![]);
-        asked.offset = 100;
-        h.insert("n0-1".into(), asked);
-        assert_eq!(
-            decide(&topo(), &h, P),
+        assert_eq!(decide(&topo(), &h, P), vec![], "too far behind");
+        // Within the lag it is promoted: it catches up before serving.
+        asked.offset = 90;
+        h.insert("n0-1".into(), asked.clone());
+        let promoted = |replica: &str, reason| {
             vec![Verdict::Promote {
                 shard: 0,
-                replica: "n0-1".into(),
-                reason: Reason::Requested
+                replica: replica.into(),
+                reason,
             }]
-        );
+        };
+        assert_eq!(decide(&topo(), &h, P), promoted("n0-1", Reason::Requested));
+        // Never while unsynced, or when the primary cannot hand over.
+        asked.synced = false;
+        h.insert("n0-1".into(), asked.clone());
+        assert_eq!(decide(&topo(), &h, P), vec![]);
+        asked.synced = true;
+        h.insert("n0-1".into(), asked);
+        h.insert("n0-0".into(), down(10));
+        assert_eq!(decide(&topo(), &h, P), vec![], "not down long enough yet");
+    }
+
+    #[test]
+    fn a_leaving_primary_hands_over_to_its_closest_replica() {
+        let mut h = healthy();
+        let mut leaving = up(true, 100);
+        leaving.leaving = true;
+        h.insert("n1-0".into(), leaving);
+        h.insert("n1-1".into(), up(false, 95));
+        h.insert("n1-2".into(), up(false, 99));
+        let promoted = |replica: &str| {
+            vec![Verdict::Promote {
+                shard: 1,
+                replica: replica.into(),
+                reason: Reason::Leaving,
+            }]
+        };
+        assert_eq!(decide(&topo(), &h, P), promoted("n1-2"));
+        // An unsynced or unreachable replica is passed over; none left: no
+        // verdict (the primary exits and is then failed over, or is alone).
+        let mut unsynced = up(false, 100);
+        unsynced.synced = false;
+        h.insert("n1-2".into(), unsynced);
+        assert_eq!(decide(&topo(), &h, P), promoted("n1-1"));
+        h.insert("n1-1".into(), down(5));
+        assert_eq!(decide(&topo(), &h, P), vec![]);
+        // A replica flagged as leaving is nothing to act on.
+        let mut h = healthy();
+        let mut replica = up(false, 100);
+        replica.leaving = true;
+        h.insert("n1-1".into(), replica);
+        assert_eq!(decide(&topo(), &h, P), vec![]);
     }
 
     #[test]

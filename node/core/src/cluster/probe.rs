@@ -162,6 +162,7 @@ fn parse_info(text: &str) -> Option<Health> {
         synced: primary || field("shoal_synced") == Some("1"),
         primary_lost_data: field("shoal_primary_lost_data") == Some("1"),
         failover_requested: field("shoal_failover_requested") == Some("1"),
+        leaving: field("shoal_leaving") == Some("1"),
     })
 }
 
@@ -171,7 +172,7 @@ mod tests {
 
     #[test]
     fn info_replies_are_read_when_complete() {
-        let body = "# Replication\r\nrole:slave\r\nmaster_repl_offset:42\r\nshoal_synced:1\r\nshoal_primary_lost_data:1\r\nshoal_failover_requested:0\r\n";
+        let body = "# Replication\r\nrole:slave\r\nmaster_repl_offset:42\r\nshoal_synced:1\r\nshoal_primary_lost_data:1\r\nshoal_failover_requested:0\r\nshoal_leaving:1\r\n";
         let reply = format!("${}\r\n{body}\r\n", body.len());
         let h = parse_info(&reply).unwrap();
         assert_eq!(
@@ -184,6 +185,7 @@ mod tests {
                 synced: true,
                 primary_lost_data: true,
                 failover_requested: false,
+                leaving: true,
             }
         );
         assert_eq!(parse_info(&reply[..reply.len() - 30]), None);
