@@ -7,6 +7,7 @@
 //! client `base + i`, forwarding `base + 1000 + i`, admin `base + 2000 + i`.
 
 use super::probe::Target;
+pub use super::rolling::{rolling_restart, RollingReport, ShardReport};
 use super::topology::{NodeAddr, Topology};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -197,7 +198,7 @@ pub fn with_topology_lock<R>(dir: &Path, f: impl FnOnce() -> R) -> Result<R, Loc
 /// The options every node of the cluster in `dir` was started with.
 const OPTIONS_FILE: &str = "node-options";
 
-fn read_options(dir: &Path) -> Result<Vec<String>, LocalError> {
+pub(crate) fn read_options(dir: &Path) -> Result<Vec<String>, LocalError> {
     let path = dir.join(OPTIONS_FILE);
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
     Ok(text
@@ -259,10 +260,21 @@ fn is_node_of(pid: i32, dir: &Path) -> bool {
 
 /// Whether the node `name` of the cluster in `dir` is running.
 pub fn node_alive(dir: &Path, name: &str) -> bool {
+    node_pid(dir, name).is_some()
+}
+
+/// The pid of node `name` of the cluster in `dir`, if it is running.
+pub fn node_pid(dir: &Path, name: &str) -> Option<i32> {
     std::fs::read_to_string(pid_file(dir, name))
         .ok()
         .and_then(|p| p.trim().parse().ok())
-        .is_some_and(|pid| is_node_of(pid, dir))
+        .filter(|&pid| is_node_of(pid, dir))
+}
+
+/// Asks a node process to stop (SIGTERM: a primary hands over first).
+pub(crate) fn terminate(pid: i32) {
+    use nix::sys::signal::{kill, Signal};
+    let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
 }
 
 /// The supervisor's name in the cluster directory (pid and log files).
@@ -450,7 +462,7 @@ fn cluster_ok(target: Target<'_>) -> bool {
 /// Whether the node holds its keys back, waiting for its replicas
 /// (a primary that started empty: see `repl::Hold`); they start together
 /// here, so the wait is short.
-fn held(target: Target<'_>) -> bool {
+pub(crate) fn held(target: Target<'_>) -> bool {
     super::probe::query(
         target,
         b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n",

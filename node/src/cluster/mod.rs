@@ -10,8 +10,9 @@ pub mod kubernetes;
 pub mod link;
 pub mod local;
 pub mod migrate;
+pub mod rolling;
 pub mod supervisor;
-pub use shoal_core::cluster::{failover, probe, reshard, slot, topology};
+pub use shoal_core::cluster::{failover, probe, reshard, rollout, slot, topology};
 
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;

@@ -221,7 +221,9 @@ def ports_free(ports):
 
 def pick_base(nodes, offsets=(0, FORWARD_OFFSET, ADMIN_OFFSET)):
     for _ in range(200):
-        base = random.randrange(20000, 40000)
+        # Below the ephemeral range (32768-): a client socket never holds a
+        # node's port when it restarts.
+        base = random.randrange(10000, 30000 - nodes)
         wanted = [base + off + i for off in offsets for i in range(nodes)]
         if ports_free(wanted):
             return base

@@ -6,13 +6,14 @@ promoted replica serves only once it has them. Also: a promotion whose old
 primary never hands over serves after a bounded wait."""
 
 import os
+import subprocess
 import signal
 import threading
 import time
 
 import redis
 
-from conftest import LocalCluster, wait_for
+from conftest import LocalCluster, node_binary, wait_for
 from test_replication import all_synced, info, info_or_none, slot_owner
 
 
@@ -216,4 +217,59 @@ def test_a_promotion_whose_old_primary_never_hands_over_serves_after_a_bounded_w
     finally:
         if pid:
             os.kill(pid, signal.SIGCONT)
+        c.stop()
+
+
+def pids(c):
+    return {p: int(open(os.path.join(c.dir, f"node-{p}.pid")).read()) for p in c.ports}
+
+
+def test_rolling_restart_restarts_every_node_replicas_first_and_loses_no_write():
+    c = LocalCluster(shards=3, replicas=1)
+    try:
+        wait_for("replicas synced", lambda: all_synced(c), timeout=30)
+        before = pids(c)
+        primaries = {slot_owner(c.ports[0], s) for s in (0, 8000, 16000)}
+        w = Writer(c, "{a}")
+        w.start()
+        wait_for("writes", lambda: len(w.acked) >= 300, timeout=30)
+        out = subprocess.run([node_binary(), "local-cluster", "--dir", c.dir, "--rolling-restart",
+                              "--timeout", "60"], capture_output=True, text=True, timeout=300)
+        w.stop.set()
+        w.join(10)
+        assert out.returncode == 0, out.stdout + out.stderr
+        print("\n" + out.stdout)
+        # Every node is a new process; every shard's primary changed by a
+        # handover, none by a failover.
+        after = pids(c)
+        assert all(after[p] != before[p] for p in c.ports), (before, after)
+        assert {slot_owner(c.ports[0], s) for s in (0, 8000, 16000)}.isdisjoint(primaries)
+        log = open(os.path.join(c.dir, "supervisor.log")).read()
+        assert log.count("(Leaving)") == 3, log
+        assert "PrimaryDown" not in log, log
+        # Replicas first within each shard, one shard at a time.
+        steps = [l for l in out.stdout.splitlines() if "restarting" in l]
+        assert len(steps) == 6, out.stdout
+        for i in range(3):
+            assert "a replica" in steps[2 * i] and "the primary" in steps[2 * i + 1], steps
+            assert f"shard {steps[2 * i].split('shard ')[1][0]}" in steps[2 * i + 1], steps
+        reports = [l for l in out.stdout.splitlines() if "writes acknowledged" in l]
+        assert len(reports) == 3 and all(", 0 lost" in l for l in reports), reports
+        assert all(int(l.split(" writes acknowledged")[0].rsplit(" ", 1)[1]) > 0 for l in reports)
+        # The test's own writer, on its own connection: nothing lost either.
+        wait_for("synced again", lambda: all_synced(c), timeout=30)
+        missing = w.check_on(primary_of(c, w.slot))
+        assert not missing, f"{len(missing)} of {len(w.acked)} writes lost"
+    finally:
+        c.stop()
+
+
+def test_rolling_restart_needs_the_supervisor():
+    c = LocalCluster(shards=1, replicas=1, supervise=False)
+    try:
+        out = subprocess.run([node_binary(), "local-cluster", "--dir", c.dir, "--rolling-restart"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0
+        assert "needs the cluster's supervisor" in out.stderr, out.stderr
+    finally:
         c.stop()
