@@ -132,10 +132,11 @@ fn local_cluster(a: LocalCluster) -> anyhow::Result<()> {
         let mut lost = 0;
         for s in &done.shards {
             println!(
-                "shard {}: restarted {} nodes, longest write pause {:.1} ms, {} writes acknowledged, {} lost",
+                "shard {}: restarted {} nodes, longest write pause {:.1} ms (ended at {:.3}s), {} writes acknowledged, {} lost",
                 s.shard,
                 s.restarted.len(),
                 s.longest_pause.as_secs_f64() * 1000.0,
+                s.longest_pause_at.as_secs_f64(),
                 s.writes,
                 s.lost
             );

@@ -60,6 +60,9 @@ pub async fn watch(shared: Arc<Shared>, path: PathBuf, stop: CancellationToken) 
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(POLL) => {}
+            // The primary handed over: it read a topology this node has not
+            // yet; reading it now shortens the shard's write pause.
+            _ = shared.repl.handed_over() => {}
         }
     }
 }

@@ -31,8 +31,10 @@ pub struct ShardReport {
     pub writes: u64,
     /// Of those, how many were missing or different afterwards.
     pub lost: u64,
-    /// The longest time between two acknowledged writes.
+    /// The longest time between two acknowledged writes, and when it ended
+    /// (since the rolling restart began).
     pub longest_pause: Duration,
+    pub longest_pause_at: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,7 +79,8 @@ pub fn rolling_restart(
             let w = Arc::new(Writer::new(shard, tag_of(&topology, shard)));
             let (w2, stop, dir) = (w.clone(), stop.clone(), dir.to_path_buf());
             let (tls, pw) = (probe_tls.clone(), password.clone());
-            let h = std::thread::spawn(move || w2.run(&dir, tls.as_ref(), pw.as_deref(), &stop));
+            let h =
+                std::thread::spawn(move || w2.run(began, &dir, tls.as_ref(), pw.as_deref(), &stop));
             (w, h)
         })
         .collect();
@@ -98,9 +101,9 @@ pub fn rolling_restart(
             .as_ref()
             .map(|r| r.get(&w.shard).cloned().unwrap_or_default())
             .unwrap_or_default();
-        let (writes, longest) = {
+        let (writes, longest, longest_at) = {
             let s = w.state.lock().expect("writer state");
-            (s.acked, s.longest)
+            (s.acked, s.longest, s.longest_at)
         };
         let lost = w.check(dir, probe_tls.as_ref(), password.as_deref())?;
         shards.push(ShardReport {
@@ -109,6 +112,7 @@ pub fn rolling_restart(
             writes,
             lost,
             longest_pause: longest,
+            longest_pause_at: longest_at,
         });
     }
     result?;
@@ -262,6 +266,7 @@ struct WriterState {
     /// Keys `{tag}:0..acked` were answered OK (with their index as value).
     acked: u64,
     longest: Duration,
+    longest_at: Duration,
 }
 
 /// A reply or connection problem: reconnect.
@@ -283,6 +288,7 @@ impl Writer {
 
     fn run(
         &self,
+        began: Instant,
         dir: &Path,
         tls: Option<&Arc<rustls::ClientConfig>>,
         password: Option<&str>,
@@ -310,8 +316,9 @@ impl Writer {
                 Ok(Frame::Simple(s)) if s == "OK" => {
                     let now = Instant::now();
                     let mut st = self.state.lock().expect("writer state");
-                    if let Some(prev) = last_ok {
-                        st.longest = st.longest.max(now - prev);
+                    if let Some(prev) = last_ok.filter(|&p| now - p > st.longest) {
+                        st.longest = now - prev;
+                        st.longest_at = now - began;
                     }
                     last_ok = Some(now);
                     i += 1;

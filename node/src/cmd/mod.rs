@@ -614,10 +614,12 @@ pub fn route_keys(
     };
     // The shard's primary is handing over to a replica: its commands wait
     // for the replica to have its last writes (see `repl::HANDOVER`), so a
-    // client never reads less than it wrote.
-    if ctx.shared.repl.taking_over(ctx.now)
-        && view.me.is_some_and(|m| view.owner(slot) == Some(m.shard))
-    {
+    // client never reads less than it wrote. Also while a topology naming
+    // this node the primary is applied but its role not yet taken.
+    let mine = view.me.filter(|m| view.owner(slot) == Some(m.shard));
+    if mine.is_some_and(|m| {
+        ctx.shared.repl.taking_over(ctx.now) || (m.primary && !ctx.shared.repl.is_primary())
+    }) {
         if wait {
             return Some(Dispatched::Retry);
         }

@@ -341,6 +341,11 @@ impl Replication {
         self.handover.notify_waiters();
     }
 
+    /// Resolves when the followed primary next sends [`HANDOVER`].
+    pub async fn handed_over(&self) {
+        self.handover.notified().await
+    }
+
     /// A primary shutting down asks for a replica's promotion.
     pub fn set_leaving(&self) {
         self.state.lock().leaving = true;

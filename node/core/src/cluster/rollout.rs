@@ -5,9 +5,12 @@
 //! act on it.
 //!
 //! Rules, after Dragonfly's operator, for sharded clusters:
-//! - Never touch a shard while one of its members is not ready: a node being
-//!   replaced, restarting or resyncing. So two members of one shard are never
-//!   down at once, and the next step waits for the last one's resync.
+//! - Never touch a shard while one of its updated members is not ready: a
+//!   node being replaced, restarting or resyncing. So two members of one
+//!   shard are never down at once, and the next step waits for the last
+//!   one's resync. A member not ready and not updated (crashing on an old
+//!   revision, or stuck on a bad one a newer spec replaced) is replaced
+//!   first: it serves nothing, and only a newer revision can mend it.
 //! - In a shard, replicas first, one at a time; the primary last. Replacing
 //!   the primary stops it with SIGTERM: it asks for the promotion of a synced
 //!   replica (already updated) and hands over its last writes first, then
@@ -87,14 +90,14 @@ pub fn plan(shards: &[Vec<Member>], max_concurrent_shards: usize) -> Plan {
         if finished(ms) || ms.is_empty() {
             continue;
         }
-        if let Some(m) = ms.iter().find(|m| !m.ready) {
+        if let Some(m) = ms.iter().find(|m| !m.ready && m.updated) {
             steps.push(Step::Wait {
                 shard,
                 name: m.name.clone(),
             });
             continue;
         }
-        // Every member is ready and some are not updated.
+        // Every updated member is ready, and some are not updated.
         if !active(ms) {
             if busy >= max_concurrent_shards.max(1) {
                 steps.push(Step::Queued { shard });
@@ -104,14 +107,15 @@ pub fn plan(shards: &[Vec<Member>], max_concurrent_shards: usize) -> Plan {
         }
         let next = ms
             .iter()
-            .find(|m| !m.updated && !m.primary)
+            .find(|m| !m.ready)
+            .or_else(|| ms.iter().find(|m| !m.updated && !m.primary))
             .or_else(|| ms.iter().find(|m| !m.updated))
-            .expect("a shard not finished with every member ready has one not updated");
+            .expect("a shard not finished with every updated member ready has one not updated");
         steps.push(Step::Replace {
             shard,
             name: next.name.clone(),
             primary: next.primary,
-            loses_data: next.primary && !ms.iter().any(|m| !m.primary),
+            loses_data: next.primary && !ms.iter().any(|m| !m.primary && m.ready),
         });
     }
     Plan { steps }
@@ -237,30 +241,38 @@ mod tests {
         let p = plan(&s, 1);
         assert!(replaced(&p).is_empty());
         assert!(p.steps.contains(&Step::Queued { shard: 2 }));
-        // A member down before anything was replaced is waited on, but does
-        // not hold the limit.
+        // A member down before anything was replaced (crashing on the old
+        // revision) is replaced first.
         let mut s = fresh(2, 1);
         s[0][1].ready = false;
         let p = plan(&s, 1);
-        assert_eq!(replaced(&p), ["s1-1"]);
+        assert_eq!(replaced(&p), ["s0-1"]);
+        assert_eq!(p.steps[1], Step::Queued { shard: 1 });
+        // A primary down with its replica not ready either: replaced, and
+        // said to lose its keys.
+        let mut s = fresh(1, 1);
+        s[0][0].ready = false;
+        s[0][1].ready = false;
+        assert!(matches!(
+            &plan(&s, 1).steps[0],
+            Step::Replace { name, loses_data: true, .. } if name == "s0-0"
+        ));
     }
 
     #[test]
-    fn a_newer_revision_starts_over_with_everything_not_updated() {
-        // Mid-rollout, a newer spec: no member runs it, the stuck one too.
+    fn a_newer_revision_supersedes_a_pod_stuck_on_the_last_one() {
+        // s0-1 runs a bad revision and never becomes ready: waited on.
         let mut s = fresh(2, 1);
-        s[0][1] = m("s0-1", false, false, false);
+        s[0][1] = m("s0-1", false, true, false);
+        assert!(replaced(&plan(&s, 1)).is_empty());
+        // A newer spec: nothing runs it; the stuck pod goes first, the
+        // shard's primary only once it is back.
+        for x in s.iter_mut().flatten() {
+            x.updated = false;
+        }
         let p = plan(&s, 1);
-        // The stuck pod is waited on (its new pod gets the newest revision),
-        // the other shard proceeds.
-        assert_eq!(
-            p.steps[0],
-            Step::Wait {
-                shard: 0,
-                name: "s0-1".into()
-            }
-        );
-        assert_eq!(replaced(&p), ["s1-1"]);
+        assert_eq!(replaced(&p), ["s0-1"]);
+        assert_eq!(p.steps[1], Step::Queued { shard: 1 });
     }
 
     #[test]
@@ -308,11 +320,16 @@ mod tests {
                 let Step::Replace { shard, name, primary, .. } = step else { unreachable!() };
                 prop_assert!(shards_seen.insert(*shard));
                 let ms = &s[*shard];
-                prop_assert!(ms.iter().all(|m| m.ready));
+                // Never a second member down: every other member serves,
+                // or the one replaced serves nothing already.
+                prop_assert!(ms.iter().all(|m| m.ready || !m.updated));
                 let me = ms.iter().find(|m| &m.name == name).unwrap();
                 prop_assert!(!me.updated);
                 prop_assert_eq!(me.primary, *primary);
-                if *primary {
+                if me.ready {
+                    prop_assert!(ms.iter().all(|m| m.ready));
+                }
+                if *primary && me.ready {
                     prop_assert!(ms.iter().all(|m| m.primary || m.updated));
                 }
             }
