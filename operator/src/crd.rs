@@ -151,9 +151,49 @@ pub struct CacheClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<NetworkPolicySpec>,
 
+    /// How changes to the pods roll out. The operator replaces the pods
+    /// itself (StatefulSets use `OnDelete`): per shard, replicas first, one
+    /// at a time, each waited for until ready and synced; then the primary,
+    /// which hands over to an updated replica before it stops.
+    #[serde(default)]
+    pub rollout: RolloutSpec,
+
     /// Stop reconciling: objects are left as they are.
     #[serde(default)]
     pub paused: bool,
+}
+
+/// How pod changes (image, resources, config) roll out.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    /// Shards replaced at the same time (never two pods of one shard).
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 512))]
+    pub max_concurrent_shards: i32,
+    /// A replaced pod that is not ready and synced within this many seconds
+    /// stops the rollout there, with a `RolloutStuck` event; a newer spec
+    /// supersedes it.
+    #[serde(default = "ready_timeout")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub ready_timeout_seconds: i64,
+}
+
+fn one() -> i32 {
+    1
+}
+
+fn ready_timeout() -> i64 {
+    600
+}
+
+impl Default for RolloutSpec {
+    fn default() -> Self {
+        RolloutSpec {
+            max_concurrent_shards: one(),
+            ready_timeout_seconds: ready_timeout(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

@@ -20,14 +20,15 @@ use crate::error::Error;
 use crate::reconcile::{key, publish, Context};
 use crate::render::Names;
 use crate::topology::TOPOLOGY_KEY;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use shoal_core::cluster::failover::{Health, Policy, Tracker};
 use shoal_core::cluster::{probe, Topology};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -50,6 +51,19 @@ pub struct Failover {
     settings: Settings,
     trackers: HashMap<String, Tracker>,
     credentials: HashMap<String, CachedCredentials>,
+    rollouts: HashMap<String, RolloutState>,
+}
+
+/// What the rollout of one cluster remembers between rounds.
+#[derive(Default)]
+struct RolloutState {
+    /// Uids of pods this operator deleted: terminating even before the API
+    /// says so.
+    deleted: HashSet<String>,
+    /// Pods waited for, since when.
+    waiting: HashMap<String, Instant>,
+    /// Pods reported stuck (once each).
+    stuck: HashSet<String>,
 }
 
 /// What one round did for one cluster.
@@ -68,6 +82,7 @@ impl Failover {
             settings,
             trackers: HashMap::new(),
             credentials: HashMap::new(),
+            rollouts: HashMap::new(),
         }
     }
 
@@ -81,6 +96,7 @@ impl Failover {
             let keys: Vec<String> = all.iter().map(|cc| key(cc)).collect();
             self.trackers.retain(|k, _| keys.contains(k));
             self.credentials.retain(|k, _| keys.contains(k));
+            self.rollouts.retain(|k, _| keys.contains(k));
             for cc in all {
                 if let Err(e) = self.round(&cc).await {
                     self.ctx
@@ -106,13 +122,14 @@ impl Failover {
         if !failover {
             self.trackers.remove(&k);
             // Without replicas nothing is probed unless status (which
-            // reconcile computes from the published topology) shows a resize.
-            let resizing = cc.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Resharding" && c.status == "True")
+            // reconcile computes from the published topology) shows a resize
+            // or a rollout.
+            let busy = cc.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    (c.type_ == "Resharding" || c.type_ == "Progressing") && c.status == "True"
+                })
             });
-            if !resizing {
+            if !busy {
                 return Ok(Outcome::default());
             }
         }
@@ -135,6 +152,7 @@ impl Failover {
             shoal_core::cluster::reshard::next_step(&topology, cc.spec.shards.max(1) as usize)
                 .is_ok_and(|s| s != shoal_core::cluster::reshard::Step::Done);
         if !failover && !resizing {
+            self.rollout(cc, &ns, &topology, None).await?;
             return Ok(Outcome::default());
         }
         let credentials = self.credentials(cc, &ns).await?;
@@ -146,8 +164,12 @@ impl Failover {
         let mut published = None;
         if failover {
             published = self
-                .failover(cc, &configmaps, &cm_name, &cm, &topology, probes)
+                .failover(cc, &configmaps, &cm_name, &cm, &topology, probes.clone())
                 .await?;
+        }
+        // Pods are replaced only between roles changes and resize steps.
+        if published.is_none() && !resizing {
+            self.rollout(cc, &ns, &topology, Some(&probes)).await?;
         }
         if published.is_none() && resizing {
             published = self
@@ -166,6 +188,118 @@ impl Failover {
             published,
             reachable,
         })
+    }
+
+    /// Replaces the pods the rollout decision names next (see
+    /// [`crate::rollout`]), and reports a replaced pod that does not come
+    /// back ready within `rollout.readyTimeoutSeconds`.
+    async fn rollout(
+        &mut self,
+        cc: &CacheCluster,
+        ns: &str,
+        topology: &Topology,
+        probes: Option<&HashMap<String, Option<Health>>>,
+    ) -> Result<(), Error> {
+        use crate::rollout::{members, update_revisions, PodSeen};
+        use shoal_core::cluster::rollout::{plan, Step};
+        let k = key(cc);
+        let selector = crate::render::selector_labels(&cc.name_any())
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let lp = ListParams::default().labels(&selector);
+        let sets: Api<StatefulSet> = Api::namespaced(self.ctx.client.clone(), ns);
+        let sets = sets.list(&lp).await?.items;
+        let Some(revisions) = update_revisions(&sets) else {
+            return Ok(());
+        };
+        let pods_api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), ns);
+        let state = self.rollouts.entry(k.clone()).or_default();
+        let pods: HashMap<String, PodSeen> = pods_api
+            .list(&lp)
+            .await?
+            .items
+            .iter()
+            .map(|p| (p.name_any(), PodSeen::of(p, &state.deleted)))
+            .collect();
+        let shards = members(topology, &pods, &revisions, probes);
+        let decided = plan(
+            &shards,
+            cc.spec.rollout.max_concurrent_shards.max(1) as usize,
+        );
+        let timeout = Duration::from_secs(cc.spec.rollout.ready_timeout_seconds.max(1) as u64);
+        let mut waited = Vec::new();
+        let mut notes = Vec::new();
+        for step in &decided.steps {
+            match step {
+                Step::Replace {
+                    shard,
+                    name,
+                    primary,
+                    loses_data,
+                } => {
+                    let uid = pods_api.get_opt(name).await?.and_then(|p| p.metadata.uid);
+                    pods_api.delete(name, &DeleteParams::default()).await?;
+                    state.deleted.extend(uid);
+                    let role = match (primary, loses_data) {
+                        (false, _) => "a replica",
+                        (true, false) => "the primary: it hands over to an updated replica",
+                        (true, true) => "the shard's only serving pod: its keys are lost unless it restarts from a snapshot",
+                    };
+                    info!(cluster = %k, shard, pod = %name, role, "rollout: replacing a pod");
+                    self.ctx.metrics.rollout_replacements.inc();
+                    notes.push((
+                        if *loses_data {
+                            EventType::Warning
+                        } else {
+                            EventType::Normal
+                        },
+                        format!("Replace {name}"),
+                        format!("shard {shard}: replacing {name} ({role})"),
+                    ));
+                }
+                Step::Wait { shard, name } => {
+                    waited.push(name.clone());
+                    let since = *state
+                        .waiting
+                        .entry(name.clone())
+                        .or_insert_with(Instant::now);
+                    if since.elapsed() > timeout && state.stuck.insert(name.clone()) {
+                        warn!(cluster = %k, shard, pod = %name, "rollout stuck");
+                        notes.push((
+                            EventType::Warning,
+                            format!("Wait for {name}"),
+                            format!(
+                                "shard {shard}: {name} is not ready and synced after {}s; the rollout of this shard waits (a newer spec replaces it)",
+                                timeout.as_secs()
+                            ),
+                        ));
+                    }
+                }
+                Step::Queued { .. } => {}
+            }
+        }
+        state.waiting.retain(|n, _| waited.contains(n));
+        state.stuck.retain(|n| waited.contains(n));
+        // Uids of pods that are gone need no remembering.
+        let live: HashSet<String> = pods_api
+            .list(&lp)
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|p| p.metadata.uid)
+            .collect();
+        state.deleted.retain(|u| live.contains(u));
+        for (kind, action, note) in notes {
+            let reason = if action.starts_with("Wait") {
+                "RolloutStuck"
+            } else {
+                "RollingOut"
+            };
+            publish(&self.ctx, cc, kind, reason, &action, note).await;
+        }
+        Ok(())
     }
 
     /// Decides and publishes a failover of `cc` from this round's `probes`.

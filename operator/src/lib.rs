@@ -2,7 +2,8 @@
 //! objects that run cache nodes.
 //!
 //! The decisions are pure functions ([`render`], [`status`], [`topology`],
-//! [`resize`], and shoal-core's failover and resize plans) tested without a
+//! [`resize`], [`rollout`], and shoal-core's failover, resize and rollout
+//! plans) tested without a
 //! cluster; [`reconcile`] and [`failover`] are the thin layers that apply them
 //! through the Kubernetes API.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod render;
 pub mod resize;
+pub mod rollout;
 pub mod secrets;
 pub mod status;
 pub mod topology;

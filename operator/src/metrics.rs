@@ -14,6 +14,8 @@ pub struct Metrics {
     /// Resize documents published, by step; and slots whose move began.
     pub resize_steps: IntCounterVec,
     pub slots_moved: prometheus::IntCounter,
+    /// Pods deleted by rollouts.
+    pub rollout_replacements: prometheus::IntCounter,
 }
 
 fn counter_vec(name: &str, help: &str, label: &str) -> IntCounterVec {
@@ -66,7 +68,13 @@ impl Default for Metrics {
             "Slots whose move to another shard was started by a resize.",
         )
         .expect("valid metric");
+        let rollout_replacements = prometheus::IntCounter::new(
+            "shoal_operator_rollout_replacements_total",
+            "Pods deleted by rollouts, to come back at their StatefulSet's update revision.",
+        )
+        .expect("valid metric");
         let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(rollout_replacements.clone()),
             Box::new(resize_steps.clone()),
             Box::new(slots_moved.clone()),
             Box::new(reconciles.clone()),
@@ -91,6 +99,7 @@ impl Default for Metrics {
             failover_errors,
             resize_steps,
             slots_moved,
+            rollout_replacements,
         }
     }
 }

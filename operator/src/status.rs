@@ -62,6 +62,8 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
     let per_shard = cc.pods_per_shard();
     let mut shard_status = Vec::new();
     let mut rolling = false;
+    let mut updated_total = 0;
+    let mut in_progress = None;
     for i in 0..shards {
         let sts_name = names.shard(i);
         let ready = match observed.stateful_sets {
@@ -90,16 +92,15 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
                     (Some(_), None) => true,
                     _ => false,
                 };
-                let revision_pending = st.is_some_and(|s| {
-                    s.update_revision.is_some()
-                        && s.current_revision.is_some()
-                        && s.update_revision != s.current_revision
-                });
-                rolling |= sts.is_none()
-                    || ready < per_shard
-                    || updated < per_shard
-                    || stale
-                    || revision_pending;
+                // With `OnDelete` the controller never moves
+                // currentRevision (kubernetes#73492): updatedReplicas, which it
+                // does keep, says how far a rollout got.
+                let busy = sts.is_none() || ready < per_shard || updated < per_shard || stale;
+                rolling |= busy;
+                updated_total += updated;
+                if busy && in_progress.is_none() {
+                    in_progress = Some(i);
+                }
                 ready
             }
         };
@@ -174,10 +175,16 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
             "Progressing",
             true,
             "RollingOut",
-            format!(
-                "{ready_total} of {} pods ready and up to date",
-                shards * per_shard
-            ),
+            match (observed.stateful_sets, in_progress) {
+                (Some(_), Some(shard)) => format!(
+                    "{updated_total} of {all} pods updated, {ready_total} ready; shard {shard} in progress",
+                    all = shards * per_shard
+                ),
+                _ => format!(
+                    "{ready_total} of {} pods ready and up to date",
+                    shards * per_shard
+                ),
+            },
         )
     } else {
         condition(
@@ -431,6 +438,29 @@ mod tests {
         let s = with_sets(&cc, &sets);
         assert_eq!(s.phase, Some(Phase::Running));
         assert_eq!(cond(&s, "Progressing").status, "True");
+        assert_eq!(
+            cond(&s, "Progressing").message,
+            "1 of 3 pods updated, 2 ready; shard 0 in progress"
+        );
+    }
+
+    #[test]
+    fn an_on_delete_rollout_is_done_when_every_pod_is_updated_whatever_current_revision_says() {
+        let cc = cluster(2, 1);
+        let mut sets = [sts("cache-shard-0", 2, 2), sts("cache-shard-1", 2, 2)];
+        for s in &mut sets {
+            let st = s.status.as_mut().unwrap();
+            st.current_revision = Some("old".into());
+            st.update_revision = Some("new".into());
+        }
+        let s = with_sets(&cc, &sets);
+        assert_eq!(cond(&s, "Progressing").status, "False");
+        sets[1].status.as_mut().unwrap().updated_replicas = Some(1);
+        let s = with_sets(&cc, &sets);
+        assert_eq!(
+            cond(&s, "Progressing").message,
+            "3 of 4 pods updated, 4 ready; shard 1 in progress"
+        );
     }
 
     #[test]

@@ -523,8 +523,10 @@ pub(super) fn stateful_set(
                 ..LabelSelector::default()
             },
             pod_management_policy: Some("Parallel".into()),
+            // The operator replaces pods in the order that keeps every
+            // acknowledged write (see `crate::rollout`), not the controller.
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".into()),
+                type_: Some("OnDelete".into()),
                 ..StatefulSetUpdateStrategy::default()
             }),
             persistent_volume_claim_retention_policy: persistence.map(|p| {
