@@ -45,6 +45,11 @@ fn one_statefulset_and_pdb_per_shard_with_replicas() {
         let spec = s.spec.as_ref().unwrap();
         assert_eq!(spec.replicas, Some(3));
         assert_eq!(spec.service_name.as_deref(), Some("cache-nodes"));
+        // The operator replaces pods itself, in the order that keeps writes.
+        assert_eq!(
+            spec.update_strategy.as_ref().unwrap().type_.as_deref(),
+            Some("OnDelete")
+        );
         let sel = spec.selector.match_labels.as_ref().unwrap();
         assert_eq!(
             sel.get(LABEL_SHARD).map(String::as_str),

@@ -188,6 +188,7 @@ def test_operator_rbac_lists_only_what_it_needs(helm):
     assert verbs[("shoal.dev", "cacheclusters")] == {"get", "list", "watch", "patch"}
     # delete: only the StatefulSet of a shard a resize emptied (its volumes stay)
     assert verbs[("apps", "statefulsets")] == {"get", "list", "watch", "create", "patch", "delete"}
+    assert verbs[("", "pods")] == {"get", "list", "delete"}, "rollouts delete pods, nothing more"
 
 
 def test_all_in_one_manifest_is_in_sync(helm):
