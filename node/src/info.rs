@@ -148,10 +148,34 @@ pub fn render(
                 kv("number_of_cached_scripts", &shared.scripts.len());
             }
             "persistence" => {
+                let st = &shared.snapshots;
                 kv("loading", &0);
                 kv("async_loading", &0);
                 kv("rdb_changes_since_last_save", &0);
-                kv("rdb_bgsave_in_progress", &0);
+                kv(
+                    "rdb_bgsave_in_progress",
+                    &u8::from(st.in_progress.load(std::sync::atomic::Ordering::Acquire)),
+                );
+                kv(
+                    "rdb_last_save_time",
+                    &st.last_save.load(std::sync::atomic::Ordering::Acquire),
+                );
+                kv(
+                    "rdb_last_bgsave_status",
+                    &if st.last_ok.load(std::sync::atomic::Ordering::Acquire) {
+                        "ok"
+                    } else {
+                        "err"
+                    },
+                );
+                kv(
+                    "rdb_last_bgsave_time_sec",
+                    &(st.last_save_ms.load(std::sync::atomic::Ordering::Acquire) / 1000),
+                );
+                kv(
+                    "rdb_saves",
+                    &st.saves.load(std::sync::atomic::Ordering::Acquire),
+                );
                 kv("aof_enabled", &0);
             }
             "stats" => {

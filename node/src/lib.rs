@@ -19,6 +19,7 @@ pub mod info;
 pub use shoal_core::logging;
 pub mod metrics;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod repl;
 pub mod resp;

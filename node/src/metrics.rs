@@ -51,6 +51,9 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// Certificate reloads, by result (ok, error).
     pub tls_reloads: IntCounterVec,
+    /// Snapshots written, by result (ok, error); snapshots refused at start.
+    pub snapshot_saves: IntCounterVec,
+    pub snapshot_load_failures: IntCounter,
     pub cluster: ClusterMetrics,
     pub repl: ReplMetrics,
 }
@@ -443,6 +446,18 @@ impl Metrics {
                 &["result"],
             )
             .expect("valid metric"),
+            snapshot_saves: IntCounterVec::new(
+                Opts::new(
+                    "shoal_snapshot_saves_total",
+                    "Snapshots written to dir, by result (ok, error).",
+                ),
+                &["result"],
+            )
+            .expect("valid metric"),
+            snapshot_load_failures: counter(
+                "shoal_snapshot_load_failures_total",
+                "Snapshots refused at start (truncated, corrupt, unreadable): the node started empty and set the file aside.",
+            ),
             cluster: ClusterMetrics::new(&registry),
             repl: ReplMetrics::new(&registry),
             registry,
@@ -453,6 +468,7 @@ impl Metrics {
         register(Box::new(latency));
         register(Box::new(m.command_errors.clone()));
         register(Box::new(m.tls_reloads.clone()));
+        register(Box::new(m.snapshot_saves.clone()));
         register(Box::new(m.script_seconds.clone()));
         for c in [
             &m.keyspace_hits,
@@ -471,6 +487,7 @@ impl Metrics {
             &m.protocol_errors,
             &m.output_limit_disconnects,
             &m.tls_handshake_failures,
+            &m.snapshot_load_failures,
         ] {
             register(Box::new(c.clone()));
         }

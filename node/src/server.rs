@@ -61,6 +61,8 @@ pub struct Shared {
     pub pubsub: crate::pubsub::Hub,
     /// Lua scripting: the VM, the script cache, the running script.
     pub scripts: crate::cmd::scripting::Scripting,
+    /// Snapshots to `dir` (SAVE, BGSAVE, LASTSAVE, INFO persistence).
+    pub snapshots: crate::persist::State,
 }
 
 impl Shared {
@@ -107,6 +109,7 @@ impl Shared {
             run_id,
             ready: AtomicBool::new(false),
             repl: crate::repl::Replication::new(),
+            snapshots: crate::persist::State::new(started_ms / 1000),
         }))
     }
 
@@ -364,6 +367,8 @@ impl Node {
     }
 
     fn spawn(shared: Arc<Shared>, listeners: Listeners, serving: Serving) -> Node {
+        // Before anything serves: the snapshot a last run left.
+        crate::persist::load_at_start(&shared);
         crate::cmd::scripting::worker::start(&shared);
         let Listeners {
             client: listener,
@@ -401,6 +406,9 @@ impl Node {
             tokio::spawn(crate::admin::serve(shared.clone(), admin, async move {
                 stopped.cancelled().await
             }));
+        }
+        if shared.config.dir.is_some() {
+            tokio::spawn(crate::persist::background(shared.clone(), stop.clone()));
         }
         let done = tokio::spawn(run(
             shared.clone(),
@@ -606,6 +614,11 @@ async fn run(shared: Arc<Shared>, listeners: Accepting, serving: Serving, stop: 
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     cron.stop().await;
+    // Every reply is out: the snapshot holds every acknowledged write.
+    if shared.config.dir.is_some() {
+        let s = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || crate::persist::save(&s)).await;
+    }
     info!("stopped");
 }
 

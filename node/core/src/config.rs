@@ -296,6 +296,7 @@ pub struct Settings {
     /// Redis' RDB save points, kept as set: Shoal writes no snapshot files, but
     /// tools and test suites set `save ""` and read it back.
     pub save: String,
+    pub snapshot_interval: u64,
     /// Keyspace notification classes (`notify-keyspace-events`, see `notify`).
     pub notify_keyspace_events: u32,
     /// busy-reply-threshold (alias lua-time-limit), ms: past it a running
@@ -375,6 +376,7 @@ impl Default for Settings {
             lfu_decay_time: 1,
             encoding: EncodingLimits::default(),
             save: String::new(),
+            snapshot_interval: 0,
             notify_keyspace_events: 0,
             repl_backlog_size: DEFAULT_REPL_BACKLOG,
         }
@@ -484,6 +486,9 @@ pub struct Config {
     /// Users and permissions, when an ACL file is given.
     pub aclfile: Option<PathBuf>,
     pub acl: Option<crate::acl::Acl>,
+    /// Where snapshots are written and loaded from; None: no snapshots.
+    pub dir: Option<PathBuf>,
+    pub dbfilename: String,
     /// Who links log in to peers as (masteruser, masterauth), when set.
     pub link_login: Option<(String, String)>,
     /// TLS client port; 0: none.
@@ -537,6 +542,8 @@ impl Default for Config {
             forward_port: 0,
             requirepass_file: None,
             aclfile: None,
+            dir: None,
+            dbfilename: "shoal.snap".into(),
             acl: None,
             link_login: None,
             tls_port: 0,
@@ -852,6 +859,10 @@ pub static PARAMS: &[Param] = &[
         |s, v| s.requirepass = (!v.is_empty()).then(|| v.to_string()), |s| s.requirepass.clone().unwrap_or_default())),
     startup!("requirepass-file", Operator, "File holding the default user's password (e.g. a mounted Secret), re-read when it changes; a trailing newline is ignored. Keeps the password out of args and env.",
         |c, v| c.requirepass_file = Some(non_empty(v)?.into()), |c| show_path(&c.requirepass_file)),
+    startup!("dir", Operator, "Directory for the snapshot file (Redis' dir). When set, the node loads its snapshot there at start, before it serves, and writes one on SIGTERM, on SAVE and BGSAVE, and every snapshot-interval seconds. Unset (the default): no snapshots.",
+        |c, v| c.dir = Some(non_empty(v)?.into()), |c| show_path(&c.dir)),
+    startup!("dbfilename", User, "The snapshot file's name in dir (a Shoal snapshot, not an RDB file).",
+        |c, v| c.dbfilename = non_empty(v)?.into(), |c| c.dbfilename.clone()),
     startup!("aclfile", Operator, "ACL file (Redis syntax: `user <name> <rules>…` per line): users with passwords, command and key permissions. Reloaded by ACL LOAD and when it changes.",
         |c, v| c.aclfile = Some(non_empty(v)?.into()), |c| show_path(&c.aclfile)),
     startup!("masteruser", Operator, "The user this node's links (replication, forwarding) log in to peers as, with masterauth; with an ACL file that does not define it, the node adds it with every permission. Without it, links log in as the default user with requirepass.",
@@ -900,7 +911,9 @@ pub static PARAMS: &[Param] = &[
         |s, v| s.busy_reply_threshold = parse_num(v)?, |s| s.busy_reply_threshold.to_string()),
     runtime!("repl-backlog-size", User, "Replication backlog, e.g. 64mb (the default): how far a replica may fall behind, or how much may be written during its full sync, and still catch up without another full sync.",
         |s, v| s.repl_backlog_size = bounded(parse_mem(v)?, 1, i64::MAX as u64)?.max(MIN_REPL_BACKLOG), |s| s.repl_backlog_size.to_string()),
-    runtime!("save", User, "Redis' RDB save points, kept as set: Shoal writes no snapshot files, but tools set `save \"\"` and read it back.",
+    runtime!("snapshot-interval", User, "Seconds between snapshots written in the background when dir is set; 0 (the default): only on SIGTERM, SAVE and BGSAVE.",
+        |s, v| s.snapshot_interval = bounded(parse_num(v)?, 0, 365 * 86400)?, |s| s.snapshot_interval.to_string()),
+    runtime!("save", User, "Redis' RDB save points, kept as set: Shoal snapshots by dir and snapshot-interval instead, but tools set `save \"\"` and read it back.",
         |s, v| s.save = parse_save(v)?, |s| s.save.clone()),
     runtime!("notify-keyspace-events", User, "Keyspace notification classes, as Redis writes them (e.g. KEA).",
         |s, v| s.notify_keyspace_events = crate::notify::parse(v).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?,

@@ -42,7 +42,14 @@ pub struct Chunk {
 
 /// Reads the keyspace from `cursor` until about [`CHUNK_BYTES`] are encoded;
 /// returns the effects and the cursor to continue from (0: done).
-pub fn read(db: &Db, mut cursor: u64) -> (Vec<u8>, u64) {
+pub fn read(db: &Db, cursor: u64) -> (Vec<u8>, u64) {
+    let (raw, next, _) = read_counting(db, cursor);
+    (raw, next)
+}
+
+/// As [`read`], with the number of keys the chunk holds.
+pub fn read_counting(db: &Db, mut cursor: u64) -> (Vec<u8>, u64, usize) {
+    let mut keys = 0;
     let mut raw = Vec::new();
     if cursor == 0 {
         // Slots handed over to this shard are part of its data.
@@ -58,10 +65,11 @@ pub fn read(db: &Db, mut cursor: u64) -> (Vec<u8>, u64) {
                 effect::encode_at(at, &mut raw);
                 marked = Some(at);
             }
+            keys += 1;
             effect::encode_state(e.key(), Some(e), &mut raw)
         });
         if cursor == 0 || raw.len() >= CHUNK_BYTES {
-            return (raw, cursor);
+            return (raw, cursor, keys);
         }
     }
 }
@@ -87,6 +95,24 @@ pub fn encode_end(offset: u64, out: &mut Vec<u8>) {
 
 fn num(a: &[u8]) -> Result<u64, ChunkError> {
     crate::util::num::parse_u64(a).ok_or(ChunkError::Malformed)
+}
+
+/// Checks a `CHUNK` frame's checksum and claimed size without unpacking it.
+pub fn check(args: &[&[u8]], max_raw: usize) -> Result<(), ChunkError> {
+    let [name, _next, crc, rawlen, packed] = args else {
+        return Err(ChunkError::Malformed);
+    };
+    if *name != b"CHUNK" {
+        return Err(ChunkError::Malformed);
+    }
+    if CRC32C.checksum(packed) as u64 != num(crc)? {
+        return Err(ChunkError::Checksum);
+    }
+    let rawlen = num(rawlen)? as usize;
+    if rawlen > max_raw {
+        return Err(ChunkError::TooLarge(rawlen));
+    }
+    Ok(())
 }
 
 /// Checks and unpacks a `CHUNK` frame's arguments (name included). `max_raw`

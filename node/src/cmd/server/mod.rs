@@ -12,6 +12,7 @@ pub mod memory;
 pub mod ping;
 pub mod quit;
 pub mod replication;
+pub mod save;
 pub mod select;
 pub mod time;
 
