@@ -862,7 +862,10 @@ pub static PARAMS: &[Param] = &[
     startup!("dir", Operator, "Directory for the snapshot file (Redis' dir). When set, the node loads its snapshot there at start, before it serves, and writes one on SIGTERM, on SAVE and BGSAVE, and every snapshot-interval seconds. Unset (the default): no snapshots.",
         |c, v| c.dir = Some(non_empty(v)?.into()), |c| show_path(&c.dir)),
     startup!("dbfilename", User, "The snapshot file's name in dir (a Shoal snapshot, not an RDB file).",
-        |c, v| c.dbfilename = non_empty(v)?.into(), |c| c.dbfilename.clone()),
+        |c, v| c.dbfilename = match non_empty(v)? {
+            n if n.contains('/') || n == "." || n == ".." => return Err("must be a file name, not a path (the directory is dir)".into()),
+            n => n,
+        }, |c| c.dbfilename.clone()),
     startup!("aclfile", Operator, "ACL file (Redis syntax: `user <name> <rules>…` per line): users with passwords, command and key permissions. Reloaded by ACL LOAD and when it changes.",
         |c, v| c.aclfile = Some(non_empty(v)?.into()), |c| show_path(&c.aclfile)),
     startup!("masteruser", Operator, "The user this node's links (replication, forwarding) log in to peers as, with masterauth; with an ACL file that does not define it, the node adds it with every permission. Without it, links log in as the default user with requirepass.",
