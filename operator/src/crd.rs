@@ -432,6 +432,15 @@ pub struct PersistenceSpec {
     /// Delete the volumes when the CacheCluster is deleted (kept by default).
     #[serde(default)]
     pub delete_with_cluster: bool,
+    /// Seconds between snapshots written in the background (each node also
+    /// writes one on SIGTERM and loads it at start). 0: only on SIGTERM.
+    #[serde(default = "snapshot_interval")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub snapshot_interval_seconds: u64,
+}
+
+fn snapshot_interval() -> u64 {
+    300
 }
 
 impl PersistenceSpec {

@@ -221,11 +221,18 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
                 )
             }),
     };
+    let durable_c = durable(cc);
     let generation = cc.metadata.generation;
-    let conditions = [available_c, progressing_c, degraded_c, resharding_c]
-        .into_iter()
-        .map(|c| stamp(c, &previous.conditions, &now, generation))
-        .collect();
+    let conditions = [
+        available_c,
+        progressing_c,
+        degraded_c,
+        resharding_c,
+        durable_c,
+    ]
+    .into_iter()
+    .map(|c| stamp(c, &previous.conditions, &now, generation))
+    .collect();
 
     // The topology module decides epochs; status reports the published one.
     let epoch = observed
@@ -242,6 +249,35 @@ pub fn compute(cc: &CacheCluster, observed: &Observed<'_>, now: Time) -> CacheCl
         epoch,
         auth_secret: observed.auth_secret.clone(),
         conditions,
+    }
+}
+
+/// The `Durable` condition: whether a pod's restart (a rollout, a drain, a
+/// crash) keeps its shard's keys, by a replica taking over or a snapshot.
+pub fn durable(cc: &CacheCluster) -> Condition {
+    let snapshots = cc.spec.persistence.as_ref().is_some_and(|p| p.enabled);
+    match (cc.spec.replicas_per_shard > 0, snapshots) {
+        (true, _) => condition(
+            "Durable",
+            true,
+            "Replicated",
+            format!(
+                "each shard has {} replica(s): a restarted primary hands over to one",
+                cc.spec.replicas_per_shard
+            ),
+        ),
+        (false, true) => condition(
+            "Durable",
+            true,
+            "Snapshots",
+            "shards have no replica; each pod writes a snapshot to its volume on SIGTERM and loads it at start".into(),
+        ),
+        (false, false) => condition(
+            "Durable",
+            false,
+            "Ephemeral",
+            "shards have no replica and no persistence: a restart of a pod (rollout, drain, crash) empties its shard; set replicasPerShard or persistence".into(),
+        ),
     }
 }
 
@@ -442,6 +478,20 @@ mod tests {
             cond(&s, "Progressing").message,
             "1 of 3 pods updated, 2 ready; shard 0 in progress"
         );
+    }
+
+    #[test]
+    fn a_cluster_without_replicas_or_persistence_is_said_to_lose_keys_on_restart() {
+        let s = with_sets(&cluster(1, 0), &[]);
+        assert_eq!(cond(&s, "Durable").status, "False");
+        assert_eq!(cond(&s, "Durable").reason, "Ephemeral");
+        assert_eq!(
+            cond(&with_sets(&cluster(1, 1), &[]), "Durable").reason,
+            "Replicated"
+        );
+        let mut cc = cluster(1, 0);
+        cc.spec.persistence = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(cond(&with_sets(&cc, &[]), "Durable").reason, "Snapshots");
     }
 
     #[test]

@@ -120,6 +120,12 @@ pub fn config_file(cc: &CacheCluster) -> Result<String, RenderError> {
         put("maxmemory", b.into());
     }
     put("maxmemory-policy", cc.spec.eviction_policy.as_str().into());
+    // Snapshots on the pod's volume: loaded at start, written on SIGTERM and
+    // every snapshotIntervalSeconds.
+    if let Some(p) = cc.spec.persistence.as_ref().filter(|p| p.enabled) {
+        put("dir", "/data".into());
+        put("snapshot-interval", p.snapshot_interval_seconds.into());
+    }
     match cc.spec.auth.as_ref().filter(|a| a.enabled) {
         Some(auth) if auth.acl_secret_ref.is_some() => {
             use crate::secrets::{ACL_FILE_KEY, LINK_USER};

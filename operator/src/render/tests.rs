@@ -563,6 +563,13 @@ fn services_and_persistence() {
     let headless = d.headless_service.spec.as_ref().unwrap();
     assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
     assert_eq!(headless.publish_not_ready_addresses, Some(true));
+    // The node snapshots to the volume: loaded at start, written on SIGTERM.
+    let config = &d.config_map.data.as_ref().unwrap()["shoal.yaml"];
+    let opts = shoal_core::config::Options::from_yaml(config).unwrap();
+    assert_eq!(opts.get("dir"), Some("/data"));
+    assert_eq!(opts.get("snapshot-interval"), Some("300"));
+    let off = render(json!({"shards": 1}));
+    assert!(!off.config_map.data.as_ref().unwrap()["shoal.yaml"].contains("dir:"));
     let sts = d.stateful_sets[0].spec.as_ref().unwrap();
     let pvc = &sts.volume_claim_templates.as_ref().unwrap()[0];
     assert_eq!(
