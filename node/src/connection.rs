@@ -341,7 +341,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                 let client = ctx.session.client.clone();
                                 let n = tokio::select! {
                                     n = shared.repl.wait(w.offset, w.replicas, w.timeout) => n as i64,
-                                    _ = client.killed() => return Err(End::Killed),
+                                    _ = client.killed() => {
+                                        // The node is stopping (after a handover, its
+                                        // replicas have every write): the count so far is
+                                        // the answer, not a dropped connection.
+                                        if shared.ready.load(std::sync::atomic::Ordering::Acquire) {
+                                            return Err(End::Killed);
+                                        }
+                                        shared.repl.acked_at_least(w.offset) as i64
+                                    }
                                 };
                                 ctx.out.int(n);
                                 ctx.now = shared.clock.now_ms();
