@@ -47,7 +47,7 @@ NO_RETRY = dict(retry=Retry(NoBackoff(), 0))
 def slot_owner(ports, slot):
     for p in ports:
         try:
-            for s in redis.Redis(port=p, socket_timeout=1).execute_command("CLUSTER", "SLOTS"):
+            for s in redis.Redis(port=p, socket_timeout=1, **NO_RETRY).execute_command("CLUSTER", "SLOTS"):
                 if s[0] <= slot <= s[1]:
                     return s[2][1]
         except (redis.RedisError, OSError):

@@ -242,11 +242,7 @@ impl Failover {
                     let uid = pods_api.get_opt(name).await?.and_then(|p| p.metadata.uid);
                     pods_api.delete(name, &DeleteParams::default()).await?;
                     state.deleted.extend(uid);
-                    let role = match (primary, loses_data) {
-                        (false, _) => "a replica",
-                        (true, false) => "the primary: it hands over to an updated replica",
-                        (true, true) => "the shard's only serving pod: its keys are lost unless it restarts from a snapshot",
-                    };
+                    let role = shoal_core::cluster::rollout::describe(*primary, *loses_data);
                     info!(cluster = %k, shard, pod = %name, role, "rollout: replacing a pod");
                     self.ctx.metrics.rollout_replacements.inc();
                     notes.push((

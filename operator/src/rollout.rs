@@ -82,44 +82,35 @@ pub fn members(
     revisions: &HashMap<String, String>,
     probes: Option<&HashMap<String, Option<Health>>>,
 ) -> Vec<Vec<Member>> {
-    topology
-        .shards
-        .iter()
-        .map(|s| {
-            std::iter::once((&s.primary, true))
-                .chain(s.replicas.iter().map(|r| (r, false)))
-                .map(|(n, primary)| {
-                    let Some(pod) = pods.get(&n.name).filter(|p| !p.terminating) else {
-                        return Member {
-                            name: n.name.clone(),
-                            primary,
-                            updated: true,
-                            ready: false,
-                        };
-                    };
-                    let wanted = revisions.get(set_of(&n.name));
-                    let serving = match probes {
-                        None => true,
-                        Some(p) => p.get(&n.name).and_then(Option::as_ref).is_some_and(|h| {
-                            if primary {
-                                h.primary
-                            } else {
-                                !h.primary && h.synced
-                            }
-                        }),
-                    };
-                    Member {
-                        name: n.name.clone(),
-                        primary,
-                        // Unknown revisions count as up to date: nothing is
-                        // replaced on a guess.
-                        updated: wanted.is_none() || pod.revision.as_ref() == wanted,
-                        ready: pod.ready && serving,
-                    }
-                })
-                .collect()
-        })
-        .collect()
+    shoal_core::cluster::rollout::observe(topology, |n, primary| {
+        let Some(pod) = pods.get(&n.name).filter(|p| !p.terminating) else {
+            return Member {
+                name: n.name.clone(),
+                primary,
+                updated: true,
+                ready: false,
+            };
+        };
+        let wanted = revisions.get(set_of(&n.name));
+        let serving = match probes {
+            None => true,
+            Some(p) => p.get(&n.name).and_then(Option::as_ref).is_some_and(|h| {
+                if primary {
+                    h.primary
+                } else {
+                    !h.primary && h.synced
+                }
+            }),
+        };
+        Member {
+            name: n.name.clone(),
+            primary,
+            // Unknown revisions count as up to date: nothing is replaced on
+            // a guess.
+            updated: wanted.is_none() || pod.revision.as_ref() == wanted,
+            ready: pod.ready && serving,
+        }
+    })
 }
 
 #[cfg(test)]

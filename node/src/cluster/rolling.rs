@@ -159,53 +159,35 @@ fn replace_all(
             std::thread::sleep(Duration::from_millis(20));
             continue;
         };
-        let shards: Vec<Vec<Member>> = t
-            .shards
-            .iter()
-            .map(|s| {
-                std::iter::once((&s.primary, true))
-                    .chain(s.replicas.iter().map(|r| (r, false)))
-                    .map(|(n, primary)| {
-                        let pid = local::node_pid(dir, &n.name);
-                        let updated =
-                            pid.is_some() && original.get(&n.name).is_none_or(|&was| pid != was);
-                        let health = pid.and_then(|_| {
-                            probe::health(
-                                Target {
-                                    host: "127.0.0.1",
-                                    port: n.port,
-                                    tls,
-                                },
-                                password.map(|pw| ("default", pw)),
-                            )
-                        });
-                        let target = Target {
-                            host: "127.0.0.1",
-                            port: n.port,
-                            tls,
-                        };
-                        let serving = health.is_some_and(|h| {
-                            if primary {
-                                h.primary && !local::held(target)
-                            } else {
-                                !h.primary && h.synced
-                            }
-                        });
-                        // Stopping, not yet back: it will be updated, and
-                        // is not ready until then.
-                        let stopping = signalled
-                            .get(&n.name)
-                            .is_some_and(|&p| pid.is_none() || Some(p) == pid);
-                        Member {
-                            name: n.name.clone(),
-                            primary,
-                            updated: updated || stopping,
-                            ready: serving && !stopping,
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        let shards = rollout::observe(&t, |n, primary| {
+            let pid = local::node_pid(dir, &n.name);
+            let updated = pid.is_some() && original.get(&n.name).is_none_or(|&was| pid != was);
+            let target = Target {
+                host: "127.0.0.1",
+                port: n.port,
+                tls,
+            };
+            let health =
+                pid.and_then(|_| probe::health(target, password.map(|pw| ("default", pw))));
+            let serving = health.is_some_and(|h| {
+                if primary {
+                    h.primary && !local::held(target)
+                } else {
+                    !h.primary && h.synced
+                }
+            });
+            // Stopping, not yet back: it will be updated, and is not ready
+            // until then.
+            let stopping = signalled
+                .get(&n.name)
+                .is_some_and(|&p| pid.is_none() || Some(p) == pid);
+            Member {
+                name: n.name.clone(),
+                primary,
+                updated: updated || stopping,
+                ready: serving && !stopping,
+            }
+        });
         let plan = rollout::plan(&shards, max_concurrent_shards);
         if plan.done() {
             return Ok(restarted);
@@ -222,15 +204,7 @@ fn replace_all(
                     let Some(pid) = local::node_pid(dir, name) else {
                         continue;
                     };
-                    let role = if *primary {
-                        if *loses_data {
-                            "the primary, with no replica: its keys go"
-                        } else {
-                            "the primary: it hands over to a replica"
-                        }
-                    } else {
-                        "a replica"
-                    };
+                    let role = rollout::describe(*primary, *loses_data);
                     progress(&format!("shard {shard}: restarting {name} ({role})"));
                     local::terminate(pid);
                     signalled.insert(name.clone(), pid);

@@ -71,6 +71,34 @@ impl Plan {
     }
 }
 
+/// Each shard's members, its primary first, as `observe` sees each node
+/// (`true`: the topology names it primary).
+pub fn observe(
+    t: &super::Topology,
+    mut observe: impl FnMut(&super::NodeAddr, bool) -> Member,
+) -> Vec<Vec<Member>> {
+    t.shards
+        .iter()
+        .map(|s| {
+            std::iter::once((&s.primary, true))
+                .chain(s.replicas.iter().map(|r| (r, false)))
+                .map(|(n, primary)| observe(n, primary))
+                .collect()
+        })
+        .collect()
+}
+
+/// What a replacement means, for logs and events.
+pub fn describe(primary: bool, loses_data: bool) -> &'static str {
+    match (primary, loses_data) {
+        (false, _) => "a replica",
+        (true, false) => "the primary: it hands over to an updated replica",
+        (true, true) => {
+            "the shard's only serving node: its keys are lost unless it restarts from a snapshot"
+        }
+    }
+}
+
 /// Counts, for status: (updated members, all members).
 pub fn progress(shards: &[Vec<Member>]) -> (usize, usize) {
     let all = shards.iter().map(Vec::len).sum();
