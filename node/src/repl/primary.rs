@@ -162,6 +162,10 @@ async fn send<W: AsyncWrite + Unpin>(
     }
 }
 
+/// How long a demoted primary keeps a replica's link open for its
+/// acknowledgement of the last writes.
+const HANDOVER_ACK_WAIT: Duration = Duration::from_secs(1);
+
 /// This node stopped being the primary: sends the replica the rest of the
 /// history (nothing is journaled past [`super::State::handed_over_at`]), then
 /// [`super::HANDOVER`] with where it ended, and closes the link.
@@ -191,8 +195,22 @@ async fn hand_over<W: AsyncWrite + Unpin>(
         .await
         .map_err(|e| e.to_string())?;
     wr.flush().await.map_err(|e| e.to_string())?;
+    // Closing at once could reset the connection (the replica's unread
+    // acknowledgements make the close a RST), and a reset can discard what
+    // the replica has not read yet: the last writes. So the write side ends
+    // cleanly, and the link stays until the replica acknowledged them all.
+    let _ = wr.shutdown().await;
+    let deadline = tokio::time::Instant::now() + HANDOVER_ACK_WAIT;
+    while me.ack.load(Ordering::Acquire) < end && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let acked = me.ack.load(Ordering::Acquire);
     shared.metrics.repl.handovers.inc();
-    info!(replica = %me.name, offset = end, "handed over");
+    if acked < end {
+        warn!(replica = %me.name, offset = end, acked, "handed over; the replica did not acknowledge the last writes in time");
+    } else {
+        info!(replica = %me.name, offset = end, "handed over");
+    }
     Ok(())
 }
 
