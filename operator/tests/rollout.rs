@@ -8,7 +8,8 @@
 //! - 2 shards × 1 replica under writes: pods are replaced replicas first, one
 //!   shard at a time, each primary last by a handover (a `Leaving`
 //!   promotion, never `PrimaryDown`), and every acknowledged write is read
-//!   back at the end.
+//!   back at the end; the operator is replaced by a new one (a new leader)
+//!   after every replacement.
 //! - A pod stuck on a bad revision is reported once (`RolloutStuck`), the
 //!   rollout goes no further, and a newer spec replaces it and finishes.
 
@@ -413,7 +414,15 @@ async fn a_rollout_replaces_replicas_first_and_hands_each_primary_over_without_l
         })
     };
     let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen = 0;
     loop {
+        // The operator restarts (a new leader, nothing remembered) after
+        // each replacement: the rollout continues from what the API holds.
+        let replaced = log.lock().unwrap().len();
+        if replaced != seen {
+            seen = replaced;
+            op = operator(&api);
+        }
         op.round(&cluster(&api)).await.unwrap();
         let done = (0..2).all(|s| {
             (0..2).all(|r| {

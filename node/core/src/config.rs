@@ -1016,6 +1016,12 @@ mod tests {
         let o = Options::default().with("port", "70000");
         let err = Config::from_options(&o).unwrap_err().to_string();
         assert!(err.contains("invalid port"), "{err}");
+        let o = Options::default().with("dbfilename", "../etc/x");
+        let err = Config::from_options(&o).unwrap_err().to_string();
+        assert!(
+            err.contains("dbfilename") && err.contains("not a path"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1097,6 +1103,7 @@ mod tests {
                 }
                 "proto-max-multibulk-len" | "proto-inline-max-size" => "4096",
                 "bind" | "admin-bind" => "127.0.0.2",
+                "dbfilename" => "dump.snap",
                 n if n.contains("file") || n == "aclfile" => "/nonexistent",
                 n if n.starts_with("cluster-") || n.starts_with("master") || n == "requirepass" => {
                     "name"
