@@ -400,11 +400,12 @@ pub fn spawn_node(
             .args(["--admin-port", &n.admin_port.to_string()])
             .args(["--cluster-node-name", &n.name])
             .arg("--cluster-topology-file")
-            .arg(topology_path)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
+            .arg(topology_path);
+        // One snapshot file per node, should the nodes share a `--dir`.
+        if !extra.iter().any(|a| a.starts_with("--dbfilename")) {
+            cmd.args(["--dbfilename", &format!("{}.snap", n.name)]);
+        }
+        cmd.args(extra).stdin(Stdio::null()).stdout(out).stderr(err);
         // Own process group: the nodes outlive this command and a Ctrl-C in its
         // terminal.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);

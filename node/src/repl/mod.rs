@@ -366,7 +366,7 @@ impl Replication {
         if released {
             return;
         }
-        tracing::warn!(waiting = ?hold.waiting, "started empty as a primary with replicas: serving no keys until they report");
+        tracing::warn!(waiting = ?hold.waiting, "started as a primary with replicas and no replication history (empty, or from a snapshot): serving no keys until they report");
         s.hold = Some(hold);
         self.held.store(true, Ordering::Release);
     }
@@ -739,10 +739,10 @@ pub async fn roles_from_topology(
                         .collect::<Vec<_>>(),
                 )
             });
-            let hold = first
-                && role == Role::Primary
-                && shared.db.is_empty()
-                && replicas.as_ref().is_some_and(|r| !r.is_empty());
+            // A process starts without replication history, empty or with
+            // a snapshot (which may be older than what a replica holds).
+            let hold =
+                first && role == Role::Primary && replicas.as_ref().is_some_and(|r| !r.is_empty());
             if role == Role::Primary {
                 let followed = handing_over_to_me(&shared.repl.state(), replicas.as_deref());
                 if let Some(old) = followed {

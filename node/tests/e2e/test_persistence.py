@@ -4,6 +4,7 @@ truncated or corrupted snapshot is refused (the node starts empty, sets the
 file aside, says so in its log and metrics), never half loaded."""
 
 import os
+import subprocess
 import shutil
 import signal
 import tempfile
@@ -165,3 +166,42 @@ def test_snapshot_interval_writes_in_the_background(snapdir):
         assert metric(p.admin_port, 'shoal_snapshot_saves_total{result="ok"}') >= 1
     finally:
         p.close()
+
+
+def test_a_whole_local_cluster_stopped_and_started_again_keeps_its_keys(snapdir):
+    """Every node snapshots on SIGTERM (one file per node in the shared dir);
+    started again, each primary loads its snapshot, holds its keys until its
+    replica reports no newer history, then serves, and the replica resyncs."""
+    from conftest import LocalCluster, node_binary
+    from test_replication import all_synced, slot_owner
+    c = LocalCluster(shards=2, replicas=1, extra=("--dir", snapdir))
+    try:
+        wait_for("replicas synced", lambda: all_synced(c), timeout=30)
+        written = {}
+        for tag in ("{a}", "{b}"):
+            slot = redis.Redis(port=c.ports[0]).execute_command("CLUSTER", "KEYSLOT", tag)
+            r = redis.Redis(port=slot_owner(c.ports[0], slot))
+            for i in range(500):
+                r.set(f"{tag}:{i}", i)
+                written[f"{tag}:{i}"] = str(i).encode()
+            assert r.execute_command("WAIT", 1, 5000) == 1
+        out = subprocess.run([node_binary(), "local-cluster", "--dir", c.dir, "--stop"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert sorted(os.listdir(snapdir)) == sorted(f"node-{p}.snap" for p in c.ports)
+        out = subprocess.run([node_binary(), "local-cluster", "--shards", "2", "--replicas", "1",
+                              "--base-port", str(c.base), "--dir", c.dir, "--", "--dir", snapdir],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        wait_for("replicas synced again", lambda: all_synced(c), timeout=30)
+        log = open(os.path.join(c.dir, f"node-{c.ports[0]}.log"), errors="replace").read()
+        assert "snapshot loaded" in log and "no replication history" in log, log[-3000:]
+        for key, value in written.items():
+            slot = redis.Redis(port=c.ports[0]).execute_command("CLUSTER", "KEYSLOT", key)
+            assert redis.Redis(port=slot_owner(c.ports[0], slot)).get(key) == value, key
+        for p in c.ports:
+            r = redis.Redis(port=p)
+            r.execute_command("READONLY")
+            assert r.dbsize() == 500, p
+    finally:
+        c.stop()

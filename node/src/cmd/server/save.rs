@@ -10,8 +10,9 @@ fn refused(e: SnapshotError) -> CmdError {
     CmdError::Other(format!("ERR {e}"))
 }
 
-/// Writes the snapshot before replying (this client waits; others do not:
-/// the keyspace is read a step at a time).
+/// Writes the snapshot before replying, as Redis' SAVE does: this client and
+/// the others of its I/O thread wait; the rest go on (the keyspace is read a
+/// step at a time, under one shard lock at a time).
 pub fn save(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Result<(), CmdError> {
     crate::persist::save(ctx.shared).map_err(refused)?;
     ctx.out.ok();
