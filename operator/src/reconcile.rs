@@ -211,6 +211,24 @@ async fn reconcile_inner(cc: &CacheCluster, ctx: &Context) -> Result<Action, Err
         )
         .await;
     }
+    // Said once when it becomes true: a pod restart empties its shard.
+    let ephemeral = |conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+        conds
+            .iter()
+            .any(|c| c.type_ == "Durable" && c.status == "False")
+    };
+    let was = cc.status.as_ref().is_some_and(|s| ephemeral(&s.conditions));
+    if ephemeral(&status.conditions) && !was {
+        publish(
+            ctx,
+            cc,
+            EventType::Warning,
+            "NotDurable",
+            "UpdateStatus",
+            status::durable(cc).message,
+        )
+        .await;
+    }
     patch_status(client, cc, &status).await?;
     Ok(Action::requeue(RESYNC))
 }

@@ -115,6 +115,27 @@ async fn create_then_ready() {
 }
 
 #[tokio::test]
+async fn a_cluster_whose_restarts_empty_shards_is_warned_once() {
+    let (api, ctx) = setup(json!({"shards": 2}));
+    run(&api, &ctx).await.unwrap();
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(condition(&api, "Durable")["reason"], "Ephemeral");
+    // A repeat would show as a second event or as a series on the first.
+    let warned = |api: &FakeApi| {
+        events(api)
+            .iter()
+            .filter(|e| e["reason"] == "NotDurable")
+            .map(|e| e["series"]["count"].as_u64().unwrap_or(1))
+            .sum::<u64>()
+    };
+    assert_eq!(warned(&api), 1, "once, not every reconcile");
+    set_spec(&api, json!({"shards": 2, "replicasPerShard": 1}));
+    run(&api, &ctx).await.unwrap();
+    assert_eq!(condition(&api, "Durable")["status"], "True");
+    assert_eq!(warned(&api), 1);
+}
+
+#[tokio::test]
 async fn update_and_scale_converge() {
     let (api, ctx) = setup(json!({"shards": 2}));
     run(&api, &ctx).await.unwrap();
