@@ -15,8 +15,11 @@
 mod certs;
 #[allow(dead_code)]
 mod fake;
+#[allow(dead_code)]
+mod nodes;
 
 use fake::{FakeApi, CC};
+use nodes::{mirror, published, temp_dir, TOPOLOGY};
 use serde_json::{json, Value};
 use shoal_node::clock::Clock;
 use shoal_node::cluster::failover::Policy;
@@ -27,24 +30,15 @@ use shoal_operator::crd::CacheCluster;
 use shoal_operator::failover::{Failover, Settings, FAILOVER_ANNOTATION};
 use shoal_operator::metrics::Metrics;
 use shoal_operator::reconcile::Context;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
-const TOPOLOGY: &str = "/api/v1/namespaces/apps/configmaps/cache-topology";
 const SECRET: &str = "/api/v1/namespaces/apps/secrets/cache-auth";
 const PASSWORD: &str = "s3cret";
 const IO: Duration = Duration::from_secs(10);
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shoal-failover-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// One shard: `cache-shard-0-0` primary, `cache-shard-0-1` its replica.
 fn topology(epoch: u64, ports: [u16; 2]) -> Topology {
@@ -72,11 +66,6 @@ fn cluster(api: &FakeApi) -> CacheCluster {
     serde_json::from_value(api.get(CC).unwrap()).unwrap()
 }
 
-fn published(api: &FakeApi) -> Topology {
-    let cm = api.get(TOPOLOGY).unwrap();
-    Topology::parse(cm["data"]["topology.yaml"].as_str().unwrap()).unwrap()
-}
-
 fn events(api: &FakeApi, reason: &str) -> Vec<String> {
     api.paths_under("/apis/events.k8s.io/v1/namespaces/apps/events/")
         .iter()
@@ -94,32 +83,6 @@ fn failover(api: &FakeApi, metrics: Arc<Metrics>) -> Failover {
             policy: Policy { down_after_ms: 500 },
         },
     )
-}
-
-/// Keeps the topology file equal to the ConfigMap, as each node's watch would.
-fn mirror(api: &FakeApi, file: &Path) -> tokio::task::JoinHandle<()> {
-    let (api, file) = (api.clone(), file.to_path_buf());
-    tokio::spawn(async move {
-        loop {
-            let text = published(&api).to_yaml();
-            if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-                shoal_node::cluster::local::write_atomically(&file, &text).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-}
-
-fn start(listener: TcpListener, name: &str, file: &Path) -> Node {
-    let mut config = Config {
-        cluster: Some(ClusterConfig {
-            node_name: name.into(),
-            source: TopologySource::File(file.to_path_buf()),
-        }),
-        ..Config::default()
-    };
-    config.settings.requirepass = Some(PASSWORD.into());
-    Node::start_with(Shared::new(config, Clock::Wall), listener, None)
 }
 
 /// A connection that has authenticated.
@@ -198,8 +161,8 @@ async fn a_lost_primary_is_replaced_by_its_synced_replica_and_rejoins_as_its_rep
     );
     shoal_node::cluster::local::write_atomically(&file, &t1.to_yaml()).unwrap();
     let mirror = mirror(&api, &file);
-    let a = start(la, "cache-shard-0-0", &file);
-    let b = start(lb, "cache-shard-0-1", &file);
+    let a = nodes::start(la, "cache-shard-0-0", &file, Some(PASSWORD));
+    let b = nodes::start(lb, "cache-shard-0-1", &file, Some(PASSWORD));
 
     // Writes the replica confirmed.
     eventually(
@@ -259,7 +222,7 @@ async fn a_lost_primary_is_replaced_by_its_synced_replica_and_rejoins_as_its_rep
 
     // The old primary's pod comes back empty and follows the new primary.
     let la = TcpListener::bind(("127.0.0.1", ports[0])).await.unwrap();
-    let a = start(la, "cache-shard-0-0", &file);
+    let a = nodes::start(la, "cache-shard-0-0", &file, Some(PASSWORD));
     eventually("the old primary resyncs", ports[0], &["DBSIZE"], |r| {
         r == ":201\r\n"
     })

@@ -10,27 +10,25 @@
 
 #[allow(dead_code)]
 mod fake;
+#[allow(dead_code)]
+mod nodes;
 
 use fake::{FakeApi, CC};
+use nodes::{encode, listeners, mirror, publish, published, start, temp_dir};
 use serde_json::{json, Value};
-use shoal_node::clock::Clock;
 use shoal_node::cluster::slot::key_slot;
 use shoal_node::cluster::{NodeAddr, Topology};
-use shoal_node::config::{ClusterConfig, Config, TopologySource};
-use shoal_node::{Node, Shared};
+use shoal_node::Node;
 use shoal_operator::crd::CacheCluster;
 use shoal_operator::failover::{Failover, Settings};
 use shoal_operator::metrics::Metrics;
 use shoal_operator::reconcile::Context;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-const TOPOLOGY: &str = "/api/v1/namespaces/apps/configmaps/cache-topology";
+use tokio::net::TcpStream;
 
 fn node(s: usize, port: u16) -> NodeAddr {
     NodeAddr {
@@ -38,20 +36,6 @@ fn node(s: usize, port: u16) -> NodeAddr {
         host: "127.0.0.1".into(),
         port,
     }
-}
-
-fn published(api: &FakeApi) -> Topology {
-    let cm = api.get(TOPOLOGY).unwrap();
-    Topology::parse(cm["data"]["topology.yaml"].as_str().unwrap()).unwrap()
-}
-
-fn publish(api: &FakeApi, t: &Topology) {
-    api.insert(
-        TOPOLOGY,
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "cache-topology", "namespace": "apps"},
-            "data": {"topology.yaml": t.to_yaml()}}),
-    );
 }
 
 /// The CacheCluster at `shards`, with the status reconcile would report while
@@ -76,38 +60,6 @@ fn operator(api: &FakeApi) -> Failover {
             policy: shoal_node::cluster::failover::Policy { down_after_ms: 500 },
         },
     )
-}
-
-fn mirror(api: &FakeApi, file: &Path) -> tokio::task::JoinHandle<()> {
-    let (api, file) = (api.clone(), file.to_path_buf());
-    tokio::spawn(async move {
-        loop {
-            let text = published(&api).to_yaml();
-            if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-                shoal_node::cluster::local::write_atomically(&file, &text).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-}
-
-fn start(listener: TcpListener, name: &str, file: &Path) -> Node {
-    let config = Config {
-        cluster: Some(ClusterConfig {
-            node_name: name.into(),
-            source: TopologySource::File(file.to_path_buf()),
-        }),
-        ..Config::default()
-    };
-    Node::start_with(Shared::new(config, Clock::Wall), listener, None)
-}
-
-fn encode(args: &[&str]) -> Vec<u8> {
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    req.into_bytes()
 }
 
 /// A tiny cluster client: sends to the owner it last learned, follows MOVED,
@@ -198,18 +150,9 @@ async fn resize_to(api: &FakeApi, shards: usize, switch_after: usize) -> Vec<u64
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_to_three_to_two_shards_under_writes_loses_nothing() {
-    let dir = std::env::temp_dir().join(format!("shoal-resize-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("resize");
     let file = dir.join("topology.yaml");
-    let mut listeners = Vec::new();
-    for _ in 0..3 {
-        listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
+    let (listeners, ports) = listeners(3).await;
     let mut t = Topology::even(1, 2, 0, |s, _| node(s, ports[s]));
     t.cluster = "cache".into();
     let api = FakeApi::with_cluster(json!({"shards": 2, "replicasPerShard": 0}));
@@ -219,7 +162,7 @@ async fn two_to_three_to_two_shards_under_writes_loses_nothing() {
     let nodes: Vec<Node> = listeners
         .into_iter()
         .enumerate()
-        .map(|(s, l)| start(l, &format!("cache-shard-{s}-0"), &file))
+        .map(|(s, l)| start(l, &format!("cache-shard-{s}-0"), &file, None))
         .collect();
 
     let mut c = Client::new(ports[0]);

@@ -15,28 +15,26 @@
 
 #[allow(dead_code)]
 mod fake;
+#[allow(dead_code)]
+mod nodes;
 
 use fake::{FakeApi, CC};
+use nodes::{encode, listeners, mirror, publish, published, start, temp_dir};
 use serde_json::{json, Value};
-use shoal_node::clock::Clock;
 use shoal_node::cluster::failover::Policy;
 use shoal_node::cluster::slot::key_slot;
 use shoal_node::cluster::{NodeAddr, Topology};
-use shoal_node::config::{ClusterConfig, Config, TopologySource};
-use shoal_node::{Node, Shared};
 use shoal_operator::crd::CacheCluster;
 use shoal_operator::failover::{Failover, Settings};
 use shoal_operator::metrics::Metrics;
 use shoal_operator::reconcile::Context;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const TOPOLOGY: &str = "/api/v1/namespaces/apps/configmaps/cache-topology";
 const PODS: &str = "/api/v1/namespaces/apps/pods";
 const SETS: &str = "/apis/apps/v1/namespaces/apps/statefulsets";
 
@@ -78,20 +76,6 @@ fn update_revision(api: &FakeApi, shard: usize) -> String {
 
 fn cluster(api: &FakeApi) -> CacheCluster {
     serde_json::from_value(api.get(CC).unwrap()).unwrap()
-}
-
-fn published(api: &FakeApi) -> Topology {
-    let cm = api.get(TOPOLOGY).unwrap();
-    Topology::parse(cm["data"]["topology.yaml"].as_str().unwrap()).unwrap()
-}
-
-fn publish(api: &FakeApi, t: &Topology) {
-    api.insert(
-        TOPOLOGY,
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "cache-topology", "namespace": "apps"},
-            "data": {"topology.yaml": t.to_yaml()}}),
-    );
 }
 
 fn events(api: &FakeApi, reason: &str) -> Vec<String> {
@@ -223,39 +207,6 @@ async fn a_pod_stuck_on_a_bad_revision_is_reported_and_a_newer_spec_supersedes_i
     assert_eq!(replaced.len(), 3, "{replaced:?}");
 }
 
-fn start(listener: TcpListener, name: &str, file: &Path) -> Node {
-    let config = Config {
-        cluster: Some(ClusterConfig {
-            node_name: name.into(),
-            source: TopologySource::File(file.to_path_buf()),
-        }),
-        ..Config::default()
-    };
-    Node::start_with(Shared::new(config, Clock::Wall), listener, None)
-}
-
-/// Keeps the topology file equal to the ConfigMap, as each node's watch would.
-fn mirror(api: &FakeApi, file: &Path) -> tokio::task::JoinHandle<()> {
-    let (api, file) = (api.clone(), file.to_path_buf());
-    tokio::spawn(async move {
-        loop {
-            let text = published(&api).to_yaml();
-            if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-                shoal_node::cluster::local::write_atomically(&file, &text).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-}
-
-fn encode(args: &[&str]) -> Vec<u8> {
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    req.into_bytes()
-}
-
 /// One request and its (small) reply; None when the connection failed.
 async fn call(s: &mut TcpStream, args: &[&str]) -> Option<String> {
     s.write_all(&encode(args)).await.ok()?;
@@ -307,18 +258,9 @@ async fn write(api: FakeApi, shard: usize, tag: String, stop: Arc<AtomicBool>) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_replaces_replicas_first_and_hands_each_primary_over_without_losing_a_write() {
-    let dir = std::env::temp_dir().join(format!("shoal-rollout-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("rollout");
     let file = dir.join("topology.yaml");
-    let mut listeners = Vec::new();
-    for _ in 0..4 {
-        listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
+    let (listeners, ports) = listeners(4).await;
     // Shard s: pod -0 (primary) on ports[2s], pod -1 on ports[2s+1].
     let t = topology(2, 1, |s, r| ports[2 * s + r]);
     let api = FakeApi::with_cluster(json!({"shards": 2, "replicasPerShard": 1}));
@@ -330,7 +272,7 @@ async fn a_rollout_replaces_replicas_first_and_hands_each_primary_over_without_l
     for (i, l) in listeners.into_iter().enumerate() {
         let (s, r) = (i / 2, i % 2);
         let name = format!("cache-shard-{s}-{r}");
-        nodes.insert(name.clone(), (start(l, &name, &file), ports[i], s));
+        nodes.insert(name.clone(), (start(l, &name, &file, None), ports[i], s));
         let u = uid.fetch_add(1, Ordering::Relaxed);
         api.insert(&format!("{PODS}/{name}"), pod(&name, s, "rev1", true, u));
     }
@@ -405,7 +347,7 @@ async fn a_rollout_replaces_replicas_first_and_hands_each_primary_over_without_l
                         }
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     };
-                    nodes.insert(name.clone(), (start(l, &name, &file), port, s));
+                    nodes.insert(name.clone(), (start(l, &name, &file, None), port, s));
                     let u = uid.fetch_add(1, Ordering::Relaxed);
                     api.insert(&format!("{PODS}/{name}"), pod(&name, s, "rev2", true, u));
                 }
