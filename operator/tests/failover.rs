@@ -19,7 +19,7 @@ mod fake;
 mod nodes;
 
 use fake::{FakeApi, CC};
-use nodes::{mirror, published, temp_dir, TOPOLOGY};
+use nodes::{events, mirror, published, temp_dir, TOPOLOGY};
 use serde_json::{json, Value};
 use shoal_node::clock::Clock;
 use shoal_node::cluster::failover::Policy;
@@ -64,15 +64,6 @@ fn setup(spec: Value, t: &Topology) -> FakeApi {
 
 fn cluster(api: &FakeApi) -> CacheCluster {
     serde_json::from_value(api.get(CC).unwrap()).unwrap()
-}
-
-fn events(api: &FakeApi, reason: &str) -> Vec<String> {
-    api.paths_under("/apis/events.k8s.io/v1/namespaces/apps/events/")
-        .iter()
-        .filter_map(|p| api.get(p))
-        .filter(|e| e["reason"] == reason)
-        .map(|e| e["note"].as_str().unwrap_or("").to_string())
-        .collect()
 }
 
 fn failover(api: &FakeApi, metrics: Arc<Metrics>) -> Failover {

@@ -19,7 +19,7 @@ mod fake;
 mod nodes;
 
 use fake::{FakeApi, CC};
-use nodes::{encode, listeners, mirror, publish, published, start, temp_dir};
+use nodes::{encode, events, listeners, mirror, publish, published, start, temp_dir};
 use serde_json::{json, Value};
 use shoal_node::cluster::failover::Policy;
 use shoal_node::cluster::slot::key_slot;
@@ -76,15 +76,6 @@ fn update_revision(api: &FakeApi, shard: usize) -> String {
 
 fn cluster(api: &FakeApi) -> CacheCluster {
     serde_json::from_value(api.get(CC).unwrap()).unwrap()
-}
-
-fn events(api: &FakeApi, reason: &str) -> Vec<String> {
-    api.paths_under("/apis/events.k8s.io/v1/namespaces/apps/events/")
-        .iter()
-        .filter_map(|p| api.get(p))
-        .filter(|e| e["reason"] == reason)
-        .map(|e| e["note"].as_str().unwrap_or("").to_string())
-        .collect()
 }
 
 fn operator(api: &FakeApi) -> Failover {

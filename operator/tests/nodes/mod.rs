@@ -76,6 +76,16 @@ pub fn start(listener: TcpListener, name: &str, file: &Path, password: Option<&s
     Node::start_with(Shared::new(config, Clock::Wall), listener, None)
 }
 
+/// The notes of the cluster's events with `reason`.
+pub fn events(api: &FakeApi, reason: &str) -> Vec<String> {
+    api.paths_under("/apis/events.k8s.io/v1/namespaces/apps/events/")
+        .iter()
+        .filter_map(|p| api.get(p))
+        .filter(|e| e["reason"] == reason)
+        .map(|e| e["note"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
 /// A command as RESP.
 pub fn encode(args: &[&str]) -> Vec<u8> {
     let mut req = format!("*{}\r\n", args.len());
