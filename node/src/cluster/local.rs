@@ -463,17 +463,8 @@ fn cluster_ok(target: Target<'_>) -> bool {
 /// Whether the node holds its keys back, waiting for its replicas
 /// (a primary that started empty: see `repl::Hold`); they start together
 /// here, so the wait is short.
-pub(crate) fn held(target: Target<'_>) -> bool {
-    super::probe::query(
-        target,
-        b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n",
-        |reply| {
-            let text = String::from_utf8_lossy(reply);
-            let at = text.find("shoal_held:")? + "shoal_held:".len();
-            text.get(at..at + 1).map(|v| v == "1")
-        },
-    )
-    .unwrap_or(true)
+fn held(target: Target<'_>) -> bool {
+    super::probe::health(target, None).is_none_or(|h| h.held)
 }
 
 /// How long the nodes of shards a resize removed keep answering (MOVED) before

@@ -171,7 +171,7 @@ fn replace_all(
                 pid.and_then(|_| probe::health(target, password.map(|pw| ("default", pw))));
             let serving = health.is_some_and(|h| {
                 if primary {
-                    h.primary && !local::held(target)
+                    h.primary && !h.held
                 } else {
                     !h.primary && h.synced
                 }

@@ -42,6 +42,9 @@ pub struct Health {
     pub failover_requested: bool,
     /// A primary shutting down, asking for a replica's promotion.
     pub leaving: bool,
+    /// A primary holding its keys back until its replicas report (INFO
+    /// `shoal_held`): it does not serve yet.
+    pub held: bool,
 }
 
 /// How far behind its primary (in stream bytes, as probed) a replica may be

@@ -163,6 +163,7 @@ fn parse_info(text: &str) -> Option<Health> {
         primary_lost_data: field("shoal_primary_lost_data") == Some("1"),
         failover_requested: field("shoal_failover_requested") == Some("1"),
         leaving: field("shoal_leaving") == Some("1"),
+        held: field("shoal_held") == Some("1"),
     })
 }
 
@@ -186,6 +187,7 @@ mod tests {
                 primary_lost_data: true,
                 failover_requested: false,
                 leaving: true,
+                held: false,
             }
         );
         assert_eq!(parse_info(&reply[..reply.len() - 30]), None);
