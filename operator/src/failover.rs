@@ -60,8 +60,8 @@ struct RolloutState {
     /// Uids of pods this operator deleted: terminating even before the API
     /// says so.
     deleted: HashSet<String>,
-    /// Pods waited for, since when.
-    waiting: HashMap<String, Instant>,
+    /// Pods waited for, and how long.
+    waits: shoal_core::cluster::rollout::Waits,
     /// Pods reported stuck (once each).
     stuck: HashSet<String>,
 }
@@ -216,10 +216,14 @@ impl Failover {
         };
         let pods_api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), ns);
         let state = self.rollouts.entry(k.clone()).or_default();
-        let pods: HashMap<String, PodSeen> = pods_api
-            .list(&lp)
-            .await?
-            .items
+        let listed = pods_api.list(&lp).await?.items;
+        // Uids of pods that are gone need no remembering.
+        let uids: HashMap<String, String> = listed
+            .iter()
+            .filter_map(|p| Some((p.name_any(), p.metadata.uid.clone()?)))
+            .collect();
+        state.deleted.retain(|u| uids.values().any(|v| v == u));
+        let pods: HashMap<String, PodSeen> = listed
             .iter()
             .map(|p| (p.name_any(), PodSeen::of(p, &state.deleted)))
             .collect();
@@ -229,70 +233,51 @@ impl Failover {
             cc.spec.rollout.max_concurrent_shards.max(1) as usize,
         );
         let timeout = Duration::from_secs(cc.spec.rollout.ready_timeout_seconds.max(1) as u64);
-        let mut waited = Vec::new();
+        // (type, reason, action, note) of the events to publish.
         let mut notes = Vec::new();
-        for step in &decided.steps {
-            match step {
-                Step::Replace {
-                    shard,
-                    name,
-                    primary,
-                    loses_data,
-                } => {
-                    let uid = pods_api.get_opt(name).await?.and_then(|p| p.metadata.uid);
-                    pods_api.delete(name, &DeleteParams::default()).await?;
-                    state.deleted.extend(uid);
-                    let role = shoal_core::cluster::rollout::describe(*primary, *loses_data);
-                    info!(cluster = %k, shard, pod = %name, role, "rollout: replacing a pod");
-                    self.ctx.metrics.rollout_replacements.inc();
-                    notes.push((
-                        if *loses_data {
-                            EventType::Warning
-                        } else {
-                            EventType::Normal
-                        },
-                        format!("Replace {name}"),
-                        format!("shard {shard}: replacing {name} ({role})"),
-                    ));
-                }
-                Step::Wait { shard, name } => {
-                    waited.push(name.clone());
-                    let since = *state
-                        .waiting
-                        .entry(name.clone())
-                        .or_insert_with(Instant::now);
-                    if since.elapsed() > timeout && state.stuck.insert(name.clone()) {
-                        warn!(cluster = %k, shard, pod = %name, "rollout stuck");
-                        notes.push((
-                            EventType::Warning,
-                            format!("Wait for {name}"),
-                            format!(
-                                "shard {shard}: {name} is not ready and synced after {}s; the rollout of this shard waits (a newer spec replaces it)",
-                                timeout.as_secs()
-                            ),
-                        ));
-                    }
-                }
-                Step::Queued { .. } => {}
+        let waits = state.waits.update(&decided, Instant::now());
+        state.stuck.retain(|n| waits.iter().any(|(_, w, _)| w == n));
+        for (shard, name, waited) in waits {
+            if waited > timeout && state.stuck.insert(name.clone()) {
+                warn!(cluster = %k, shard, pod = %name, "rollout stuck");
+                notes.push((
+                    EventType::Warning,
+                    "RolloutStuck",
+                    format!("Wait for {name}"),
+                    format!(
+                        "shard {shard}: {name} is not ready and synced after {}s; the rollout of this shard waits (a newer spec replaces it)",
+                        timeout.as_secs()
+                    ),
+                ));
             }
         }
-        state.waiting.retain(|n, _| waited.contains(n));
-        state.stuck.retain(|n| waited.contains(n));
-        // Uids of pods that are gone need no remembering.
-        let live: HashSet<String> = pods_api
-            .list(&lp)
-            .await?
-            .items
-            .into_iter()
-            .filter_map(|p| p.metadata.uid)
-            .collect();
-        state.deleted.retain(|u| live.contains(u));
-        for (kind, action, note) in notes {
-            let reason = if action.starts_with("Wait") {
-                "RolloutStuck"
-            } else {
-                "RollingOut"
+        for step in decided.replacements() {
+            let Step::Replace {
+                shard,
+                name,
+                primary,
+                loses_data,
+            } = step
+            else {
+                continue;
             };
+            pods_api.delete(name, &DeleteParams::default()).await?;
+            state.deleted.extend(uids.get(name).cloned());
+            let role = shoal_core::cluster::rollout::describe(*primary, *loses_data);
+            info!(cluster = %k, shard, pod = %name, role, "rollout: replacing a pod");
+            self.ctx.metrics.rollout_replacements.inc();
+            notes.push((
+                if *loses_data {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                "RollingOut",
+                format!("Replace {name}"),
+                format!("shard {shard}: replacing {name} ({role})"),
+            ));
+        }
+        for (kind, reason, action, note) in notes {
             publish(&self.ctx, cc, kind, reason, &action, note).await;
         }
         Ok(())

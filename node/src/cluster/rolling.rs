@@ -151,9 +151,9 @@ fn replace_all(
     progress: &mut impl FnMut(&str),
 ) -> Result<HashMap<usize, Vec<String>>, LocalError> {
     let mut restarted: HashMap<usize, Vec<String>> = HashMap::new();
-    // Nodes sent SIGTERM, and since when each waited step has waited.
+    // Nodes sent SIGTERM (their pid then), and how long each wait lasted.
     let mut signalled: HashMap<String, i32> = HashMap::new();
-    let mut waiting: HashMap<String, Instant> = HashMap::new();
+    let mut waits = rollout::Waits::default();
     loop {
         let Ok(t) = read_topology(dir) else {
             std::thread::sleep(Duration::from_millis(20));
@@ -192,37 +192,32 @@ fn replace_all(
         if plan.done() {
             return Ok(restarted);
         }
-        let mut waited_now = Vec::new();
-        for step in &plan.steps {
-            match step {
-                Step::Replace {
-                    shard,
-                    name,
-                    primary,
-                    loses_data,
-                } => {
-                    let Some(pid) = local::node_pid(dir, name) else {
-                        continue;
-                    };
-                    let role = rollout::describe(*primary, *loses_data);
-                    progress(&format!("shard {shard}: restarting {name} ({role})"));
-                    local::terminate(pid);
-                    signalled.insert(name.clone(), pid);
-                    restarted.entry(*shard).or_default().push(name.clone());
-                }
-                Step::Wait { shard, name } => {
-                    let since = *waiting.entry(name.clone()).or_insert_with(Instant::now);
-                    waited_now.push(name.clone());
-                    if since.elapsed() > timeout {
-                        return Err(LocalError::Invalid(format!(
-                            "shard {shard}: {name} did not serve again (ready and synced) within {timeout:?}; the rolling restart stopped there"
-                        )));
-                    }
-                }
-                Step::Queued { .. } => {}
+        for (shard, name, waited) in waits.update(&plan, Instant::now()) {
+            if waited > timeout {
+                return Err(LocalError::Invalid(format!(
+                    "shard {shard}: {name} did not serve again (ready and synced) within {timeout:?}; the rolling restart stopped there"
+                )));
             }
         }
-        waiting.retain(|n, _| waited_now.contains(n));
+        for step in plan.replacements() {
+            let Step::Replace {
+                shard,
+                name,
+                primary,
+                loses_data,
+            } = step
+            else {
+                continue;
+            };
+            let Some(pid) = local::node_pid(dir, name) else {
+                continue;
+            };
+            let role = rollout::describe(*primary, *loses_data);
+            progress(&format!("shard {shard}: restarting {name} ({role})"));
+            local::terminate(pid);
+            signalled.insert(name.clone(), pid);
+            restarted.entry(*shard).or_default().push(name.clone());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }

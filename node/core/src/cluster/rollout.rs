@@ -71,6 +71,39 @@ impl Plan {
     }
 }
 
+/// How long each member the plans wait for has been waited for, across
+/// rounds: a replaced node that does not come back is reported (the
+/// operator) or ends the rolling restart (`local-cluster`).
+#[derive(Debug, Default)]
+pub struct Waits(std::collections::HashMap<String, std::time::Instant>);
+
+impl Waits {
+    /// Records the waits of `plan` at `now`, forgetting members it no longer
+    /// waits for; returns each waited member (shard, name) with how long.
+    pub fn update(
+        &mut self,
+        plan: &Plan,
+        now: std::time::Instant,
+    ) -> Vec<(usize, String, std::time::Duration)> {
+        let waited: Vec<(usize, &String)> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Wait { shard, name } => Some((*shard, name)),
+                _ => None,
+            })
+            .collect();
+        self.0.retain(|n, _| waited.iter().any(|(_, w)| *w == n));
+        waited
+            .into_iter()
+            .map(|(shard, name)| {
+                let since = *self.0.entry(name.clone()).or_insert(now);
+                (shard, name.clone(), now.duration_since(since))
+            })
+            .collect()
+    }
+}
+
 /// Each shard's members, its primary first, as `observe` sees each node
 /// (`true`: the topology names it primary).
 pub fn observe(
@@ -301,6 +334,24 @@ mod tests {
         let p = plan(&s, 1);
         assert_eq!(replaced(&p), ["s0-1"]);
         assert_eq!(p.steps[1], Step::Queued { shard: 1 });
+    }
+
+    #[test]
+    fn waits_count_from_the_first_round_and_restart_when_the_wait_ends() {
+        let t0 = std::time::Instant::now();
+        let wait = |name: &str| Plan {
+            steps: vec![Step::Wait {
+                shard: 0,
+                name: name.into(),
+            }],
+        };
+        let mut w = Waits::default();
+        let s = std::time::Duration::from_secs;
+        assert_eq!(w.update(&wait("a"), t0), [(0, "a".into(), s(0))]);
+        assert_eq!(w.update(&wait("a"), t0 + s(5)), [(0, "a".into(), s(5))]);
+        // No longer waited for: forgotten, so a later wait starts again.
+        assert!(w.update(&Plan::default(), t0 + s(6)).is_empty());
+        assert_eq!(w.update(&wait("a"), t0 + s(7)), [(0, "a".into(), s(0))]);
     }
 
     #[test]
