@@ -342,9 +342,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                                 let n = tokio::select! {
                                     n = shared.repl.wait(w.offset, w.replicas, w.timeout) => n as i64,
                                     _ = client.killed() => {
-                                        // The node is stopping (after a handover, its
-                                        // replicas have every write): the count so far is
-                                        // the answer, not a dropped connection.
+                                        // The node is stopping: the count so far (0 once
+                                        // it handed over and let its replicas go) is the
+                                        // answer, not a dropped connection.
                                         if shared.ready.load(std::sync::atomic::Ordering::Acquire) {
                                             return Err(End::Killed);
                                         }

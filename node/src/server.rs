@@ -453,12 +453,17 @@ impl Node {
         let grace = Duration::from_secs(shared.config.shutdown_timeout);
         shared.repl.set_leaving();
         info!("asking for a replica's promotion before stopping");
-        while shared.repl.is_primary() || shared.repl.links() > 0 {
-            if shared.repl.is_primary() && shared.repl.links() == 0 {
+        loop {
+            match (shared.repl.is_primary(), shared.repl.links()) {
+                // Demoted, and every link sent its last writes.
+                (false, 0) => break,
                 // Its replicas are stopping too (the whole cluster is): no
                 // one is left to take over.
-                warn!("no replica is attached to take over; stopping as the primary");
-                return;
+                (true, 0) => {
+                    warn!("no replica is attached to take over; stopping as the primary");
+                    return;
+                }
+                _ => {}
             }
             if started.elapsed() >= grace {
                 warn!(

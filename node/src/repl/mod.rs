@@ -22,7 +22,7 @@ pub mod wire;
 
 use crate::store::Db;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -195,7 +195,7 @@ pub struct Replication {
     /// Wakes a promotion waiting for [`HANDOVER`].
     handover: tokio::sync::Notify,
     /// Replica links being served (see [`Replication::link_opened`]).
-    links: std::sync::atomic::AtomicUsize,
+    links: AtomicUsize,
 }
 
 /// Counts a replica link while it is served.
@@ -307,7 +307,7 @@ impl Replication {
             held: AtomicBool::new(false),
             taking_over_until: AtomicU64::new(0),
             handover: tokio::sync::Notify::new(),
-            links: std::sync::atomic::AtomicUsize::new(0),
+            links: AtomicUsize::new(0),
         }
     }
 
@@ -533,6 +533,21 @@ impl Replication {
         a.ack.fetch_max(offset, Ordering::Relaxed);
         a.last_ack_ms.store(now_ms, Ordering::Relaxed);
         self.acked.notify_waiters();
+    }
+
+    /// Waits until replica `a` acknowledged `offset`, at most `timeout`;
+    /// returns what it acknowledged.
+    pub async fn acked_by(&self, a: &Attached, offset: u64, timeout: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.acked.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let ack = a.ack.load(Ordering::Relaxed);
+            if ack >= offset || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return a.ack.load(Ordering::Relaxed);
+            }
+        }
     }
 
     /// Online replicas that acknowledged `offset`.

@@ -200,11 +200,7 @@ async fn hand_over<W: AsyncWrite + Unpin>(
     // the replica has not read yet: the last writes. So the write side ends
     // cleanly, and the link stays until the replica acknowledged them all.
     let _ = wr.shutdown().await;
-    let deadline = tokio::time::Instant::now() + HANDOVER_ACK_WAIT;
-    while me.ack.load(Ordering::Acquire) < end && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let acked = me.ack.load(Ordering::Acquire);
+    let acked = shared.repl.acked_by(me, end, HANDOVER_ACK_WAIT).await;
     shared.metrics.repl.handovers.inc();
     if acked < end {
         warn!(replica = %me.name, offset = end, acked, "handed over; the replica did not acknowledge the last writes in time");
