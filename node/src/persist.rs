@@ -159,12 +159,12 @@ pub fn write(db: &Db, path: &Path) -> Result<Report, SnapshotError> {
     })
 }
 
-/// Calls `f` with each frame of the file after the header (its arguments
-/// and where it starts) until `f` returns false. An incomplete last frame
+/// Calls `f` with each frame of the file after the header (its arguments,
+/// where it starts and where it ends) until `f` returns false. An incomplete last frame
 /// is [`SnapshotError::Truncated`] (`chunks`: how many `f` saw).
 fn each_frame(
     data: &[u8],
-    mut f: impl FnMut(&[&[u8]], usize) -> Result<bool, SnapshotError>,
+    mut f: impl FnMut(&[&[u8]], usize, usize) -> Result<bool, SnapshotError>,
 ) -> Result<(), SnapshotError> {
     let mut parser = RequestParser::new();
     let mut at = HEADER.len();
@@ -174,7 +174,7 @@ fn each_frame(
         match parser.parse(rest, &effect::LIMITS) {
             Ok(Parsed::Request { consumed }) => {
                 let args: Vec<&[u8]> = parser.args(rest).iter().collect();
-                if !f(&args, at)? {
+                if !f(&args, at, at + consumed)? {
                     return Ok(());
                 }
                 seen += 1;
@@ -193,7 +193,7 @@ fn verify(data: &[u8]) -> Result<(), SnapshotError> {
         return Err(SnapshotError::BadHeader);
     }
     let mut chunks = 0usize;
-    each_frame(data, |args, at| match args.first().copied() {
+    each_frame(data, |args, at, end| match args.first().copied() {
         Some(b"CHUNK") => {
             snapshot::check(args, effect::LIMITS.max_bulk).map_err(|error| {
                 SnapshotError::Corrupt {
@@ -213,7 +213,6 @@ fn verify(data: &[u8]) -> Result<(), SnapshotError> {
                     found: chunks,
                 });
             }
-            let end = at + frame_len(args);
             if end != data.len() {
                 return Err(SnapshotError::Malformed(end));
             }
@@ -221,16 +220,6 @@ fn verify(data: &[u8]) -> Result<(), SnapshotError> {
         }
         _ => Err(SnapshotError::Malformed(at)),
     })
-}
-
-/// The encoded length of a frame of bulk strings.
-fn frame_len(args: &[&[u8]]) -> usize {
-    let mut v = Vec::new();
-    put_array_header(args.len(), &mut v);
-    for a in args {
-        put_bulk(a, &mut v);
-    }
-    v.len()
 }
 
 /// Loads the snapshot at `path` into `db` (which should be empty). None: no
@@ -244,7 +233,7 @@ pub fn load(db: &Db, path: &Path) -> Result<Option<Report>, SnapshotError> {
     };
     verify(&data)?;
     let mut skips = effect::Skips::default();
-    let applied = each_frame(&data, |args, _| {
+    let applied = each_frame(&data, |args, _, _| {
         if args.first().copied() != Some(b"CHUNK") {
             return Ok(false);
         }
