@@ -707,7 +707,7 @@ fn stop_nodes(dir: &Path, nodes: &[NodeAddr]) {
         .filter(|&(_, pid)| is_node_of(pid, dir))
         .collect();
     for &(_, pid) in &pids {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        terminate(pid);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while pids.iter().any(|&(_, pid)| is_node_of(pid, dir)) && Instant::now() < deadline {
@@ -747,7 +747,7 @@ pub fn stop(dir: &Path) -> Result<usize, LocalError> {
     }
     let nodes = running(dir);
     for &(_, pid) in &nodes {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        terminate(pid);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while nodes.iter().any(|&(_, pid)| is_node_of(pid, dir)) && Instant::now() < deadline {
