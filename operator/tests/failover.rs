@@ -19,14 +19,13 @@ mod fake;
 mod nodes;
 
 use fake::{FakeApi, CC};
-use nodes::{events, mirror, published, temp_dir, TOPOLOGY};
+use nodes::{cluster, events, mirror, published, temp_dir, TOPOLOGY};
 use serde_json::{json, Value};
 use shoal_node::clock::Clock;
 use shoal_node::cluster::failover::Policy;
 use shoal_node::cluster::{NodeAddr, Topology};
 use shoal_node::config::{ClusterConfig, Config, TopologySource};
 use shoal_node::{Node, Shared};
-use shoal_operator::crd::CacheCluster;
 use shoal_operator::failover::{Failover, Settings, FAILOVER_ANNOTATION};
 use shoal_operator::metrics::Metrics;
 use shoal_operator::reconcile::Context;
@@ -60,10 +59,6 @@ fn setup(spec: Value, t: &Topology) -> FakeApi {
             "data": {"topology.yaml": t.to_yaml()}}),
     );
     api
-}
-
-fn cluster(api: &FakeApi) -> CacheCluster {
-    serde_json::from_value(api.get(CC).unwrap()).unwrap()
 }
 
 fn failover(api: &FakeApi, metrics: Arc<Metrics>) -> Failover {

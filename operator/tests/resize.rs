@@ -14,12 +14,11 @@ mod fake;
 mod nodes;
 
 use fake::{FakeApi, CC};
-use nodes::{encode, listeners, mirror, publish, published, start, temp_dir};
+use nodes::{cluster, encode, listeners, mirror, publish, published, start, temp_dir};
 use serde_json::{json, Value};
 use shoal_node::cluster::slot::key_slot;
 use shoal_node::cluster::{NodeAddr, Topology};
 use shoal_node::Node;
-use shoal_operator::crd::CacheCluster;
 use shoal_operator::failover::{Failover, Settings};
 use shoal_operator::metrics::Metrics;
 use shoal_operator::reconcile::Context;
@@ -46,10 +45,6 @@ fn set_shards(api: &FakeApi, shards: i32) {
     cc["status"] = json!({"conditions": [{"type": "Resharding", "status": "True", "reason": "Copying",
         "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
     api.insert(CC, cc);
-}
-
-fn cluster(api: &FakeApi) -> CacheCluster {
-    serde_json::from_value(api.get(CC).unwrap()).unwrap()
 }
 
 fn operator(api: &FakeApi) -> Failover {

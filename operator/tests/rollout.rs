@@ -19,12 +19,11 @@ mod fake;
 mod nodes;
 
 use fake::{FakeApi, CC};
-use nodes::{encode, events, listeners, mirror, publish, published, start, temp_dir};
+use nodes::{cluster, encode, events, listeners, mirror, publish, published, start, temp_dir};
 use serde_json::{json, Value};
 use shoal_node::cluster::failover::Policy;
 use shoal_node::cluster::slot::key_slot;
 use shoal_node::cluster::{NodeAddr, Topology};
-use shoal_operator::crd::CacheCluster;
 use shoal_operator::failover::{Failover, Settings};
 use shoal_operator::metrics::Metrics;
 use shoal_operator::reconcile::Context;
@@ -72,10 +71,6 @@ fn update_revision(api: &FakeApi, shard: usize) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-fn cluster(api: &FakeApi) -> CacheCluster {
-    serde_json::from_value(api.get(CC).unwrap()).unwrap()
 }
 
 fn operator(api: &FakeApi) -> Failover {

@@ -76,6 +76,11 @@ pub fn start(listener: TcpListener, name: &str, file: &Path, password: Option<&s
     Node::start_with(Shared::new(config, Clock::Wall), listener, None)
 }
 
+/// The CacheCluster `apps/cache` as the API server holds it now.
+pub fn cluster(api: &FakeApi) -> shoal_operator::crd::CacheCluster {
+    serde_json::from_value(api.get(crate::fake::CC).unwrap()).unwrap()
+}
+
 /// The notes of the cluster's events with `reason`.
 pub fn events(api: &FakeApi, reason: &str) -> Vec<String> {
     api.paths_under("/apis/events.k8s.io/v1/namespaces/apps/events/")
