@@ -620,6 +620,64 @@ print(len(rc.get_primaries()), "primaries")
     .await;
     assert!(pods.get(&old_primary).await.is_ok());
 
+    // kill -9 of a primary's process (direct mode): the pod runner restarts
+    // the container in place, as a kubelet would, empty; a replica takes over
+    // and no WAIT-acknowledged write is lost.
+    if direct() {
+        let status = clusters.get(name).await.unwrap().status.unwrap();
+        let victim = shard(&status, 0);
+        let mut acked = Vec::new();
+        let mut c = Conn::open(&client, &ns, &victim, 6380).await;
+        for i in 0..200 {
+            let key = format!("killed:{i}");
+            assert_eq!(text(&c.call(&["SET", &key, "1"]).await), "OK");
+            if text(&c.call(&["WAIT", "1", "2000"]).await) == "1" {
+                acked.push(key);
+            }
+        }
+        drop(c);
+        assert!(
+            acked.len() > 150,
+            "most writes reach the replica: {}",
+            acked.len()
+        );
+        let pid = process_of(&ns, &victim).expect("the primary's process");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill -9 the primary");
+        wait_for(
+            "a new primary for shard 0",
+            Duration::from_secs(60),
+            || async {
+                clusters
+                    .get(name)
+                    .await
+                    .ok()
+                    .and_then(|c| c.status)
+                    .is_some_and(|s| !shard(&s, 0).is_empty() && shard(&s, 0) != victim)
+            },
+        )
+        .await;
+        wait_running(&client, &ns, name, 6, Duration::from_secs(180)).await;
+        let status = clusters.get(name).await.unwrap().status.unwrap();
+        let mut c = Conn::open(&client, &ns, &shard(&status, 0), 6380).await;
+        for key in &acked {
+            assert_eq!(
+                text(&c.call(&["GET", key]).await),
+                "1",
+                "{key} survived kill -9"
+            );
+        }
+        for i in (0..10_000).step_by(101) {
+            assert_eq!(
+                text(&c.call(&["GET", &format!("key:{i}")]).await),
+                format!("value:{i}")
+            );
+        }
+    }
+
     // Scaling replicas up and down converges and keeps every key.
     for (replicas, ready) in [(2, 9), (1, 6)] {
         clusters
@@ -685,6 +743,292 @@ print(len(rc.get_primaries()), "primaries")
         },
     )
     .await;
+    delete_namespace(&client, &ns).await;
+}
+
+/// A condition's status and reason.
+fn condition(cc: &CacheCluster, type_: &str) -> Option<(String, String)> {
+    cc.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// Writes `prefix:N` through the forwarding ports of the given pods until
+/// stopped, moving to the next pod when one goes away; returns the keys whose
+/// SET was acknowledged (+OK).
+async fn writer(
+    client: Client,
+    ns: String,
+    pods: Vec<String>,
+    prefix: &'static str,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<String> {
+    let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let mut acked = Vec::new();
+    let mut n = 0u64;
+    let mut next = 0usize;
+    while !*stop.borrow() {
+        let pod = &pods[next % pods.len()];
+        next += 1;
+        let Some(ip) = pods_api
+            .get(pod)
+            .await
+            .ok()
+            .and_then(|p| p.status)
+            .and_then(|s| s.pod_ip)
+        else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let Ok(Ok(stream)) = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect((ip.as_str(), 6380)),
+        )
+        .await
+        else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let mut c = Conn {
+            io: Box::new(stream),
+            buf: bytes::BytesMut::new(),
+        };
+        while !*stop.borrow() {
+            let key = format!("{prefix}:{n}");
+            n += 1;
+            c.send(&["SET", &key, "v"]).await;
+            let reply = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match Frame::parse(&c.buf) {
+                        Ok(Some((f, used))) => {
+                            let _ = c.buf.split_to(used);
+                            return Some(f);
+                        }
+                        Ok(None) => {}
+                        Err(_) => return None,
+                    }
+                    match c.io.read_buf(&mut c.buf).await {
+                        Ok(0) | Err(_) => return None,
+                        Ok(_) => {}
+                    }
+                }
+            })
+            .await;
+            match reply {
+                Ok(Some(Frame::Simple(ok))) if ok == "OK" => acked.push(key),
+                // TRYAGAIN while a shard changes hands: the write was not taken.
+                Ok(Some(Frame::Error(_))) => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => break,
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    acked
+}
+
+/// Every key reads back through the forwarding port of `pod`.
+async fn all_present(client: &Client, ns: &str, pod: &str, keys: &[String], value: &str) {
+    let mut c = Conn::open(client, ns, pod, 6380).await;
+    for chunk in keys.chunks(1000) {
+        for k in chunk {
+            c.send(&["GET", k]).await;
+        }
+        for k in chunk {
+            assert_eq!(
+                text(&c.read().await),
+                value,
+                "{k} was acknowledged and must be there"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn rollout_and_resharding_lose_no_acknowledged_write() {
+    let Some(client) = cluster_client().await else {
+        return;
+    };
+    if !direct() {
+        eprintln!("SKIPPED rollout_and_resharding_lose_no_acknowledged_write: needs SHOAL_E2E_POD_NETWORK=direct");
+        return;
+    }
+    install(&client).await;
+    let ns = namespace(&client, "roll").await;
+    let name = "r";
+    apply_cluster(
+        &client,
+        &ns,
+        name,
+        json!({"shards": 2, "replicasPerShard": 1}),
+    )
+    .await;
+    wait_running(&client, &ns, name, 4, Duration::from_secs(180)).await;
+    let clusters: Api<CacheCluster> = Api::namespaced(client.clone(), &ns);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let all_pods = |shards: usize| {
+        (0..shards)
+            .flat_map(|s| (0..2).map(move |r| format!("{name}-shard-{s}-{r}")))
+            .collect::<Vec<_>>()
+    };
+
+    // A change of the pod template (here the node config) rolls out: every
+    // pod replaced, replicas first, primaries by handover, no acked write lost.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let w = tokio::spawn(writer(
+        client.clone(),
+        ns.clone(),
+        all_pods(2),
+        "roll",
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before: BTreeMap<String, String> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|p| Some((p.metadata.name?, p.metadata.uid?)))
+        .collect();
+    let revisions = |list: &[StatefulSet]| -> BTreeMap<String, String> {
+        list.iter()
+            .filter_map(|s| {
+                Some((
+                    s.metadata.name.clone()?,
+                    s.status.as_ref()?.update_revision.clone()?,
+                ))
+            })
+            .collect()
+    };
+    let old_revisions = revisions(&sets.list(&ListParams::default()).await.unwrap().items);
+    assert_eq!(old_revisions.len(), 2);
+    apply_cluster(
+        &client,
+        &ns,
+        name,
+        json!({"shards": 2, "replicasPerShard": 1, "config": {"timeout": "300"}}),
+    )
+    .await;
+    wait_for(
+        "new StatefulSet revisions",
+        Duration::from_secs(60),
+        || async {
+            let now = revisions(&sets.list(&ListParams::default()).await.unwrap().items);
+            now.len() == 2 && now.iter().all(|(k, v)| old_revisions.get(k) != Some(v))
+        },
+    )
+    .await;
+    wait_for(
+        "the rollout to finish",
+        Duration::from_secs(300),
+        || async {
+            let Ok(cc) = clusters.get(name).await else {
+                return false;
+            };
+            let stable = condition(&cc, "Progressing").is_some_and(|(s, _)| s == "False");
+            let Ok(list) = sets.list(&ListParams::default()).await else {
+                return false;
+            };
+            let Ok(now) = pods.list(&ListParams::default()).await else {
+                return false;
+            };
+            let updated = list.items.iter().all(|sts| {
+                let rev = sts.status.as_ref().and_then(|s| s.update_revision.clone());
+                let prefix = format!("{}-", sts.metadata.name.as_deref().unwrap_or_default());
+                now.items
+                    .iter()
+                    .filter(|p| {
+                        p.metadata
+                            .name
+                            .as_deref()
+                            .unwrap_or_default()
+                            .starts_with(&prefix)
+                    })
+                    .all(|p| {
+                        p.metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get("controller-revision-hash"))
+                            == rev.as_ref()
+                    })
+            });
+            stable && updated && cc.status.as_ref().is_some_and(|s| s.ready_replicas == 4)
+        },
+    )
+    .await;
+    let replaced = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| {
+            before.get(p.metadata.name.as_deref().unwrap_or_default()) != p.metadata.uid.as_ref()
+        })
+        .count();
+    assert_eq!(replaced, 4, "every pod was replaced by the rollout");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop_tx.send(true).unwrap();
+    let rolled = w.await.unwrap();
+    assert!(
+        rolled.len() > 100,
+        "the writer kept writing: {}",
+        rolled.len()
+    );
+    all_present(&client, &ns, &format!("{name}-shard-0-0"), &rolled, "v").await;
+    eprintln!("rollout: {} acknowledged writes, none lost", rolled.len());
+
+    // Resharding 2 → 3 moves slots with their keys while writes go on.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let w = tokio::spawn(writer(
+        client.clone(),
+        ns.clone(),
+        all_pods(2),
+        "grow",
+        stop,
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    apply_cluster(
+        &client,
+        &ns,
+        name,
+        json!({"shards": 3, "replicasPerShard": 1, "config": {"timeout": "300"}}),
+    )
+    .await;
+    wait_for("the resize to finish", Duration::from_secs(300), || async {
+        clusters.get(name).await.ok().is_some_and(|cc| {
+            condition(&cc, "Resharding").is_some_and(|(s, _)| s == "False")
+                && cc.status.as_ref().is_some_and(|s| {
+                    s.phase == Some(Phase::Running)
+                        && s.ready_replicas == 6
+                        && s.shards.len() == 3
+                        && s.shards.iter().all(|sh| !sh.slots.is_empty())
+                })
+        })
+    })
+    .await;
+    stop_tx.send(true).unwrap();
+    let grown = w.await.unwrap();
+    assert!(
+        grown.len() > 100,
+        "the writer kept writing: {}",
+        grown.len()
+    );
+    for pod in [format!("{name}-shard-2-0"), format!("{name}-shard-0-1")] {
+        all_present(&client, &ns, &pod, &rolled, "v").await;
+        all_present(&client, &ns, &pod, &grown, "v").await;
+    }
+    let status = clusters.get(name).await.unwrap().status.unwrap();
+    assert!(
+        status.shards.iter().all(|s| !s.slots.is_empty()),
+        "every shard owns slots: {:?}",
+        status.shards
+    );
+    eprintln!("resharding: {} acknowledged writes, none lost", grown.len());
     delete_namespace(&client, &ns).await;
 }
 
