@@ -1033,6 +1033,105 @@ async fn rollout_and_resharding_lose_no_acknowledged_write() {
 }
 
 #[tokio::test]
+async fn snapshots_survive_a_pod_restart_and_volumes_follow_the_retention_policy() {
+    let Some(client) = cluster_client().await else {
+        return;
+    };
+    install(&client).await;
+    let ns = namespace(&client, "persist").await;
+    let persistence =
+        |delete: bool| json!({"enabled": true, "size": "64Mi", "deleteWithCluster": delete});
+    apply_cluster(
+        &client,
+        &ns,
+        "keep",
+        json!({"shards": 1, "persistence": persistence(false)}),
+    )
+    .await;
+    apply_cluster(
+        &client,
+        &ns,
+        "drop",
+        json!({"shards": 1, "persistence": persistence(true)}),
+    )
+    .await;
+    wait_running(&client, &ns, "keep", 1, Duration::from_secs(180)).await;
+    wait_running(&client, &ns, "drop", 1, Duration::from_secs(180)).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        Api::namespaced(client.clone(), &ns);
+    let bound = claims
+        .get("data-keep-shard-0-0")
+        .await
+        .expect("a claim per pod");
+    assert_eq!(bound.status.and_then(|s| s.phase).as_deref(), Some("Bound"));
+    let mut c = Conn::open(&client, &ns, "keep-shard-0-0", 6379).await;
+    for i in 0..1000 {
+        c.send(&["SET", &format!("p:{i}"), &format!("{i}")]).await;
+    }
+    for _ in 0..1000 {
+        assert_eq!(text(&c.read().await), "OK");
+    }
+    drop(c);
+    // A restarted pod (snapshot written on SIGTERM, loaded from its volume
+    // before serving) has every key: the volume followed the pod.
+    let uid = pods.get("keep-shard-0-0").await.unwrap().metadata.uid;
+    kubectl_ok(&["delete", "pod", "-n", &ns, "keep-shard-0-0"]);
+    wait_for(
+        "keep-shard-0-0 to come back",
+        Duration::from_secs(120),
+        || async {
+            pods.get("keep-shard-0-0").await.is_ok_and(|p| {
+                p.metadata.uid != uid
+                    && p.status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        },
+    )
+    .await;
+    let mut c = Conn::open(&client, &ns, "keep-shard-0-0", 6379).await;
+    assert_eq!(text(&c.call(&["DBSIZE"]).await), "1000");
+    assert_eq!(text(&c.call(&["GET", "p:999"]).await), "999");
+    drop(c);
+    // Deleting the clusters keeps the volumes of one and not of the other,
+    // as each asked (the StatefulSet's retention policy, carried out by the
+    // real StatefulSet controller and garbage collector).
+    let clusters: Api<CacheCluster> = Api::namespaced(client.clone(), &ns);
+    for name in ["keep", "drop"] {
+        clusters
+            .delete(name, &DeleteParams::foreground())
+            .await
+            .unwrap();
+    }
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    wait_for(
+        "the clusters to be collected and drop's claim deleted",
+        Duration::from_secs(180),
+        || async {
+            let names: Vec<String> = claims
+                .list(&ListParams::default())
+                .await
+                .map(|l| {
+                    l.items
+                        .into_iter()
+                        .filter_map(|c| c.metadata.name)
+                        .collect()
+                })
+                .unwrap_or_default();
+            sets.list(&ListParams::default())
+                .await
+                .is_ok_and(|l| l.items.is_empty())
+                && names == ["data-keep-shard-0-0"]
+        },
+    )
+    .await;
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test]
 async fn tls_and_auth_secrets_rotate_without_restarts() {
     let Some(client) = cluster_client().await else {
         return;

@@ -61,6 +61,13 @@ struct Args {
     /// Pod addresses start at P.Q.BASE.1.
     #[arg(long, default_value_t = 10)]
     address_base: u8,
+    /// A kubeconfig for provisioning volumes (a Node may not create
+    /// PersistentVolumes): with it, PVCs of the storage class named by
+    /// `--storage-class` get a directory under `--dir` as a hostPath PV.
+    #[arg(long)]
+    provisioner_kubeconfig: Option<PathBuf>,
+    #[arg(long, default_value = "shoal-test")]
+    storage_class: String,
     /// KUBERNETES_SERVICE_HOST and _PORT for pods: the API server.
     #[arg(long, default_value = "127.0.0.1")]
     api_host: String,
@@ -150,6 +157,17 @@ async fn main() -> anyhow::Result<()> {
     register(&runner).await.context("register the Node")?;
     info!(node = %runner.args.node_name, "registered");
     let heartbeat = tokio::spawn(heartbeat(runner.clone()));
+    if let Some(path) = &runner.args.provisioner_kubeconfig {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(path).context("--provisioner-kubeconfig")?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let client = Client::try_from(config)?;
+        tokio::spawn(provision(
+            client,
+            runner.args.storage_class.clone(),
+            runner.args.dir.join("volumes"),
+        ));
+    }
     let pods = tokio::spawn(watch_pods(runner.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -322,6 +340,8 @@ struct PodTask {
     state: State,
     /// Projected token paths → when they were last requested.
     tokens: HashMap<PathBuf, tokio::time::Instant>,
+    /// Volumes that live elsewhere than the pod's directory (PVCs, hostPath).
+    sources: HashMap<String, PathBuf>,
 }
 
 fn now() -> String {
@@ -350,6 +370,7 @@ async fn run_pod(r: Arc<Runner>, rx: watch::Receiver<Option<Pod>>) {
             ..State::default()
         },
         tokens: HashMap::new(),
+        sources: HashMap::new(),
     };
     info!(pod = %format!("{ns}/{name}"), %ip, "starting");
     task.run().await;
@@ -804,8 +825,29 @@ impl PodTask {
                     }
                 }
             }
+        } else if let Some(claim) = &v.persistent_volume_claim {
+            // The claim's bound PV, a hostPath our provisioner made.
+            use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+            let pvc = Api::<PersistentVolumeClaim>::namespaced(self.r.client.clone(), &ns)
+                .get(&claim.claim_name)
+                .await?;
+            let volume = pvc
+                .spec
+                .and_then(|s| s.volume_name)
+                .with_context(|| format!("claim {:?} is not bound", claim.claim_name))?;
+            let pv = Api::<PersistentVolume>::all(self.r.client.clone())
+                .get(&volume)
+                .await?;
+            let path = pv
+                .spec
+                .and_then(|s| s.host_path)
+                .map(|h| PathBuf::from(h.path))
+                .with_context(|| format!("volume {volume:?} is not a hostPath"))?;
+            self.sources.insert(v.name.clone(), path);
+        } else if let Some(h) = &v.host_path {
+            self.sources.insert(v.name.clone(), PathBuf::from(&h.path));
         }
-        // emptyDir: the directory itself. PVCs and hostPath are not served.
+        // emptyDir: the directory itself.
         Ok(())
     }
 
@@ -871,7 +913,11 @@ impl PodTask {
             .iter()
             .flatten()
             .map(|m| {
-                let mut src = self.dir.join("volumes").join(&m.name);
+                let mut src = self
+                    .sources
+                    .get(&m.name)
+                    .cloned()
+                    .unwrap_or_else(|| self.dir.join("volumes").join(&m.name));
                 if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
                     src = src.join(sub);
                 }
@@ -977,6 +1023,106 @@ impl PodTask {
             );
         }
         Ok(env)
+    }
+}
+
+/// The provisioner named in the PVs it makes.
+const PROVISIONER: &str = "shoal.dev/podrunner";
+
+/// A local-directory provisioner: each pending PVC of `class` gets a hostPath
+/// PV (a directory under `root`) pre-bound to it; the PV controller binds the
+/// pair. A Released PV of ours with reclaim policy Delete is removed with its
+/// directory, so retention policies (StatefulSet `whenDeleted`) behave as on
+/// a cluster with a dynamic provisioner.
+async fn provision(client: Client, class: String, root: PathBuf) {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let claims: Api<PersistentVolumeClaim> = Api::all(client.clone());
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    loop {
+        match claims.list(&Default::default()).await {
+            Ok(list) => {
+                for pvc in list.items {
+                    let spec = pvc.spec.clone().unwrap_or_default();
+                    let pending =
+                        pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
+                    if !pending
+                        || spec.volume_name.is_some()
+                        || spec.storage_class_name.as_deref() != Some(class.as_str())
+                        || pvc.metadata.deletion_timestamp.is_some()
+                    {
+                        continue;
+                    }
+                    let uid = pvc.metadata.uid.clone().unwrap_or_default();
+                    let name = format!("pvc-{uid}");
+                    let dir = root.join(&name);
+                    if let Err(e) = std::fs::create_dir_all(&dir) {
+                        warn!(error = %e, "cannot make a volume directory");
+                        continue;
+                    }
+                    let size = spec
+                        .resources
+                        .as_ref()
+                        .and_then(|r| r.requests.as_ref())
+                        .and_then(|r| r.get("storage"))
+                        .map(|q| q.0.clone())
+                        .unwrap_or_else(|| "1Gi".into());
+                    let pv = json!({
+                        "apiVersion": "v1", "kind": "PersistentVolume",
+                        "metadata": {"name": name, "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
+                        "spec": {
+                            "capacity": {"storage": size},
+                            "accessModes": spec.access_modes.clone().unwrap_or_else(|| vec!["ReadWriteOnce".into()]),
+                            "persistentVolumeReclaimPolicy": "Delete",
+                            "storageClassName": class,
+                            "hostPath": {"path": dir.display().to_string(), "type": "Directory"},
+                            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                         "namespace": pvc.metadata.namespace, "name": pvc.metadata.name, "uid": uid},
+                        },
+                    });
+                    match serde_json::from_value::<PersistentVolume>(pv) {
+                        Ok(pv) => match volumes.create(&PostParams::default(), &pv).await {
+                            Ok(_) => info!(pvc = ?pvc.metadata.name, volume = %name, "provisioned"),
+                            Err(kube::Error::Api(e)) if e.code == 409 => {}
+                            Err(e) => warn!(error = %e, "cannot create a PV"),
+                        },
+                        Err(e) => warn!(error = %e, "PV"),
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot list PVCs"),
+        }
+        match volumes.list(&Default::default()).await {
+            Ok(list) => {
+                for pv in list.items {
+                    let ours = pv
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("pv.kubernetes.io/provisioned-by"))
+                        .map(String::as_str)
+                        == Some(PROVISIONER);
+                    let released =
+                        pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
+                    let delete = pv
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.persistent_volume_reclaim_policy.as_deref())
+                        == Some("Delete");
+                    if ours && released && delete {
+                        let name = pv.metadata.name.clone().unwrap_or_default();
+                        if let Some(path) = pv.spec.as_ref().and_then(|s| s.host_path.as_ref()) {
+                            let _ = std::fs::remove_dir_all(&path.path);
+                        }
+                        match volumes.delete(&name, &DeleteParams::default()).await {
+                            Ok(_) => info!(volume = %name, "deleted a released volume"),
+                            Err(e) => warn!(error = %e, "cannot delete a released PV"),
+                        }
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot list PVs"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

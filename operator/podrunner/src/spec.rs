@@ -147,12 +147,23 @@ pub fn quote(s: &str) -> String {
 }
 
 /// The shell script run in the pod's own mount namespace before its binary:
-/// every volume bound at its mount path (deepest first, so that a mount over
-/// a parent such as `/tmp` cannot hide a later source) and the shared hosts
-/// file over `/etc/hosts`; then `exec "$@"`.
+/// the shared hosts file over `/etc/hosts`, then every volume bound at its
+/// mount path, deepest first and a mount over a directory holding another
+/// volume's source (`/tmp` when the runner's directory is under it) last, so
+/// that no mount hides a source still to be bound; then `exec "$@"`.
 pub fn mount_script(mounts: &[(PathBuf, String, bool)], hosts: &Path) -> String {
+    let covers_a_source = |dst: &str| {
+        mounts
+            .iter()
+            .any(|(src, _, _)| src.starts_with(Path::new(dst)))
+    };
     let mut sorted: Vec<_> = mounts.iter().collect();
-    sorted.sort_by_key(|(_, dst, _)| std::cmp::Reverse(dst.matches('/').count()));
+    sorted.sort_by_key(|(_, dst, _)| {
+        (
+            covers_a_source(dst),
+            std::cmp::Reverse(dst.matches('/').count()),
+        )
+    });
     let mut script = String::from("set -e\n");
     script.push_str(&format!(
         "mount --bind {} /etc/hosts\n",
@@ -334,21 +345,21 @@ mod tests {
     }
 
     #[test]
-    fn mounts_go_deepest_first() {
+    fn mounts_never_hide_a_source() {
+        let src = |p: &str| PathBuf::from(p);
         let s = mount_script(
             &[
-                (PathBuf::from("/r/tmp"), "/tmp".into(), false),
-                (
-                    PathBuf::from("/tmp/r/cfg"),
-                    "/etc/shoal/config".into(),
-                    true,
-                ),
+                (src("/tmp/r/tmp"), "/tmp".into(), false),
+                (src("/tmp/r/cfg"), "/etc/shoal/config".into(), true),
+                (src("/tmp/r/pvc"), "/data".into(), false),
             ],
             Path::new("/r/hosts"),
         );
         let cfg = s.find("/etc/shoal/config").unwrap();
+        let data = s.find(" '/data'").unwrap();
         let tmp = s.find(" '/tmp'").unwrap();
-        assert!(cfg < tmp, "{s}");
+        assert!(cfg < tmp && data < tmp, "{s}");
+        assert!(s.find("/etc/hosts").unwrap() < cfg);
         assert!(s.contains("remount,bind,ro '/etc/shoal/config'"));
         assert_eq!(quote("a'b"), r"'a'\''b'");
     }
