@@ -190,17 +190,36 @@ async fn follow(replica: &Node, port: u16, primary: &Node) {
 fn same_data(primary: &Node, replica: &Node) {
     use shoal_node::store::digest;
     let dump = |n: &Node| {
-        let mut acc = [0u8; 20];
-        let mut keys = 0;
+        let mut keys = std::collections::BTreeMap::new();
         n.shared.db.for_each(0, |e| {
-            digest::mix(&mut acc, &digest::entry_digest(e));
-            keys += 1;
+            keys.insert(
+                String::from_utf8_lossy(e.key()).into_owned(),
+                (digest::entry_digest(e), format!("{:?}", e.value())),
+            );
         });
-        (keys, acc)
+        keys
     };
     let (p, r) = (dump(primary), dump(replica));
-    assert_eq!(p.0, r.0, "key counts differ");
-    assert!(p.1 == r.1, "replica data differs from the primary's");
+    // Name the keys that differ: a bare "differs" says nothing about why.
+    let differ: Vec<String> = p
+        .keys()
+        .chain(r.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| p.get(*k).map(|v| v.0) != r.get(*k).map(|v| v.0))
+        .take(3)
+        .map(|k| {
+            format!(
+                "{k}: primary {:.300} / replica {:.300}",
+                p.get(k).map(|v| v.1.as_str()).unwrap_or("(none)"),
+                r.get(k).map(|v| v.1.as_str()).unwrap_or("(none)")
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "replica data differs from the primary's: {differ:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

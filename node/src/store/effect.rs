@@ -303,6 +303,33 @@ impl Skips {
         }
     }
 
+    /// After an effect that gives a key a whole state (or removes it, or
+    /// patches it into a new one), the key holds what the stream says as of
+    /// that effect, so the operations that follow are no longer held: had
+    /// they been skipped, an older state replayed over the snapshot's newer
+    /// one would have lost them. FLUSHSHARD does that for its slot class.
+    fn applied(&mut self, args: &[&[u8]]) {
+        if self.until.is_empty() {
+            return;
+        }
+        match (args.first().copied(), args) {
+            (Some(b"FLUSHSHARD"), [_, idx, of]) => {
+                if let (Some(idx), Some(of)) = (
+                    crate::util::num::parse_u64(idx),
+                    crate::util::num::parse_u64(of),
+                ) {
+                    self.until
+                        .retain(|k, _| of == 0 || u64::from(super::slot::key_slot(k)) % of != idx);
+                }
+            }
+            (Some(b"IMPORTED" | b"BATCH" | b"AT"), _) => {}
+            (Some(name), [_, key, ..]) if !is_operation(name) => {
+                self.until.remove(*key);
+            }
+            _ => {}
+        }
+    }
+
     fn loaded(&mut self, args: &[&[u8]]) {
         // Only keys that operations can reach need remembering.
         if args.first().copied() == Some(b"LIST") && self.at > 0 {
@@ -627,7 +654,7 @@ impl Applier {
         skips: &mut Skips,
     ) -> Result<Vec<u8>, EffectError> {
         skips.passed(offset);
-        let held = |args: &[&[u8]]| {
+        let held = |skips: &Skips, args: &[&[u8]]| {
             args.first().is_some_and(|n| is_operation(n))
                 && args.get(1).is_some_and(|k| skips.held(k, offset))
         };
@@ -642,9 +669,14 @@ impl Applier {
                 return Ok(Vec::new());
             }
             let (_, mut effects, bytes) = self.batch.take().expect("open batch");
+            // In order: an effect's state may release the operations after it.
             effects.retain(|e| {
                 let v: Vec<&[u8]> = e.iter().map(Vec::as_slice).collect();
-                !held(&v)
+                let keep = !held(skips, &v);
+                if keep {
+                    skips.applied(&v);
+                }
+                keep
             });
             apply_batch(db, &effects)?;
             return Ok(bytes);
@@ -660,8 +692,9 @@ impl Applier {
             self.batch = Some((n as usize, Vec::new(), raw.to_vec()));
             return Ok(Vec::new());
         }
-        if !held(args) {
+        if !held(skips, args) {
             apply(db, args)?;
+            skips.applied(args);
         }
         Ok(raw.to_vec())
     }
@@ -779,6 +812,86 @@ mod tests {
         apply_all(&small, &stream);
         apply_all(&small, &more);
         assert_eq!(dump(&small), dump(&primary));
+    }
+
+    fn list_of(db: &Db, key: &[u8]) -> Vec<String> {
+        let mut guard = db.lock(key);
+        match guard.get(key, 0).map(|e| e.value()) {
+            Some(ValueRef::List(l)) => l
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn effect(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        header(args.len(), &mut out);
+        for a in args {
+            bulk(a, &mut out);
+        }
+        out
+    }
+
+    /// The stream a full sync replays starts before the snapshot read each
+    /// key. A list's older whole state replayed over the snapshot's newer one
+    /// must release the pushes after it, which the snapshot had said were
+    /// held: skipped, they were lost (replica `[0,1,14,…]` where the primary
+    /// had `[0,1,2,…]`). Operations the snapshot holds, with no older state
+    /// replayed before them, are still skipped; FLUSHSHARD releases too.
+    #[test]
+    fn an_older_state_replayed_over_a_snapshot_releases_what_follows() {
+        let replica = Db::new(4);
+        let mut skips = Skips::default();
+        let mut snap = Vec::new();
+        encode_at(40, &mut snap);
+        snap.extend(effect(&[b"LIST", b"k", b"0", b"0", b"1", b"2", b"3"]));
+        snap.extend(effect(&[b"LIST", b"m", b"0", b"a", b"b"]));
+        snap.extend(effect(&[b"LIST", b"f", b"0", b"x", b"y"]));
+        apply_snapshot(&replica, &snap, &mut skips).unwrap();
+        let mut applier = Applier::default();
+        let stream: [(&[&[u8]], u64); 11] = [
+            (&[b"LIST", b"k", b"0", b"0"], 10),
+            (&[b"FLUSHSHARD", b"0", b"1"], 12),
+            (&[b"LIST", b"f", b"0", b"x"], 14),
+            (&[b"LIST", b"m", b"0", b"a"], 16),
+            (&[b"LIST", b"k", b"0", b"0", b"1"], 20),
+            (&[b"LOPS", b"m", b"0", b">", b"+", b"b"], 22),
+            (&[b"LOPS", b"f", b"0", b">", b"+", b"y"], 24),
+            (&[b"LOPS", b"k", b"0", b">", b"+", b"2"], 30),
+            (&[b"LOPS", b"k", b"0", b">", b"+", b"3"], 35),
+            (&[b"LOPS", b"k", b"0", b">", b"+", b"4"], 45),
+            (&[b"LOPS", b"m", b"0", b">", b"+", b"c"], 46),
+        ];
+        for (args, offset) in stream {
+            applier
+                .feed(&replica, args, &[], offset, &mut skips)
+                .unwrap();
+        }
+        assert_eq!(list_of(&replica, b"k"), ["0", "1", "2", "3", "4"]);
+        assert_eq!(list_of(&replica, b"f"), ["x", "y"]);
+        assert_eq!(list_of(&replica, b"m"), ["a", "b", "c"]);
+        // Within a batch, in order.
+        let replica = Db::new(4);
+        let mut skips = Skips::default();
+        apply_snapshot(&replica, &snap, &mut skips).unwrap();
+        let mut applier = Applier::default();
+        let batch: [&[&[u8]]; 4] = [
+            &[b"BATCH", b"3"],
+            &[b"LIST", b"k", b"0", b"0", b"1"],
+            &[b"LOPS", b"k", b"0", b">", b"+", b"2"],
+            &[b"LOPS", b"m", b"0", b">", b"+", b"b"],
+        ];
+        for args in batch {
+            applier.feed(&replica, args, &[], 20, &mut skips).unwrap();
+        }
+        assert_eq!(list_of(&replica, b"k"), ["0", "1", "2"]);
+        assert_eq!(
+            list_of(&replica, b"m"),
+            ["a", "b"],
+            "still held: not pushed twice"
+        );
     }
 
     #[test]

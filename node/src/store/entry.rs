@@ -85,7 +85,7 @@ pub enum Value<'a> {
 }
 
 /// A borrowed view of a stored value.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum ValueRef<'a> {
     Str(&'a [u8]),
     Hash(&'a HashObj),
