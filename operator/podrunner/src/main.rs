@@ -116,20 +116,33 @@ impl Runner {
     /// Rewrites the hosts file in place: every pod's mount namespace has it
     /// bound over `/etc/hosts`, so the inode must stay the same.
     fn write_hosts(&self) {
-        let text = {
-            let hosts = self.hosts.lock().unwrap();
-            let mut entries: Vec<_> = hosts.values().cloned().collect();
-            entries.sort_by_key(|(order, _, _)| std::cmp::Reverse(*order));
-            spec::hosts_file(
-                &entries
-                    .into_iter()
-                    .map(|(_, ip, names)| (ip, names))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        if let Err(e) = std::fs::write(self.hosts_path(), text) {
+        // Built and written under the lock: two tasks writing at once could
+        // otherwise leave the older view last, or interleave.
+        let hosts = self.hosts.lock().unwrap();
+        let mut entries: Vec<_> = hosts.values().cloned().collect();
+        entries.sort_by_key(|(order, _, _)| std::cmp::Reverse(*order));
+        let text = spec::hosts_file(
+            &entries
+                .into_iter()
+                .map(|(_, ip, names)| (ip, names))
+                .collect::<Vec<_>>(),
+        );
+        // In place (the inode is bound into every pod), overwriting before
+        // truncating, so a reader never finds the file empty.
+        let written = (|| -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(self.hosts_path())?;
+            f.write_all(text.as_bytes())?;
+            f.set_len(text.len() as u64)
+        })();
+        if let Err(e) = written {
             warn!(error = %e, "cannot write the hosts file");
         }
+        drop(hosts);
     }
 }
 
@@ -329,6 +342,8 @@ struct State {
     restarts: i32,
     last_exit: Option<Value>,
     waiting: Option<(String, String)>,
+    /// Succeeded or Failed: the container will not run again (restartPolicy).
+    terminal: Option<&'static str>,
 }
 
 /// One pod, from its volumes to its final removal.
@@ -469,10 +484,31 @@ impl PodTask {
             self.set_ready(false);
             match exit {
                 Some(code) => {
-                    self.state.restarts += 1;
-                    self.state.last_exit = Some(json!({"terminated": {
+                    let terminated = json!({"terminated": {
                         "exitCode": code, "reason": if code == 0 {"Completed"} else {"Error"},
-                        "startedAt": self.state.started_at, "finishedAt": now()}}));
+                        "startedAt": self.state.started_at, "finishedAt": now()}});
+                    let policy = self
+                        .pod
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.restart_policy.clone())
+                        .unwrap_or_else(|| "Always".into());
+                    if policy == "Never" || (policy == "OnFailure" && code == 0) {
+                        // Done for good: report it and wait for the deletion.
+                        self.state.terminal = Some(if code == 0 { "Succeeded" } else { "Failed" });
+                        self.state.last_exit = Some(terminated);
+                        self.state.waiting =
+                            Some(("Terminated".into(), format!("exited with {code}")));
+                        self.report().await;
+                        while !self.deleting() {
+                            if self.rx.changed().await.is_err() {
+                                break;
+                            }
+                        }
+                        return self.remove().await;
+                    }
+                    self.state.restarts += 1;
+                    self.state.last_exit = Some(terminated);
                     self.state.waiting =
                         Some(("CrashLoopBackOff".into(), format!("exited with {code}")));
                     self.report().await;
@@ -670,9 +706,6 @@ impl PodTask {
     /// The pod is done: its containers stopped; remove it (grace 0, as the
     /// kubelet does once the containers are gone).
     async fn remove(&mut self) {
-        if self.rx.borrow().is_none() {
-            return;
-        }
         let dp = DeleteParams {
             grace_period_seconds: Some(0),
             preconditions: Some(Preconditions {
@@ -681,10 +714,20 @@ impl PodTask {
             }),
             ..DeleteParams::default()
         };
-        if let Err(e) = self.api().delete(self.name(), &dp).await {
-            if !matches!(&e, kube::Error::Api(a) if a.code == 404 || a.code == 409) {
-                warn!(pod = %self.name(), error = %e, "final delete failed");
+        // Retried until it lands: a deleted pod sends no further event that
+        // would start another attempt, and would stay Terminating.
+        let mut backoff = Duration::from_millis(200);
+        while self.rx.borrow().is_some() {
+            match self.api().delete(self.name(), &dp).await {
+                Ok(_) => return,
+                Err(kube::Error::Api(a)) if a.code == 404 || a.code == 409 => return,
+                Err(e) => warn!(pod = %self.name(), error = %e, "final delete failed; retrying"),
             }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = self.rx.changed() => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
@@ -715,6 +758,8 @@ impl PodTask {
             .unwrap_or_default();
         let state = if s.running {
             json!({"running": {"startedAt": s.started_at}})
+        } else if let (Some(_), Some(last)) = (s.terminal, &s.last_exit) {
+            last.clone()
         } else if let Some((reason, message)) = &s.waiting {
             json!({"waiting": {"reason": reason, "message": message}})
         } else {
@@ -739,11 +784,15 @@ impl PodTask {
         if let Some(last) = &s.last_exit {
             cs["lastState"] = last.clone();
         }
-        let status = json!({"status": {
-            "phase": "Running", "hostIP": HOST_IP, "hostIPs": [{"ip": HOST_IP}],
-            "podIP": s.ip, "podIPs": [{"ip": s.ip}], "startTime": created,
+        // Before its first start a pod is Pending with no address, as with a
+        // kubelet: an address would put it in EndpointSlices (headless
+        // Services publish not-ready addresses).
+        let sandbox = s.started_at.is_some() || s.restarts > 0;
+        let mut status = json!({"status": {
+            "phase": if sandbox { "Running" } else { "Pending" },
+            "hostIP": HOST_IP, "hostIPs": [{"ip": HOST_IP}], "startTime": created,
             "conditions": [
-                cond("PodReadyToStartContainers", "True", &created),
+                cond("PodReadyToStartContainers", if sandbox { "True" } else { "False" }, &created),
                 cond("Initialized", "True", &created),
                 cond("Ready", ready, &since),
                 cond("ContainersReady", ready, &since),
@@ -751,6 +800,13 @@ impl PodTask {
             ],
             "containerStatuses": [cs],
         }});
+        if sandbox {
+            status["status"]["podIP"] = json!(s.ip);
+            status["status"]["podIPs"] = json!([{"ip": s.ip}]);
+        }
+        if let Some(phase) = &s.terminal {
+            status["status"]["phase"] = json!(phase);
+        }
         if let Err(e) = self
             .api()
             .patch_status(self.name(), &PatchParams::default(), &Patch::Merge(&status))
@@ -930,7 +986,14 @@ impl PodTask {
             .append(true)
             .open(self.dir.join(format!("{}.log", c.name)))?;
         let child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/bash",
+                "-c",
+            ])
             .arg(script)
             .arg("pod")
             .arg(binary)

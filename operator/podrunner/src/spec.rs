@@ -146,37 +146,43 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The shell script run in the pod's own mount namespace before its binary:
+/// The bash script run in the pod's own mount namespace before its binary:
 /// the shared hosts file over `/etc/hosts`, then every volume bound at its
-/// mount path, deepest first and a mount over a directory holding another
-/// volume's source (`/tmp` when the runner's directory is under it) last, so
-/// that no mount hides a source still to be bound; then `exec "$@"`.
+/// mount path, shallowest first (so `/data/tls` lands inside `/data`, not
+/// under it), read-only ones remounted so at the end; then `exec "$@"`. Every
+/// source is opened first and bound through `/proc/self/fd`, so no mount
+/// (`/tmp` over a runner directory under `/tmp`) can hide a source still to
+/// be bound.
 pub fn mount_script(mounts: &[(PathBuf, String, bool)], hosts: &Path) -> String {
-    let covers_a_source = |dst: &str| {
-        mounts
-            .iter()
-            .any(|(src, _, _)| src.starts_with(Path::new(dst)))
-    };
     let mut sorted: Vec<_> = mounts.iter().collect();
-    sorted.sort_by_key(|(_, dst, _)| {
-        (
-            covers_a_source(dst),
-            std::cmp::Reverse(dst.matches('/').count()),
-        )
-    });
+    sorted.sort_by_key(|(_, dst, _)| dst.matches('/').count());
     let mut script = String::from("set -e\n");
-    script.push_str(&format!(
-        "mount --bind {} /etc/hosts\n",
-        quote(&hosts.display().to_string())
-    ));
-    for (src, dst, read_only) in sorted {
-        let (src, dst) = (quote(&src.display().to_string()), quote(dst));
-        script.push_str(&format!("mkdir -p {dst}\nmount --bind {src} {dst}\n"));
+    script.push_str(&format!("exec 3<{}\n", quote(&hosts.display().to_string())));
+    for (i, (src, _, _)) in sorted.iter().enumerate() {
+        script.push_str(&format!(
+            "exec {}<{}\n",
+            10 + i,
+            quote(&src.display().to_string())
+        ));
+    }
+    script.push_str("mount --no-canonicalize --bind /proc/self/fd/3 /etc/hosts\n");
+    for (i, (_, dst, _)) in sorted.iter().enumerate() {
+        let dst = quote(dst);
+        script.push_str(&format!(
+            "mkdir -p {dst}\nmount --no-canonicalize --bind /proc/self/fd/{} {dst}\n",
+            10 + i
+        ));
+    }
+    for (_, dst, read_only) in &sorted {
         if *read_only {
-            script.push_str(&format!("mount -o remount,bind,ro {dst}\n"));
+            script.push_str(&format!("mount -o remount,bind,ro {}\n", quote(dst)));
         }
     }
-    script.push_str("exec \"$@\"\n");
+    script.push_str("exec 3<&-");
+    for i in 0..sorted.len() {
+        script.push_str(&format!(" {}<&-", 10 + i));
+    }
+    script.push_str("\nexec \"$@\"\n");
     script
 }
 
@@ -345,23 +351,79 @@ mod tests {
     }
 
     #[test]
-    fn mounts_never_hide_a_source() {
+    fn mounts_nest_and_never_hide_a_source() {
         let src = |p: &str| PathBuf::from(p);
         let s = mount_script(
             &[
+                (src("/tmp/r/tls"), "/data/tls".into(), true),
                 (src("/tmp/r/tmp"), "/tmp".into(), false),
-                (src("/tmp/r/cfg"), "/etc/shoal/config".into(), true),
                 (src("/tmp/r/pvc"), "/data".into(), false),
             ],
             Path::new("/r/hosts"),
         );
-        let cfg = s.find("/etc/shoal/config").unwrap();
-        let data = s.find(" '/data'").unwrap();
-        let tmp = s.find(" '/tmp'").unwrap();
-        assert!(cfg < tmp && data < tmp, "{s}");
-        assert!(s.find("/etc/hosts").unwrap() < cfg);
-        assert!(s.contains("remount,bind,ro '/etc/shoal/config'"));
+        // Sources opened before anything is mounted, bound through their fds.
+        let first_mount = s.find("mount ").unwrap();
+        assert!(s.find("exec 12<'/tmp/r/tls'").unwrap() < first_mount, "{s}");
+        assert!(s.contains("--bind /proc/self/fd/12 '/data/tls'"), "{s}");
+        // Parents before children.
+        assert!(
+            s.find(" '/data'\n").unwrap() < s.find(" '/data/tls'\n").unwrap(),
+            "{s}"
+        );
+        assert!(s.contains("remount,bind,ro '/data/tls'"));
+        assert!(s.ends_with("exec \"$@\"\n"));
         assert_eq!(quote("a'b"), r"'a'\''b'");
+    }
+
+    /// The script really does that, in a mount namespace of its own (skipped,
+    /// saying so, where namespaces are not allowed).
+    #[test]
+    fn the_mount_script_runs() {
+        let base = std::env::temp_dir().join(format!("podrunner-spec-{}", std::process::id()));
+        let (vol, nested, hosts) = (base.join("vol"), base.join("nested"), base.join("hosts"));
+        std::fs::create_dir_all(&vol).unwrap();
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(nested.join("f"), "nested").unwrap();
+        std::fs::write(&hosts, "10.244.0.9 peer\n").unwrap();
+        let target = base.join("mnt");
+        let script = mount_script(
+            &[
+                (nested.clone(), format!("{}/inner", target.display()), true),
+                (vol.clone(), target.display().to_string(), false),
+            ],
+            &hosts,
+        );
+        let probe = format!("cat {0}/inner/f; grep -c peer /etc/hosts", target.display());
+        let allowed = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !allowed {
+            let _ = std::fs::remove_dir_all(&base);
+            eprintln!("SKIPPED the_mount_script_runs: this machine refuses mount namespaces");
+            return;
+        }
+        let out = std::process::Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/bash",
+                "-c",
+                &script,
+                "pod",
+            ])
+            .args(["/bin/bash", "-c", &probe])
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&base);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "nested1\n");
     }
 
     #[test]
