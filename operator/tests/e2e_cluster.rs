@@ -95,6 +95,67 @@ where
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
+/// Each test's start: a client (None: skip, said), the operator installed,
+/// and a fresh namespace.
+async fn start(test: &str) -> Option<(Client, String)> {
+    let client = cluster_client().await?;
+    install(&client).await;
+    let ns = namespace(&client, test).await;
+    Some((client, ns))
+}
+
+/// The primary of shard `i` as the status reports it ("" when unknown).
+fn primary_of(s: &shoal_operator::crd::CacheClusterStatus, i: usize) -> String {
+    s.shards
+        .get(i)
+        .map(|sh| sh.primary.clone())
+        .unwrap_or_default()
+}
+
+/// SETs `prefix:0..200` on `pod` (its forwarding port), each followed by
+/// `WAIT 1 2000`; the keys a replica acknowledged.
+async fn acknowledged_writes(client: &Client, ns: &str, pod: &str, prefix: &str) -> Vec<String> {
+    let mut acked = Vec::new();
+    let mut c = Conn::open(client, ns, pod, 6380).await;
+    for i in 0..200 {
+        let key = format!("{prefix}:{i}");
+        assert_eq!(text(&c.call(&["SET", &key, "1"]).await), "OK");
+        if text(&c.call(&["WAIT", "1", "2000"]).await) == "1" {
+            acked.push(key);
+        }
+    }
+    assert!(
+        acked.len() > 150,
+        "most writes reach the replica: {}",
+        acked.len()
+    );
+    acked
+}
+
+/// Waits until shard `i` has a primary other than `old`; returns it.
+async fn new_primary(clusters: &Api<CacheCluster>, name: &str, i: usize, old: &str) -> String {
+    eventually(
+        &format!("a new primary for shard {i}"),
+        Duration::from_secs(60),
+        || async {
+            let s = clusters.get(name).await.ok()?.status?;
+            let p = primary_of(&s, i);
+            (!p.is_empty() && p != old).then_some(p)
+        },
+    )
+    .await
+}
+
+/// SIGKILL for the local process running `pod` (direct mode only).
+fn kill9(ns: &str, pod: &str) {
+    let pid = process_of(ns, pod).unwrap_or_else(|| panic!("the process of {ns}/{pod}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap_or_else(|e| panic!("kill -9 {pod}: {e}"));
+}
+
 /// Installs the operator from the rendered manifest (idempotent: every test
 /// starts with it) and waits for the CRD and a ready operator pod.
 async fn install(client: &Client) {
@@ -316,11 +377,9 @@ fn python(script: &str, env: &[(&str, String)]) -> String {
 
 #[tokio::test]
 async fn install_accepts_examples_and_refuses_bad_specs() {
-    let Some(client) = cluster_client().await else {
+    let Some((client, ns)) = start("install").await else {
         return;
     };
-    install(&client).await;
-    let ns = namespace(&client, "install").await;
     let clusters: Api<CacheCluster> = Api::namespaced(client.clone(), &ns);
     for example in ["minimal.yaml", "production.yaml"] {
         let path = root().join("operator/examples").join(example);
@@ -384,11 +443,9 @@ async fn install_accepts_examples_and_refuses_bad_specs() {
 
 #[tokio::test]
 async fn rbac_allows_what_is_needed_and_nothing_more() {
-    let Some(client) = cluster_client().await else {
+    let Some((client, ns)) = start("rbac").await else {
         return;
     };
-    install(&client).await;
-    let ns = namespace(&client, "rbac").await;
     apply_cluster(&client, &ns, "r", json!({"shards": 1})).await;
     wait_running(&client, &ns, "r", 1, Duration::from_secs(120)).await;
     let can = |who: &str, args: &[&str]| {
@@ -450,11 +507,9 @@ async fn rbac_allows_what_is_needed_and_nothing_more() {
 
 #[tokio::test]
 async fn three_shards_serve_fail_over_scale_and_are_collected() {
-    let Some(client) = cluster_client().await else {
+    let Some((client, ns)) = start("serve").await else {
         return;
     };
-    install(&client).await;
-    let ns = namespace(&client, "serve").await;
     let name = "c";
     apply_cluster(
         &client,
@@ -556,49 +611,14 @@ print(len(rc.get_primaries()), "primaries")
 
     // `kubectl delete pod` of a primary: no WAIT-acknowledged write is lost,
     // a replica takes over, and the pod comes back as a replica.
-    let shard = |s: &shoal_operator::crd::CacheClusterStatus, i: usize| {
-        s.shards
-            .get(i)
-            .map(|sh| sh.primary.clone())
-            .unwrap_or_default()
-    };
     let status = clusters.get(name).await.unwrap().status.unwrap();
-    let old_primary = shard(&status, 1);
+    let old_primary = primary_of(&status, 1);
     assert!(!old_primary.is_empty(), "shard 1 has a primary: {status:?}");
-    let mut acked = Vec::new();
-    {
-        let mut c = Conn::open(&client, &ns, &old_primary, 6380).await;
-        for i in 0..200 {
-            let key = format!("acked:{i}");
-            assert_eq!(text(&c.call(&["SET", &key, "1"]).await), "OK");
-            if text(&c.call(&["WAIT", "1", "2000"]).await) == "1" {
-                acked.push(key);
-            }
-        }
-    }
-    assert!(
-        acked.len() > 150,
-        "most writes reach the replica: {}",
-        acked.len()
-    );
+    let acked = acknowledged_writes(&client, &ns, &old_primary, "acked").await;
     kubectl_ok(&["delete", "pod", "-n", &ns, &old_primary, "--wait=false"]);
-    wait_for(
-        "a new primary for shard 1",
-        Duration::from_secs(60),
-        || async {
-            clusters
-                .get(name)
-                .await
-                .ok()
-                .and_then(|c| c.status)
-                .is_some_and(|s| !shard(&s, 1).is_empty() && shard(&s, 1) != old_primary)
-        },
-    )
-    .await;
+    let primary = new_primary(&clusters, name, 1, &old_primary).await;
     wait_running(&client, &ns, name, 6, Duration::from_secs(180)).await;
-    let status = clusters.get(name).await.unwrap().status.unwrap();
-    let new_primary = shard(&status, 1);
-    let mut c = Conn::open(&client, &ns, &new_primary, 6380).await;
+    let mut c = Conn::open(&client, &ns, &primary, 6380).await;
     for key in &acked {
         assert_eq!(
             text(&c.call(&["GET", key]).await),
@@ -625,44 +645,12 @@ print(len(rc.get_primaries()), "primaries")
     // and no WAIT-acknowledged write is lost.
     if direct() {
         let status = clusters.get(name).await.unwrap().status.unwrap();
-        let victim = shard(&status, 0);
-        let mut acked = Vec::new();
-        let mut c = Conn::open(&client, &ns, &victim, 6380).await;
-        for i in 0..200 {
-            let key = format!("killed:{i}");
-            assert_eq!(text(&c.call(&["SET", &key, "1"]).await), "OK");
-            if text(&c.call(&["WAIT", "1", "2000"]).await) == "1" {
-                acked.push(key);
-            }
-        }
-        drop(c);
-        assert!(
-            acked.len() > 150,
-            "most writes reach the replica: {}",
-            acked.len()
-        );
-        let pid = process_of(&ns, &victim).expect("the primary's process");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .expect("kill -9 the primary");
-        wait_for(
-            "a new primary for shard 0",
-            Duration::from_secs(60),
-            || async {
-                clusters
-                    .get(name)
-                    .await
-                    .ok()
-                    .and_then(|c| c.status)
-                    .is_some_and(|s| !shard(&s, 0).is_empty() && shard(&s, 0) != victim)
-            },
-        )
-        .await;
+        let victim = primary_of(&status, 0);
+        let acked = acknowledged_writes(&client, &ns, &victim, "killed").await;
+        kill9(&ns, &victim);
+        let primary = new_primary(&clusters, name, 0, &victim).await;
         wait_running(&client, &ns, name, 6, Duration::from_secs(180)).await;
-        let status = clusters.get(name).await.unwrap().status.unwrap();
-        let mut c = Conn::open(&client, &ns, &shard(&status, 0), 6380).await;
+        let mut c = Conn::open(&client, &ns, &primary, 6380).await;
         for key in &acked {
             assert_eq!(
                 text(&c.call(&["GET", key]).await),
@@ -848,15 +836,13 @@ async fn all_present(client: &Client, ns: &str, pod: &str, keys: &[String], valu
 
 #[tokio::test]
 async fn rollout_and_resharding_lose_no_acknowledged_write() {
-    let Some(client) = cluster_client().await else {
-        return;
-    };
     if !direct() {
         eprintln!("SKIPPED rollout_and_resharding_lose_no_acknowledged_write: needs SHOAL_E2E_POD_NETWORK=direct");
         return;
     }
-    install(&client).await;
-    let ns = namespace(&client, "roll").await;
+    let Some((client, ns)) = start("roll").await else {
+        return;
+    };
     let name = "r";
     apply_cluster(
         &client,
@@ -1034,11 +1020,9 @@ async fn rollout_and_resharding_lose_no_acknowledged_write() {
 
 #[tokio::test]
 async fn snapshots_survive_a_pod_restart_and_volumes_follow_the_retention_policy() {
-    let Some(client) = cluster_client().await else {
+    let Some((client, ns)) = start("persist").await else {
         return;
     };
-    install(&client).await;
-    let ns = namespace(&client, "persist").await;
     let persistence =
         |delete: bool| json!({"enabled": true, "size": "64Mi", "deleteWithCluster": delete});
     apply_cluster(
@@ -1133,15 +1117,13 @@ async fn snapshots_survive_a_pod_restart_and_volumes_follow_the_retention_policy
 
 #[tokio::test]
 async fn tls_and_auth_secrets_rotate_without_restarts() {
-    let Some(client) = cluster_client().await else {
-        return;
-    };
     if !direct() {
         eprintln!("SKIPPED tls_and_auth_secrets_rotate_without_restarts: needs SHOAL_E2E_POD_NETWORK=direct");
         return;
     }
-    install(&client).await;
-    let ns = namespace(&client, "tls").await;
+    let Some((client, ns)) = start("tls").await else {
+        return;
+    };
     let name = "t";
     // cert-manager-shaped Secrets: kubernetes.io/tls with tls.crt, tls.key, ca.crt.
     let ca = tls_ca();
@@ -1352,12 +1334,7 @@ async fn the_standby_operator_takes_over_when_the_leader_dies() {
     // is not restarted under the same identity. Elsewhere a forced delete is
     // the nearest (the kubelet still sends SIGTERM first).
     if direct() {
-        let pid = process_of(OPERATOR_NS, &leader).expect("the leader's process");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .expect("kill -9 the leader");
+        kill9(OPERATOR_NS, &leader);
     }
     let killed = tokio::time::Instant::now();
     kubectl_ok(&[

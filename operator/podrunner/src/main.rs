@@ -986,14 +986,8 @@ impl PodTask {
             .append(true)
             .open(self.dir.join(format!("{}.log", c.name)))?;
         let child = Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "/bin/bash",
-                "-c",
-            ])
+            .args(spec::UNSHARE)
+            .arg("-c")
             .arg(script)
             .arg("pod")
             .arg(binary)

@@ -146,6 +146,10 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// How a pod's process starts: `unshare` with these arguments, then `-c`,
+/// [`mount_script`], `pod` ($0), the binary and its arguments.
+pub const UNSHARE: [&str; 5] = ["--mount", "--propagation", "private", "--", "/bin/bash"];
+
 /// The bash script run in the pod's own mount namespace before its binary:
 /// the shared hosts file over `/etc/hosts`, then every volume bound at its
 /// mount path, shallowest first (so `/data/tls` lands inside `/data`, not
@@ -404,16 +408,8 @@ mod tests {
             return;
         }
         let out = std::process::Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "/bin/bash",
-                "-c",
-                &script,
-                "pod",
-            ])
+            .args(UNSHARE)
+            .args(["-c", &script, "pod"])
             .args(["/bin/bash", "-c", &probe])
             .output()
             .unwrap();
