@@ -256,20 +256,14 @@ async fn heartbeat(r: Arc<Runner>) {
             "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                      "renewTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()},
         });
-        let renewed = match leases.get_opt(&name).await {
-            Ok(Some(_)) => leases
-                .patch(&name, &PatchParams::default(), &Patch::Merge(&lease))
-                .await
-                .map(|_| ()),
-            Ok(None) => match serde_json::from_value::<Lease>(lease) {
-                Ok(l) => leases.create(&PostParams::default(), &l).await.map(|_| ()),
-                Err(e) => {
-                    warn!(error = %e, "lease");
-                    Ok(())
-                }
-            },
-            Err(e) => Err(e),
-        };
+        // Server-side apply creates the Lease the first time and renews it after.
+        let renewed = leases
+            .patch(
+                &name,
+                &PatchParams::apply("shoal-podrunner").force(),
+                &Patch::Apply(&lease),
+            )
+            .await;
         if let Err(e) = renewed {
             warn!(error = %e, "node lease renewal failed");
         }
@@ -749,12 +743,8 @@ impl PodTask {
 
     async fn report(&self) {
         let s = &self.state;
-        let image = spec::container(&self.pod)
-            .ok()
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default();
-        let cname = spec::container(&self.pod)
-            .map(|c| c.name.clone())
+        let (cname, image) = spec::container(&self.pod)
+            .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
             .unwrap_or_default();
         let state = if s.running {
             json!({"running": {"startedAt": s.started_at}})
@@ -838,53 +828,40 @@ impl PodTask {
     }
 
     async fn write_volume(&mut self, v: &Volume, dir: &Path) -> anyhow::Result<()> {
-        let ns = self.ns().to_string();
         if let Some(s) = &v.secret {
             let name = s.secret_name.clone().unwrap_or_default();
-            let data = secret_data(&self.r.client, &ns, &name, s.optional.unwrap_or(false)).await?;
+            let data = self.secret(&name, s.optional).await?;
             write_items(dir, &data, s.items.as_deref())?;
         } else if let Some(c) = &v.config_map {
-            let data =
-                config_map_data(&self.r.client, &ns, &c.name, c.optional.unwrap_or(false)).await?;
+            let data = self.config_map(&c.name, c.optional).await?;
             write_items(dir, &data, c.items.as_deref())?;
         } else if let Some(d) = &v.downward_api {
-            for item in d.items.iter().flatten() {
-                if let Some(f) = &item.field_ref {
-                    let value = spec::field(&self.pod, &self.state.ip, HOST_IP, &f.field_path)?;
-                    write_file(&dir.join(&item.path), value.as_bytes())?;
-                }
-            }
+            self.write_fields(dir, d.items.as_deref())?;
         } else if let Some(p) = &v.projected {
             for source in p.sources.iter().flatten() {
                 if let Some(t) = &source.service_account_token {
                     self.write_token(dir, t).await?;
                 }
                 if let Some(s) = &source.secret {
-                    let data =
-                        secret_data(&self.r.client, &ns, &s.name, s.optional.unwrap_or(false))
-                            .await?;
+                    let data = self.secret(&s.name, s.optional).await?;
                     write_items(dir, &data, s.items.as_deref())?;
                 }
                 if let Some(c) = &source.config_map {
-                    let data =
-                        config_map_data(&self.r.client, &ns, &c.name, c.optional.unwrap_or(false))
-                            .await?;
+                    let data = self.config_map(&c.name, c.optional).await?;
                     write_items(dir, &data, c.items.as_deref())?;
                 }
                 if let Some(d) = &source.downward_api {
-                    for item in d.items.iter().flatten() {
-                        if let Some(f) = &item.field_ref {
-                            let value =
-                                spec::field(&self.pod, &self.state.ip, HOST_IP, &f.field_path)?;
-                            write_file(&dir.join(&item.path), value.as_bytes())?;
-                        }
-                    }
+                    self.write_fields(dir, d.items.as_deref())?;
                 }
             }
         } else if let Some(claim) = &v.persistent_volume_claim {
-            // The claim's bound PV, a hostPath our provisioner made.
+            // The claim's bound PV, a hostPath our provisioner made; a bound
+            // claim keeps its volume, so it is looked up once.
+            if self.sources.contains_key(&v.name) {
+                return Ok(());
+            }
             use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-            let pvc = Api::<PersistentVolumeClaim>::namespaced(self.r.client.clone(), &ns)
+            let pvc = Api::<PersistentVolumeClaim>::namespaced(self.r.client.clone(), self.ns())
                 .get(&claim.claim_name)
                 .await?;
             let volume = pvc
@@ -905,6 +882,45 @@ impl PodTask {
         }
         // emptyDir: the directory itself.
         Ok(())
+    }
+
+    /// Downward-API files: each item's fieldRef value at its path.
+    fn write_fields(
+        &self,
+        dir: &Path,
+        items: Option<&[k8s_openapi::api::core::v1::DownwardAPIVolumeFile]>,
+    ) -> anyhow::Result<()> {
+        for item in items.unwrap_or_default() {
+            if let Some(f) = &item.field_ref {
+                let value = spec::field(&self.pod, &self.state.ip, HOST_IP, &f.field_path)?;
+                write_file(&dir.join(&item.path), value.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn secret(&self, name: &str, optional: Option<bool>) -> anyhow::Result<Data> {
+        let api: Api<Secret> = Api::namespaced(self.r.client.clone(), self.ns());
+        let found = api.get_opt(name).await?.map(|s| {
+            s.data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect()
+        });
+        present(found, optional, "secret", name)
+    }
+
+    async fn config_map(&self, name: &str, optional: Option<bool>) -> anyhow::Result<Data> {
+        let api: Api<ConfigMap> = Api::namespaced(self.r.client.clone(), self.ns());
+        let found = api.get_opt(name).await?.map(|c| {
+            let text = c.data.unwrap_or_default().into_iter();
+            let binary = c.binary_data.unwrap_or_default().into_iter();
+            text.map(|(k, v)| (k, v.into_bytes()))
+                .chain(binary.map(|(k, v)| (k, v.0)))
+                .collect()
+        });
+        present(found, optional, "configmap", name)
     }
 
     /// A bound token for the pod's ServiceAccount, renewed at 80 % of its life.
@@ -1008,7 +1024,6 @@ impl PodTask {
         &self,
         c: &k8s_openapi::api::core::v1::Container,
     ) -> anyhow::Result<BTreeMap<String, String>> {
-        let ns = self.ns().to_string();
         let mut env = BTreeMap::new();
         let a = &self.r.args;
         env.insert(
@@ -1031,9 +1046,9 @@ impl PodTask {
         for from in c.env_from.iter().flatten() {
             let prefix = from.prefix.clone().unwrap_or_default();
             let data = if let Some(s) = &from.secret_ref {
-                secret_data(&self.r.client, &ns, &s.name, s.optional.unwrap_or(false)).await?
+                self.secret(&s.name, s.optional).await?
             } else if let Some(m) = &from.config_map_ref {
-                config_map_data(&self.r.client, &ns, &m.name, m.optional.unwrap_or(false)).await?
+                self.config_map(&m.name, m.optional).await?
             } else {
                 BTreeMap::new()
             };
@@ -1051,15 +1066,11 @@ impl PodTask {
                 if let Some(f) = &from.field_ref {
                     spec::field(&self.pod, &self.state.ip, HOST_IP, &f.field_path)?
                 } else if let Some(s) = &from.secret_key_ref {
-                    let data =
-                        secret_data(&self.r.client, &ns, &s.name, s.optional.unwrap_or(false))
-                            .await?;
+                    let data = self.secret(&s.name, s.optional).await?;
                     String::from_utf8_lossy(data.get(&s.key).map(|v| &v[..]).unwrap_or_default())
                         .into_owned()
                 } else if let Some(m) = &from.config_map_key_ref {
-                    let data =
-                        config_map_data(&self.r.client, &ns, &m.name, m.optional.unwrap_or(false))
-                            .await?;
+                    let data = self.config_map(&m.name, m.optional).await?;
                     String::from_utf8_lossy(data.get(&m.key).map(|v| &v[..]).unwrap_or_default())
                         .into_owned()
                 } else {
@@ -1209,53 +1220,20 @@ async fn http_ok(ip: &str, port: u16, path: &str) -> bool {
         .is_some_and(|c| (200..400).contains(&c))
 }
 
-async fn secret_data(
-    client: &Client,
-    ns: &str,
-    name: &str,
-    optional: bool,
-) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    match api.get_opt(name).await? {
-        Some(s) => {
-            let mut out: BTreeMap<String, Vec<u8>> = s
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect();
-            for (k, v) in s.string_data.unwrap_or_default() {
-                out.insert(k, v.into_bytes());
-            }
-            Ok(out)
-        }
-        None if optional => Ok(BTreeMap::new()),
-        None => anyhow::bail!("secret {name:?} not found"),
-    }
-}
+/// A Secret's or ConfigMap's keys and values.
+type Data = BTreeMap<String, Vec<u8>>;
 
-async fn config_map_data(
-    client: &Client,
-    ns: &str,
+/// An object's data; a missing one is empty when optional, else an error.
+fn present(
+    found: Option<Data>,
+    optional: Option<bool>,
+    kind: &str,
     name: &str,
-    optional: bool,
-) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    match api.get_opt(name).await? {
-        Some(c) => {
-            let mut out: BTreeMap<String, Vec<u8>> = c
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.into_bytes()))
-                .collect();
-            for (k, v) in c.binary_data.unwrap_or_default() {
-                out.insert(k, v.0);
-            }
-            Ok(out)
-        }
-        None if optional => Ok(BTreeMap::new()),
-        None => anyhow::bail!("configmap {name:?} not found"),
+) -> anyhow::Result<Data> {
+    match found {
+        Some(d) => Ok(d),
+        None if optional.unwrap_or(false) => Ok(Data::new()),
+        None => anyhow::bail!("{kind} {name:?} not found"),
     }
 }
 
