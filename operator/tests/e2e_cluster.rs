@@ -1373,3 +1373,118 @@ async fn the_standby_operator_takes_over_when_the_leader_dies() {
         .unwrap();
     delete_namespace(&client, &ns).await;
 }
+
+/// The pod runner itself behaves as a kubelet where the suite depends on it:
+/// a pod whose Secret is missing waits Pending with no address (so it is in
+/// no EndpointSlice), starts once the Secret exists, and a `restartPolicy:
+/// Never` pod that exits 0 ends Succeeded instead of restarting.
+#[tokio::test]
+async fn pods_wait_for_their_volumes_and_follow_their_restart_policy() {
+    if !direct() {
+        eprintln!("SKIPPED pods_wait_for_their_volumes_and_follow_their_restart_policy: checks the pod runner (SHOAL_E2E_POD_NETWORK=direct)");
+        return;
+    }
+    let Some((client, ns)) = start("runner").await else {
+        return;
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = |name: &str, args: &[&str], restart: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"restartPolicy": restart, "containers": [{"name": "c", "image": image(), "args": args,
+                      "volumeMounts": [{"name": "s", "mountPath": "/etc/e2e-secret"}]}],
+                     "volumes": [{"name": "s", "secret": {"secretName": "later"}}]},
+        }))
+        .unwrap()
+    };
+    // The namespace's default ServiceAccount (its controller makes it just
+    // after the namespace) must exist before a bare pod is admitted.
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), &ns);
+    wait_for(
+        "the default ServiceAccount",
+        Duration::from_secs(30),
+        || async { accounts.get_opt("default").await.is_ok_and(|a| a.is_some()) },
+    )
+    .await;
+    pods.create(
+        &PostParams::default(),
+        &pod("waits", &["--port", "0"], "Always"),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod("once", &["--version"], "Never"),
+    )
+    .await
+    .unwrap();
+    let phase = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default()
+    };
+    wait_for(
+        "the runner to report the waiting pod",
+        Duration::from_secs(60),
+        || async {
+            pods.get("waits").await.is_ok_and(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .is_some_and(|c| !c.is_empty())
+            })
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = pods.get("waits").await.unwrap();
+    assert_eq!(phase(&waiting), "Pending");
+    assert_eq!(
+        waiting.status.and_then(|s| s.pod_ip),
+        None,
+        "no address before it runs"
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "later"}, "stringData": {"k": "v"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        "the waiting pod to run",
+        Duration::from_secs(60),
+        || async {
+            pods.get("waits")
+                .await
+                .is_ok_and(|p| phase(&p) == "Running" && p.status.and_then(|s| s.pod_ip).is_some())
+        },
+    )
+    .await;
+    wait_for(
+        "the run-once pod to succeed",
+        Duration::from_secs(60),
+        || async {
+            pods.get("once")
+                .await
+                .is_ok_and(|p| phase(&p) == "Succeeded")
+        },
+    )
+    .await;
+    let once = pods.get("once").await.unwrap();
+    let restarts: i32 = once
+        .status
+        .and_then(|s| s.container_statuses)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.restart_count)
+        .sum();
+    assert_eq!(restarts, 0, "a Never pod is not restarted");
+    delete_namespace(&client, &ns).await;
+}
